@@ -1,0 +1,149 @@
+"""Frozen configuration dataclasses and their named presets (``smoke``, ``teach``, ``book``, ``paper``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+Preset = Literal["smoke", "teach", "book", "paper"]
+ModelName = Literal["pmi", "gain", "gain-mse"]
+Scenario = Literal["inductive", "inplace"]
+
+PRESETS: tuple[str, ...] = get_args(Preset)
+MODELS: tuple[str, ...] = get_args(ModelName)
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` that lists them."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(map(repr, choices))}")
+    return value
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    """Size and structure of the embedded GTEx-shaped cohort.
+
+    Attributes
+    ----------
+    n_genes
+        Number of protein-coding genes (the 273 Alzheimer-pathway genes are always included).
+    sample_fraction
+        1.0 reproduces GTEx v8's 15,201-sample, 838-donor design exactly; smaller values scale every tissue down.
+    min_samples_per_tissue
+        Floor on a scaled-down tissue's sample count.
+    n_shifted
+        Samples in each of the three TCGA-like shifted cohorts.
+    n_shared_factors, n_group_factors, n_tissue_factors, n_donor_factors
+        Latent factors shared by all tissues, by a tissue group, by one tissue, and by all samples of one donor.
+    genes_per_module
+        Average size of the generic co-expression modules.
+    """
+
+    name: str
+    n_genes: int
+    sample_fraction: float
+    min_samples_per_tissue: int
+    n_shifted: int
+    n_shared_factors: int = 10
+    n_group_factors: int = 4
+    n_tissue_factors: int = 1
+    n_donor_factors: int = 2
+    genes_per_module: int = 50
+
+
+COHORT_PRESETS: dict[str, CohortConfig] = {
+    "smoke": CohortConfig("smoke", n_genes=300, sample_fraction=0.04, min_samples_per_tissue=8, n_shifted=40),
+    "teach": CohortConfig("teach", n_genes=1000, sample_fraction=0.25, min_samples_per_tissue=20, n_shifted=150),
+    "book": CohortConfig("book", n_genes=2000, sample_fraction=1.0, min_samples_per_tissue=0, n_shifted=300),
+    "paper": CohortConfig("paper", n_genes=12557, sample_fraction=1.0, min_samples_per_tissue=0, n_shifted=400),
+}
+
+
+def cohort_config(preset: str) -> CohortConfig:
+    """The cohort configuration of a named preset."""
+    return COHORT_PRESETS[check_choice(preset, PRESETS, "preset")]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and training schedule of one deep imputer.
+
+    Attributes
+    ----------
+    hidden_layers, hidden_units, dropout, batchnorm
+        Hidden blocks Dense → BatchNorm → ReLU → Dropout (generator and discriminator alike).
+    learning_rate
+        Adam learning rate (both optimisers for GAIN).
+    batch_size, steps_per_epoch, max_epochs, patience
+        One epoch is ``steps_per_epoch`` batches; training stops after ``patience`` epochs without a lower
+        validation loss and restores the best weights.
+    alpha, beta
+        PMI pseudo-mask: per-sample keep-probability ``p ~ U(alpha, beta)``.
+    train_keep_low, train_keep_high
+        GAIN (inductive): per-sample probability of observing a gene in the training masks.
+    hint_rate
+        GAIN: probability that the hint reveals an entry of the mask.
+    lambda_mse
+        GAIN: weight λ of the reconstruction loss.
+    """
+
+    hidden_layers: int
+    hidden_units: int
+    dropout: float
+    learning_rate: float
+    batch_size: int = 32
+    steps_per_epoch: int = 100
+    max_epochs: int = 1000
+    patience: int = 30
+    batchnorm: bool = True
+    alpha: float = 0.5
+    beta: float = 0.5
+    train_keep_low: float = 0.5
+    train_keep_high: float = 0.5
+    hint_rate: float = 0.5
+    lambda_mse: float = 1.0
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+# The authors' tuned values for all 12,557 genes (paper.md); the dropout of the in-place models comes from the
+# authors' default configuration files.
+_PAPER_MODELS: dict[tuple[str, str], ModelConfig] = {
+    ("pmi", "inductive"): ModelConfig(1, 3072, 0.2, 1e-4),
+    ("pmi", "inplace"): ModelConfig(2, 1366, 0.2, 1e-4),
+    ("gain", "inductive"): ModelConfig(4, 1902, 0.2, 1e-3),
+    ("gain", "inplace"): ModelConfig(3, 296, 0.0, 1e-3),
+}
+_PAPER_MODELS[("gain-mse", "inductive")] = _PAPER_MODELS[("gain", "inductive")]
+_PAPER_MODELS[("gain-mse", "inplace")] = _PAPER_MODELS[("gain", "inplace")]
+
+# Smaller presets keep the paper's depths and scale widths with the gene count, and train for fewer, larger steps
+# so that a CPU gets through them (batch sizes above 32 are a speed choice; learning rates are scaled with them).
+_SCHEDULES: dict[str, dict] = {
+    "smoke": dict(width=0.25, min_units=64, batch_size=64, steps_per_epoch=20, max_epochs=15, patience=5, lr=2.0),
+    "teach": dict(width=0.25, min_units=128, batch_size=64, steps_per_epoch=50, max_epochs=60, patience=8, lr=2.0),
+    "book": dict(width=0.35, min_units=128, batch_size=64, steps_per_epoch=100, max_epochs=80, patience=10, lr=2.0),
+    "paper": dict(width=1.0, min_units=0, batch_size=32, steps_per_epoch=100, max_epochs=1000, patience=30, lr=1.0),
+}
+
+
+def model_config(preset: str, model: str, scenario: str) -> ModelConfig:
+    """The model configuration of a named preset for one model and scenario."""
+    check_choice(preset, PRESETS, "preset")
+    check_choice(model, MODELS, "model")
+    check_choice(scenario, SCENARIOS, "scenario")
+    base = _PAPER_MODELS[(model, scenario)]
+    s = _SCHEDULES[preset]
+    return base.replace(
+        hidden_units=max(s["min_units"], int(round(base.hidden_units * s["width"]))),
+        learning_rate=base.learning_rate * s["lr"],
+        batch_size=s["batch_size"],
+        steps_per_epoch=s["steps_per_epoch"],
+        max_epochs=s["max_epochs"],
+        patience=s["patience"],
+    )
