@@ -365,7 +365,7 @@ def _build_factor_model(
         axis=1,
     )
     chr_y = module == "chrY"
-    beta[chr_y, 0] = 4.0 * rng.uniform(0.8, 1.2, chr_y.sum())
+    beta[chr_y, 0] = 10.0 * rng.uniform(0.8, 1.2, chr_y.sum())
 
     # per-gene, per-tissue predictability (explained variance): tissue level × module level × gene jitter
     base = np.array(
@@ -379,7 +379,7 @@ def _build_factor_model(
     target = np.clip(target, 0.03, 0.95)
     no_sex_effect = target.copy()  # chrY genes where every donor has the same sex
     both_sexes = np.array([tissues.loc[t, "donor_sex"] == "both" for t in tissue_ids])
-    target[np.ix_(both_sexes, chr_y)] = 0.95
+    target[np.ix_(both_sexes, chr_y)] = 0.97
 
     units = list(tissue_ids)
     amp_units = [amplitude]

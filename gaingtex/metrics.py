@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from typing import Iterable, Literal
 
 import numpy as np
 import pandas as pd
@@ -11,14 +11,20 @@ import pandas as pd
 from .masks import check_mask
 
 
+MIN_SAMPLES = 5
+
+
 def masked_scores(
-    x_true: np.ndarray, x_hat: np.ndarray, mask: np.ndarray, groups: np.ndarray, genes: Iterable[str] | None = None
+    x_true: np.ndarray, x_hat: np.ndarray, mask: np.ndarray, groups: np.ndarray, genes: Iterable[str] | None = None,
+    samples: np.ndarray | None = None, min_samples: int = MIN_SAMPLES,
 ) -> pd.DataFrame:
     """Per group (tissue) and gene, R² and RMSE over the *missing* entries (``mask == 0``) only.
 
     ``R² = 1 − Σ(x − x̂)² / Σ(x − x̄)²`` with ``x̄`` the mean of the true values over the same entries (the
     original code once used ``x ⊙ (1 − m)`` in place of ``x``; this compares with ``x`` itself). Genes with
-    fewer than two missing entries in a group, or no spread, get NaN.
+    fewer than two missing entries in a group, or no spread, get NaN R², and so does every gene of a group with
+    fewer than ``min_samples`` distinct ``samples`` (an extended test set repeats samples, and R² over a few
+    repeated values is meaningless).
 
     Returns
     -------
@@ -30,8 +36,10 @@ def masked_scores(
     groups = np.asarray(groups).astype(str)
     genes = np.asarray(list(genes)) if genes is not None else np.arange(x_true.shape[1]).astype(str)
     frames = []
+    samples = np.arange(len(groups)) if samples is None else np.asarray(samples)
     for g in sorted(set(groups)):
         rows = groups == g
+        enough = len(set(samples[rows])) >= min_samples
         miss = 1.0 - mask[rows]
         xt = np.where(miss > 0, x_true[rows], 0.0).astype(np.float64)
         xh = np.where(miss > 0, x_hat[rows], 0.0).astype(np.float64)
@@ -40,7 +48,7 @@ def masked_scores(
             mean = xt.sum(axis=0) / n
             ss_tot = (miss * (xt - mean) ** 2).sum(axis=0)
             ss_res = (miss * (xt - xh) ** 2).sum(axis=0)
-            r2 = np.where((n >= 2) & (ss_tot > 0), 1.0 - ss_res / ss_tot, np.nan)
+            r2 = np.where((n >= 2) & (ss_tot > 0) & enough, 1.0 - ss_res / ss_tot, np.nan)
             rmse = np.where(n >= 1, np.sqrt(ss_res / n), np.nan)
         frames.append(pd.DataFrame({"tissue": g, "gene": genes, "r2": r2, "rmse": rmse, "n": n.astype(int)}))
     return pd.concat(frames, ignore_index=True)
@@ -53,9 +61,11 @@ def summarize(scores: pd.DataFrame) -> dict[str, float]:
             "r2_sd_tissues": float(per_tissue["r2"].std(ddof=0))}
 
 
-def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None) -> tuple[pd.DataFrame, float]:
+def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
+                  by: Literal["tissue", "all"] = "tissue") -> tuple[pd.DataFrame, float]:
     """Impute ``x`` with ``mask`` (missing entries hidden from the imputer) and score the missing entries.
 
+    ``by="all"`` pools every tissue into one group (for cohorts too small to score tissue by tissue).
     Returns the per-tissue, per-gene scores and the imputation wall time in seconds.
     """
     mask = check_mask(mask, x.shape)
@@ -63,13 +73,15 @@ def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, g
     t0 = time.perf_counter()
     x_hat = imputer.transform(hidden, mask, obs)
     seconds = time.perf_counter() - t0
-    return masked_scores(x, x_hat, mask, obs["tissue"].to_numpy(), genes), seconds
+    groups = obs["tissue"].to_numpy() if by == "tissue" else np.full(len(obs), "all")
+    return masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy()), seconds
 
 
-def compare(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None) -> pd.DataFrame:
+def compare(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
+            by: Literal["tissue", "all"] = "tissue") -> pd.DataFrame:
     """Score several imputers on the *same* mask; one row per method with R², RMSE and impute time."""
     rows = []
     for name, imputer in imputers.items():
-        scores, seconds = score_imputer(imputer, x, mask, obs, genes)
+        scores, seconds = score_imputer(imputer, x, mask, obs, genes, by)
         rows.append({"method": name, **summarize(scores), "impute_seconds": seconds})
     return pd.DataFrame(rows)

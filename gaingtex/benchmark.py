@@ -1,0 +1,164 @@
+"""The benchmark behind ``gaingtex benchmark``: every deep model in both scenarios against the oracle and the
+per-tissue mean on identical masks, the cohort's calibration figures, and training throughput."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import __version__
+from .cohort import SHIFTED_COHORTS, make_cohort
+from .data import Prepared, prepare
+from .imputers import BloodSurrogate, MeanImputer, OracleImputer
+from .masks import missing_mask
+from .metrics import score_imputer, summarize
+from .workflow import evaluate, scenario_data
+
+RUNS: tuple[tuple[str, str], ...] = (
+    ("pmi", "inductive"), ("pmi", "inplace"),
+    ("gain", "inductive"), ("gain", "inplace"),
+    ("gain-mse", "inductive"), ("gain-mse", "inplace"),
+)
+
+
+def matmul_throughput(n: int = 2048, repeats: int = 10) -> float:
+    """Dense float32 matrix-multiply throughput of this machine through TensorFlow, in FLOP/s (best of 3)."""
+    from .models import tf
+
+    a = tf.random.normal((n, n), seed=1)
+    b = tf.random.normal((n, n), seed=2)
+    tf.matmul(a, b).numpy()  # warm-up
+    best = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            c = tf.matmul(a, b)
+        c.numpy()
+        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - t0))
+    return best
+
+
+def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int = 0) -> dict:
+    """The cohort's calibration figures at a missing rate: the oracle's R² (overall and per tissue) on the
+    extended test set, the per-tissue mean, the blood surrogate, and the shifted cohorts against their tissue."""
+    oracle = OracleImputer.from_prepared(adata, prepared)
+    data = scenario_data(prepared, "inductive", missing_rate, seed)
+    scores, _ = score_imputer(oracle, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)
+    per_tissue = scores.groupby("tissue")["r2"].mean()
+    out = {"oracle_r2": summarize(scores)["r2"],
+           "oracle_r2_per_tissue": {k: float(v) for k, v in per_tissue.dropna().items()},
+           "mean_r2": summarize(score_imputer(MeanImputer().fit(prepared.train), data.eval.x, data.eval_mask,
+                                              data.eval.obs, by=data.scope)[0])["r2"]}
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    blood = BloodSurrogate(prepared.test).fit(prepared.train)
+    covered = prepared.test.take(np.flatnonzero(blood.covers(prepared.test.obs)))
+    if len(covered):
+        m = missing_mask(*covered.x.shape, missing_rate, rng)
+        out["blood_surrogate_r2"] = summarize(score_imputer(blood, covered.x, m, covered.obs, by="all")[0])["r2"]
+    shifted = {}
+    for name, tissue, _ in SHIFTED_COHORTS:
+        ext = prepared.external
+        part = ext.take(np.flatnonzero(ext.obs["cohort"].astype(str).to_numpy() == name))
+        if len(part) == 0:
+            continue
+        m = missing_mask(*part.x.shape, missing_rate, rng)
+        own = summarize(score_imputer(oracle, part.x, m, part.obs, by="all")[0])["r2"]
+        as_tissue = part.obs.assign(cohort="GTEx")  # what a perfect model of the healthy tissue achieves
+        healthy = summarize(score_imputer(oracle, part.x, m, as_tissue, by="all")[0])["r2"]
+        shifted[name] = {"tissue": tissue, "tissue_oracle_r2_on_tissue": float(per_tissue.get(tissue, np.nan)),
+                         "tissue_oracle_r2": healthy, "own_oracle_r2": own}
+    out["shifted"] = shifted
+    return out
+
+
+def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, runs=RUNS,
+                  progress: bool = True) -> dict:
+    """Generate the cohort, train every model of ``runs``, and score all methods on identical masks."""
+    from .training import DeepImputer, accelerator, use_threads
+    from .config import model_config
+
+    use_threads()
+    t_start = time.perf_counter()
+    adata = make_cohort(preset, seed)
+    prepared = prepare(adata)
+    result = {"preset": preset, "seed": seed, "missing_rate": missing_rate, "gaingtex": __version__,
+              "device": accelerator(), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "cohort": {"samples": int((adata.obs["cohort"] == "GTEx").sum()), "genes": int(adata.n_vars),
+                         "donors": int(adata.obs.loc[adata.obs["cohort"] == "GTEx", "donor_id"].nunique()),
+                         "train": len(prepared.train), "valid": len(prepared.valid), "test": len(prepared.test)}}
+    flops = matmul_throughput()
+    result["matmul_flops"] = flops
+    result["calibration"] = calibration(adata, prepared, missing_rate, seed)
+    oracle = OracleImputer.from_prepared(adata, prepared)
+    rows = []
+    scenarios = {s: scenario_data(prepared, s, missing_rate, seed) for s in dict.fromkeys(s for _, s in runs)}
+    for scenario, data in scenarios.items():
+        base = evaluate({"oracle": oracle, "per-tissue mean": MeanImputer(seed)}, data)
+        oracle_r2 = float(base.loc[base["method"] == "oracle", "r2"].iloc[0])
+        data.oracle_r2 = oracle_r2
+        for _, r in base.iterrows():
+            rows.append({"method": r["method"], "scenario": scenario, "r2": r["r2"], "rmse": r["rmse"],
+                         "oracle_r2": oracle_r2, "fit_seconds": 0.0, "impute_seconds": r["impute_seconds"]})
+    bar = tqdm(runs, desc="benchmark", disable=not progress)
+    for model, scenario in bar:
+        bar.set_postfix_str(f"{model} {scenario}")
+        data = scenarios[scenario]
+        imputer = DeepImputer(model, scenario, model_config(preset, model, scenario), seed=seed)
+        imputer.fit(**data.fit_args())
+        r = evaluate({imputer.name: imputer}, data).iloc[0]
+        train_flops = imputer.training_flops() * imputer.steps_ / imputer.fit_seconds_
+        rows.append({"method": imputer.name, "scenario": scenario, "r2": r["r2"], "rmse": r["rmse"],
+                     "oracle_r2": data.oracle_r2, "fit_seconds": imputer.fit_seconds_,
+                     "impute_seconds": r["impute_seconds"], "epochs": len(imputer.history_),
+                     "best_epoch": imputer.best_epoch_, "steps": imputer.steps_,
+                     "train_flops_per_second": train_flops, "matmul_fraction": train_flops / flops,
+                     "hidden": f"{imputer.config.hidden_layers}x{imputer.config.hidden_units}"})
+    for row in rows:
+        row["r2_vs_oracle"] = row["r2"] / row["oracle_r2"]
+    result["results"] = rows
+    result["wall_seconds"] = time.perf_counter() - t_start
+    return result
+
+
+def format_table(result: dict) -> str:
+    """A plain-text table of a benchmark result."""
+    df = pd.DataFrame(result["results"])
+    cols = ["method", "scenario", "r2", "oracle_r2", "r2_vs_oracle", "rmse", "fit_seconds", "impute_seconds"]
+    if "matmul_fraction" in df:
+        cols += ["epochs", "matmul_fraction"]
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 160):
+        table = df[cols].to_string(index=False)
+    cal = result["calibration"]
+    lines = [f"preset={result['preset']} seed={result['seed']} missing_rate={result['missing_rate']} "
+             f"device={result['device']} matmul={result['matmul_flops'] / 1e9:.1f} GFLOP/s "
+             f"wall={result['wall_seconds']:.0f}s", table,
+             f"calibration: oracle R² {cal['oracle_r2']:.3f} (tissues {min(cal['oracle_r2_per_tissue'].values()):.2f}"
+             f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
+             f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}"]
+    for name, s in cal["shifted"].items():
+        lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
+                     f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")
+    return "\n".join(lines)
+
+
+def write_json(obj: dict, path: str | os.PathLike) -> Path:
+    """Write JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(obj, handle, indent=2, default=float)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

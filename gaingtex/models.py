@@ -1,0 +1,318 @@
+"""PMI, GAIN-GTEx and GAIN-MSE as Keras 3 models with their own ``train_step`` (TensorFlow backend).
+
+Every batch is a dict with ``x`` (samples × genes, standardised, 0 where missing), ``mask`` (1 = observed;
+all ones for complete training data), ``cat`` (integer codes of tissue, sex, Hardy scale) and ``num``
+(standardised age). Validation batches also hold ``eval_mask``: a fixed pseudo-mask that hides part of the
+*observed* entries; the validation loss is the imputation error on exactly those entries, so early stopping
+never looks at truly missing values.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":  # pragma: no cover - configuration error
+    raise ImportError(f"gaingtex needs Keras' TensorFlow backend, but KERAS_BACKEND={keras.backend.backend()!r}")
+
+
+# ------------------------------------------------------------------------------------------------------- losses
+
+def masked_mse(x, prediction, weight):
+    """Squared error over the entries where ``weight == 1``, normalised per sample by their count, averaged over
+    the batch (samples with no such entry count 0)."""
+    per_sample = ops.sum(weight * ops.square(x - prediction), axis=-1)
+    return ops.mean(per_sample / ops.maximum(ops.sum(weight, axis=-1), 1.0))
+
+
+def masked_bce(target, logits, weight):
+    """Binary cross-entropy (from logits) over the entries where ``weight == 1``, normalised per sample by their
+    count, averaged over the batch."""
+    bce = ops.binary_crossentropy(target, logits, from_logits=True)
+    per_sample = ops.sum(weight * bce, axis=-1)
+    return ops.mean(per_sample / ops.maximum(ops.sum(weight, axis=-1), 1.0))
+
+
+def pmi_loss(x, prediction, mask, keep):
+    """PMI: error on the entries that were observed (``mask``) but pseudo-hidden (``keep == 0``)."""
+    return masked_mse(x, prediction, mask * (1.0 - keep))
+
+
+def discriminator_loss(mask, logits, hint_known):
+    """GAIN discriminator: predict the mask on the entries whose hint is hidden (``hint_known == 0``)."""
+    return masked_bce(mask, logits, 1.0 - hint_known)
+
+
+def adversarial_loss(mask, logits, hint_known):
+    """GAIN generator: make the discriminator call the missing, hint-hidden entries observed."""
+    return masked_bce(ops.ones_like(mask), logits, (1.0 - mask) * (1.0 - hint_known))
+
+
+# ------------------------------------------------------------------------------------------------ building blocks
+
+@keras.saving.register_keras_serializable(package="gaingtex")
+class CovariateEmbedding(keras.layers.Layer):
+    """One ``Embedding`` of size ``int(sqrt(vocabulary)) + 1`` per categorical covariate, concatenated with the
+    numeric covariates. The first categorical covariate is the tissue."""
+
+    def __init__(self, vocab_sizes, n_numeric=1, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_sizes = [int(v) for v in vocab_sizes]
+        self.n_numeric = int(n_numeric)
+        self.embeddings = [
+            keras.layers.Embedding(v, int(v ** 0.5) + 1, name=f"embedding_{i}") for i, v in enumerate(self.vocab_sizes)
+        ]
+        self.output_dim = sum(int(v ** 0.5) + 1 for v in self.vocab_sizes) + self.n_numeric
+
+    def build(self, input_shape=None):
+        for emb in self.embeddings:
+            emb.build((None,))
+        self.built = True
+
+    def call(self, cat, num):
+        parts = [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]
+        return ops.concatenate(parts + [ops.cast(num, "float32")], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_sizes": self.vocab_sizes, "n_numeric": self.n_numeric}
+
+
+def mlp(n_in: int, n_out: int, layers: int, units: int, dropout: float, batchnorm: bool, name: str) -> keras.Sequential:
+    """Hidden blocks Dense → BatchNorm → ReLU → Dropout, then a linear output layer."""
+    blocks: list = [keras.Input((n_in,))]
+    for i in range(layers):
+        blocks.append(keras.layers.Dense(units, name=f"{name}_dense_{i}"))
+        if batchnorm:
+            blocks.append(keras.layers.BatchNormalization(name=f"{name}_bn_{i}"))
+        blocks.append(keras.layers.ReLU(name=f"{name}_relu_{i}"))
+        if dropout > 0:
+            blocks.append(keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}"))
+    blocks.append(keras.layers.Dense(n_out, name=f"{name}_out"))
+    return keras.Sequential(blocks, name=name)
+
+
+def _uniform_keep(shape, low, high, seed):
+    """Bernoulli(p) per entry with ``p ~ U(low, high)`` per sample (row)."""
+    p = keras.random.uniform((shape[0], 1), minval=low, maxval=high, seed=seed)
+    return ops.cast(keras.random.uniform(shape, seed=seed) < p, "float32")
+
+
+class _Base(keras.Model):
+    """Shared plumbing: covariate sizes, the seed generator, the loss tracker, and ``compile`` without a loss."""
+
+    def __init__(self, n_genes, vocab_sizes, n_numeric=1, hidden_layers=1, hidden_units=256, dropout=0.0,
+                 batchnorm=True, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_genes = int(n_genes)
+        self.vocab_sizes = [int(v) for v in vocab_sizes]
+        self.n_numeric = int(n_numeric)
+        self.hidden_layers = int(hidden_layers)
+        self.hidden_units = int(hidden_units)
+        self.dropout = float(dropout)
+        self.batchnorm = bool(batchnorm)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def _net_config(self):
+        return {"n_genes": self.n_genes, "vocab_sizes": self.vocab_sizes, "n_numeric": self.n_numeric,
+                "hidden_layers": self.hidden_layers, "hidden_units": self.hidden_units, "dropout": self.dropout,
+                "batchnorm": self.batchnorm, "seed": self.seed}
+
+    def get_compile_config(self):
+        return None  # optimisers are not restored; a loaded model is for imputation (recompile to train more)
+
+    def _validation_masks(self, data):
+        mask = ops.cast(data["mask"], "float32")
+        keep = ops.cast(data["eval_mask"], "float32")
+        return mask * keep, mask * (1.0 - keep)
+
+    def test_step(self, data):
+        """Imputation error on the observed entries hidden by the fixed ``eval_mask``."""
+        x = ops.cast(data["x"], "float32")
+        inputs, targets = self._validation_masks(data)
+        prediction = self._predict(x, inputs, data, training=False)
+        loss = masked_mse(x, prediction, targets)
+        self.loss_tracker.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def tissue_embedding(self):
+        """The (imputation network's) tissue embedding matrix, tissues × dimensions, as a NumPy array."""
+        return keras.ops.convert_to_numpy(self.embed.embeddings[0].embeddings)
+
+
+# -------------------------------------------------------------------------------------------------------- PMI
+
+@keras.saving.register_keras_serializable(package="gaingtex")
+class PMI(_Base):
+    """Pseudo-mask imputer: an MLP trained to recover observed entries that it hides from itself.
+
+    Per sample a keep-probability ``p ~ U(alpha, beta)`` and ``b ~ Bernoulli(p)`` per gene; the network sees
+    ``x ⊙ m ⊙ b`` with mask ``m ⊙ b`` and is scored on ``m ⊙ (1 − b)``. Both ``alpha`` and ``beta`` are used
+    (the original code ignored ``beta`` once ``alpha`` was set, fixing ``p`` at 0.5).
+    """
+
+    def __init__(self, n_genes, vocab_sizes, alpha=0.5, beta=0.5, **kwargs):
+        super().__init__(n_genes, vocab_sizes, **kwargs)
+        if not 0.0 <= alpha <= beta <= 1.0:
+            raise ValueError(f"PMI needs 0 ≤ alpha ≤ beta ≤ 1, got alpha={alpha}, beta={beta}")
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="covariates")
+        self.embed.build()
+        self.net = mlp(2 * self.n_genes + self.embed.output_dim, self.n_genes, self.hidden_layers,
+                       self.hidden_units, self.dropout, self.batchnorm, name="imputer")
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), **self._net_config(), "alpha": self.alpha, "beta": self.beta}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def _predict(self, x, mask, data, training):
+        h = ops.concatenate([x * mask, mask, self.embed(data["cat"], data["num"])], axis=-1)
+        return self.net(h, training=training)
+
+    def call(self, inputs, training=False):
+        x = ops.cast(inputs["x"], "float32")
+        mask = ops.cast(inputs["mask"], "float32")
+        return self._predict(x, mask, inputs, training)
+
+    def compile(self, optimizer, jit_compile=False):
+        super().compile(optimizer=optimizer, jit_compile=jit_compile)
+
+    def train_step(self, data):
+        x = ops.cast(data["x"], "float32")
+        mask = ops.cast(data["mask"], "float32")
+        keep = _uniform_keep(ops.shape(x), self.alpha, self.beta, self.seed_generator)
+        with tf.GradientTape() as tape:
+            prediction = self._predict(x, mask * keep, data, training=True)
+            loss = pmi_loss(x, prediction, mask, keep)
+        grads = tape.gradient(loss, self.net.trainable_weights + self.embed.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.net.trainable_weights + self.embed.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
+# ------------------------------------------------------------------------------------------------------- GAIN
+
+@keras.saving.register_keras_serializable(package="gaingtex")
+class GAIN(_Base):
+    """GAIN-GTEx (``adversarial=True``) or its ablation GAIN-MSE (``adversarial=False``).
+
+    The generator sees ``x ⊙ m``, ``m``, noise ``z ⊙ (1 − m)`` and the covariates; the discriminator, with its own
+    embeddings, sees the imputed sample ``m ⊙ x + (1 − m) ⊙ x̂``, the hint ``h = b ⊙ m + 0.5 (1 − b)``
+    (``b ~ Bernoulli(hint_rate)``) and the covariates, and predicts ``m``. One discriminator step, then one
+    generator step (``λ`` × MSE on observed entries + adversarial loss), per batch.
+
+    Parameters
+    ----------
+    draw_masks
+        Inductive training: every batch gets a fresh mask with keep-probability ``U(keep_low, keep_high)``,
+        combined with the data's own mask. In-place training uses the data's fixed mask only.
+    """
+
+    def __init__(self, n_genes, vocab_sizes, adversarial=True, hint_rate=0.5, lambda_mse=1.0, draw_masks=True,
+                 keep_low=0.5, keep_high=0.5, **kwargs):
+        super().__init__(n_genes, vocab_sizes, **kwargs)
+        self.adversarial = bool(adversarial)
+        self.hint_rate = float(hint_rate)
+        self.lambda_mse = float(lambda_mse)
+        self.draw_masks = bool(draw_masks)
+        self.keep_low, self.keep_high = float(keep_low), float(keep_high)
+        self.embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="covariates")
+        self.embed.build()
+        self.net = mlp(3 * self.n_genes + self.embed.output_dim, self.n_genes, self.hidden_layers,
+                       self.hidden_units, self.dropout, self.batchnorm, name="generator")
+        if self.adversarial:
+            self.disc_embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="disc_covariates")
+            self.disc_embed.build()
+            self.disc = mlp(2 * self.n_genes + self.disc_embed.output_dim, self.n_genes, self.hidden_layers,
+                            self.hidden_units, self.dropout, self.batchnorm, name="discriminator")
+            self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+            self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
+        self.mse_tracker = keras.metrics.Mean(name="mse_observed")
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), **self._net_config(), "adversarial": self.adversarial,
+                "hint_rate": self.hint_rate, "lambda_mse": self.lambda_mse, "draw_masks": self.draw_masks,
+                "keep_low": self.keep_low, "keep_high": self.keep_high}
+
+    @property
+    def metrics(self):
+        extra = [self.d_loss_tracker, self.adv_loss_tracker] if self.adversarial else []
+        return [self.loss_tracker, self.mse_tracker] + extra
+
+    def _predict(self, x, mask, data, training, noise=None):
+        if noise is None:
+            noise = data["noise"] if "noise" in data else keras.random.normal(ops.shape(x), seed=self.seed_generator)
+        noise = ops.cast(noise, "float32") * (1.0 - mask)
+        h = ops.concatenate([x * mask, mask, noise, self.embed(data["cat"], data["num"])], axis=-1)
+        return self.net(h, training=training)
+
+    def call(self, inputs, training=False):
+        x = ops.cast(inputs["x"], "float32")
+        mask = ops.cast(inputs["mask"], "float32")
+        return self._predict(x, mask, inputs, training)
+
+    def compile(self, g_optimizer, d_optimizer=None, jit_compile=False):
+        """Two optimisers: the generator's and (GAIN-GTEx only) the discriminator's."""
+        super().compile(optimizer=g_optimizer, jit_compile=jit_compile)
+        if self.adversarial and d_optimizer is None:
+            raise ValueError("GAIN-GTEx needs a discriminator optimiser (d_optimizer)")
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    def _discriminate(self, imputed, hint, data, training):
+        h = ops.concatenate([imputed, hint, self.disc_embed(data["cat"], data["num"])], axis=-1)
+        return self.disc(h, training=training)
+
+    def train_step(self, data):
+        x = ops.cast(data["x"], "float32")
+        mask = ops.cast(data["mask"], "float32")
+        if self.draw_masks:
+            mask = mask * _uniform_keep(ops.shape(x), self.keep_low, self.keep_high, self.seed_generator)
+        noise = keras.random.normal(ops.shape(x), seed=self.seed_generator)
+        g_weights = self.net.trainable_weights + self.embed.trainable_weights
+        logs = {}
+        if self.adversarial:
+            b = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_generator) < self.hint_rate, "float32")
+            hint = b * mask + 0.5 * (1.0 - b)
+            d_weights = self.disc.trainable_weights + self.disc_embed.trainable_weights
+            prediction = self._predict(x, mask, data, training=False, noise=noise)
+            imputed = mask * x + (1.0 - mask) * prediction
+            with tf.GradientTape() as tape:
+                d_loss = discriminator_loss(mask, self._discriminate(imputed, hint, data, True), b)
+            grads = tape.gradient(d_loss, d_weights)
+            self.d_optimizer.apply_gradients(zip(grads, d_weights))
+            self.d_loss_tracker.update_state(d_loss)
+        with tf.GradientTape() as tape:
+            prediction = self._predict(x, mask, data, training=True, noise=noise)
+            mse = masked_mse(x, prediction, mask)
+            loss = self.lambda_mse * mse
+            if self.adversarial:
+                imputed = mask * x + (1.0 - mask) * prediction
+                adv = adversarial_loss(mask, self._discriminate(imputed, hint, data, False), b)
+                loss = loss + adv
+        grads = tape.gradient(loss, g_weights)
+        self.g_optimizer.apply_gradients(zip(grads, g_weights))
+        self.loss_tracker.update_state(loss)
+        self.mse_tracker.update_state(mse)
+        if self.adversarial:
+            self.adv_loss_tracker.update_state(adv)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x = ops.cast(data["x"], "float32")
+        inputs, targets = self._validation_masks(data)
+        prediction = self._predict(x, inputs, data, training=False)
+        self.loss_tracker.update_state(masked_mse(x, prediction, targets))
+        return {"loss": self.loss_tracker.result()}

@@ -1,0 +1,232 @@
+"""Deep imputers (PMI, GAIN-GTEx, GAIN-MSE) behind the common ``fit`` / ``transform`` contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
+from .data import CovariateEncoder, Split
+from .imputers import Imputer, check_inputs, keep_observed
+from .masks import check_mask, sample_mask
+from .models import GAIN, PMI, keras, tf
+
+NAMES = {"pmi": "PMI", "gain": "GAIN-GTEx", "gain-mse": "GAIN-MSE"}
+
+
+def use_threads(n: int | None = None) -> None:
+    """Use ``n`` CPU threads in TensorFlow (default: all cores). Call before any TensorFlow work."""
+    n = n or os.cpu_count() or 1
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
+    except RuntimeError:
+        pass  # already initialised
+
+
+def accelerator() -> str:
+    """``'GPU'`` when TensorFlow sees one, else ``'CPU'``."""
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+class DeepImputer(Imputer):
+    """A PMI, GAIN-GTEx or GAIN-MSE model trained in the inductive or in-place scenario.
+
+    Parameters
+    ----------
+    model
+        ``"pmi"``, ``"gain"`` (GAIN-GTEx) or ``"gain-mse"``.
+    scenario
+        ``"inductive"`` (train on complete data, impute new samples) or ``"inplace"`` (train on the observed
+        entries of an incomplete matrix and impute its missing ones).
+    config
+        Architecture and schedule; default the ``book`` preset's for this model and scenario.
+    seed
+        Seeds weights, batch order, training masks and the noise used at imputation.
+    verbose
+        Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+    jit_compile
+        XLA-compile the training step; default only on a GPU (on a 2-core CPU it made PMI's step 2.4× slower).
+    """
+
+    def __init__(self, model: str = "pmi", scenario: str = "inductive", config: ModelConfig | None = None,
+                 seed: int = 0, verbose: int = 0, jit_compile: bool | None = None):
+        super().__init__(seed)
+        self.model_name = check_choice(model, MODELS, "model")
+        self.scenario = check_choice(scenario, SCENARIOS, "scenario")
+        self.config = config or model_config("book", model, scenario)
+        self.verbose = verbose
+        self.jit_compile = accelerator() == "GPU" if jit_compile is None else jit_compile
+        self.info: dict = {}
+        self.name = NAMES[model]
+        self.model_: keras.Model | None = None
+        self.encoder_: CovariateEncoder | None = None
+        self.history_: pd.DataFrame | None = None
+        self.fit_seconds_: float | None = None
+
+    # ----------------------------------------------------------------------------------------------- building
+    def _build(self, n_genes: int) -> keras.Model:
+        c = self.config
+        common = dict(n_genes=n_genes, vocab_sizes=self.encoder_.vocab_sizes, n_numeric=1,
+                      hidden_layers=c.hidden_layers, hidden_units=c.hidden_units, dropout=c.dropout,
+                      batchnorm=c.batchnorm, seed=self.seed)
+        if self.model_name == "pmi":
+            model = PMI(alpha=c.alpha, beta=c.beta, **common)
+            model.compile(keras.optimizers.Adam(c.learning_rate), jit_compile=self.jit_compile)
+        else:
+            model = GAIN(adversarial=self.model_name == "gain", hint_rate=c.hint_rate, lambda_mse=c.lambda_mse,
+                         draw_masks=self.scenario == "inductive", keep_low=c.train_keep_low,
+                         keep_high=c.train_keep_high, **common)
+            d_opt = keras.optimizers.Adam(c.learning_rate) if self.model_name == "gain" else None
+            model.compile(keras.optimizers.Adam(c.learning_rate), d_opt, jit_compile=self.jit_compile)
+        return model
+
+    def _inputs(self, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame) -> dict:
+        cat, num = self.encoder_.encode(obs)
+        return {"x": x.astype(np.float32), "mask": mask.astype(np.float32), "cat": cat, "num": num}
+
+    # -------------------------------------------------------------------------------------------------- fit
+    def fit(self, train: Split, valid: Split | None = None, train_mask: np.ndarray | None = None,
+            valid_mask: np.ndarray | None = None) -> "DeepImputer":
+        """Train with early stopping on the validation imputation error; restores the best weights.
+
+        In the inductive scenario ``train`` and ``valid`` are complete (masks ``None``). In the in-place
+        scenario ``train_mask`` (and ``valid_mask`` if ``valid`` is given) mark the observed entries; the
+        missing ones are never read. Without ``valid``, a tenth of the training samples is held out.
+        """
+        if self.scenario == "inplace" and train_mask is None:
+            raise ValueError("in-place training needs train_mask (1 = observed) over the training matrix")
+        if self.scenario == "inductive" and train_mask is not None:
+            raise ValueError("inductive training uses complete data: pass train_mask=None")
+        keras.utils.set_random_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        n_genes = train.x.shape[1]
+        train_mask = np.ones_like(train.x) if train_mask is None else check_mask(train_mask, train.x.shape, "train_mask")
+        x_train, train_mask = check_inputs(train.x, train_mask, train.obs)
+        if valid is None:
+            hold = rng.random(len(train)) < 0.1
+            valid, valid_mask = train.take(np.flatnonzero(hold)), train_mask[hold]
+            x_train, train_mask, train = x_train[~hold], train_mask[~hold], train.take(np.flatnonzero(~hold))
+        elif valid_mask is None:
+            if self.scenario == "inplace":
+                raise ValueError("in-place training with a validation split needs valid_mask")
+            valid_mask = np.ones_like(valid.x)
+        x_valid, valid_mask = check_inputs(valid.x, valid_mask, valid.obs)
+        self.n_genes = n_genes
+        self.encoder_ = CovariateEncoder.fit(pd.concat([train.obs, valid.obs]))
+        self.model_ = self._build(n_genes)
+
+        c = self.config
+        data = self._inputs(x_train, train_mask, train.obs)
+        n = len(x_train)
+        tensors = {k: tf.constant(v) for k, v in data.items()}
+        index = tf.data.Dataset.range(n).shuffle(n, seed=self.seed, reshuffle_each_iteration=True).repeat()
+        train_ds = (index.batch(min(c.batch_size, n), drop_remainder=True)
+                    .map(lambda i: {k: tf.gather(v, i) for k, v in tensors.items()}).prefetch(2))
+        vdata = self._inputs(x_valid, valid_mask, valid.obs)
+        vdata["eval_mask"] = sample_mask(len(x_valid), n_genes, 0.5, 0.5, rng)
+        vdata["noise"] = rng.standard_normal(x_valid.shape).astype(np.float32)
+        valid_ds = tf.data.Dataset.from_tensor_slices(vdata).batch(512)
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
+        t0 = time.perf_counter()
+        history = self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs,
+                                  steps_per_epoch=c.steps_per_epoch, callbacks=[stop], verbose=self.verbose)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.history_ = pd.DataFrame(history.history).rename_axis("epoch").reset_index()
+        self.history_["epoch"] += 1
+        self.best_epoch_ = int(stop.best_epoch) + 1 if stop.best_epoch is not None else len(self.history_)
+        self.steps_ = len(self.history_) * c.steps_per_epoch
+        return self
+
+    # -------------------------------------------------------------------------------------------- transform
+    def transform(self, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, batch_size: int = 1024) -> np.ndarray:
+        if self.model_ is None:
+            raise RuntimeError(f"{self.name} is not fitted: call fit() or DeepImputer.load() first")
+        x0, mask = check_inputs(x, mask, obs, self.n_genes)
+        inputs = self._inputs(x0, mask, obs)
+        if self.model_name != "pmi":  # GAIN's noise is drawn from the imputer's seed: same seed, same imputation
+            inputs["noise"] = np.random.default_rng(self.seed).standard_normal(x0.shape).astype(np.float32)
+        out = np.empty_like(x0)
+        for start in range(0, len(x0), batch_size):
+            part = {k: v[start: start + batch_size] for k, v in inputs.items()}
+            out[start: start + batch_size] = keras.ops.convert_to_numpy(self.model_(part, training=False))
+        return keep_observed(x0, mask, out)
+
+    def tissue_embedding(self) -> pd.DataFrame:
+        """The imputation network's tissue embedding (tissues × dimensions)."""
+        if self.model_ is None:
+            raise RuntimeError(f"{self.name} is not fitted")
+        emb = self.model_.tissue_embedding()
+        return pd.DataFrame(emb, index=pd.Index(self.encoder_.categories["tissue"], name="tissue"))
+
+    def training_flops(self) -> float:
+        """Dense-layer floating-point operations of one training step (a backward pass counted as 2 forwards).
+
+        PMI and GAIN-MSE: the imputation network forward and backward (3 F_g). GAIN-GTEx adds the discriminator
+        step (F_g + 3 F_d) and the generator's pass through the discriminator (3 F_d): 4 F_g + 6 F_d.
+        """
+        if self.model_ is None:
+            raise RuntimeError(f"{self.name} is not fitted")
+
+        def forward(net) -> int:
+            return sum(2 * int(w.shape[0]) * int(w.shape[1]) for w in net.trainable_weights if len(w.shape) == 2)
+
+        per_sample = 3 * forward(self.model_.net)
+        if self.model_name == "gain":
+            per_sample = 4 * forward(self.model_.net) + 6 * forward(self.model_.disc)
+        return float(per_sample * self.config.batch_size)
+
+    # ------------------------------------------------------------------------------------------- save / load
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write one ``.keras`` archive (weights, architecture, covariate encoder, config); atomic."""
+        if self.model_ is None:
+            raise RuntimeError(f"{self.name} is not fitted; nothing to save")
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"model files end in .keras, got {path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+        os.close(fd)
+        try:
+            self.model_.save(tmp)
+            meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed,
+                    "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
+                    "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
+                    "history": None if self.history_ is None else self.history_.to_dict(orient="list"),
+                    "info": self.info}
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr("gaingtex.json", json.dumps(meta))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "DeepImputer":
+        """Read a model written by :meth:`save`; its imputations are identical to the saved model's."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file {path} does not exist")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                meta = json.loads(archive.read("gaingtex.json"))
+        except (zipfile.BadZipFile, KeyError) as err:
+            raise ValueError(f"{path} is not a gaingtex model archive ({err})") from None
+        self = cls(meta["model"], meta["scenario"], ModelConfig(**meta["config"]), seed=meta["seed"])
+        self.model_ = keras.saving.load_model(path, compile=False)
+        self.encoder_ = CovariateEncoder.from_config(meta["encoder"])
+        self.n_genes = meta["n_genes"]
+        self.fit_seconds_ = meta["fit_seconds"]
+        self.best_epoch_ = meta["best_epoch"]
+        self.info = meta.get("info", {})
+        if meta["history"] is not None:
+            self.history_ = pd.DataFrame(meta["history"])
+        return self
