@@ -50,7 +50,7 @@ def _evaluate(args) -> None:
     adata, prepared = _load_prepared(args)
     imputer = DeepImputer.load(args.model)
     if imputer.n_genes != len(prepared.genes):
-        raise SystemExit(f"error: {args.model} was trained on {imputer.n_genes} genes, the cohort has "
+        raise ValueError(f"{args.model} was trained on {imputer.n_genes} genes, the cohort has "
                          f"{len(prepared.genes)} (use the same --genes as for training)")
     rate = imputer.info.get("missing_rate", args.missing_rate)
     seed = imputer.info.get("mask_seed", args.seed) if imputer.scenario == "inplace" else args.seed

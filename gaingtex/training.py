@@ -137,7 +137,8 @@ class DeepImputer(Imputer):
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
         t0 = time.perf_counter()
         history = self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs,
-                                  steps_per_epoch=c.steps_per_epoch, callbacks=[stop], verbose=self.verbose)
+                                  steps_per_epoch=c.steps_per_epoch, callbacks=[stop], verbose=self.verbose,
+                                  shuffle=False)  # the dataset shuffles itself, seeded
         self.fit_seconds_ = time.perf_counter() - t0
         self.history_ = pd.DataFrame(history.history).rename_axis("epoch").reset_index()
         self.history_["epoch"] += 1

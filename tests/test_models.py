@@ -1,0 +1,148 @@
+import numpy as np
+import pytest
+
+from gaingtex.config import model_config
+from gaingtex.masks import missing_mask
+from gaingtex.metrics import score_imputer, summarize
+from gaingtex.models import adversarial_loss, discriminator_loss, masked_bce, masked_mse, pmi_loss
+from gaingtex.training import DeepImputer
+from gaingtex.imputers import MeanImputer
+from gaingtex.workflow import scenario_data
+
+F = np.float32
+
+
+def val(t):
+    return float(np.asarray(t))
+
+
+def test_masked_mse_by_hand():
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], F)
+    pred = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], F)
+    w = np.array([[1, 1, 0], [0, 0, 0]], F)
+    # sample 1: (1 + 4) / 2 = 2.5; sample 2: no weighted entry → 0; batch mean 1.25
+    assert val(masked_mse(x, pred, w)) == pytest.approx(1.25)
+
+
+def test_pmi_loss_scores_observed_but_pseudo_hidden_entries():
+    x = np.array([[1.0, 2.0, 3.0, 4.0]], F)
+    pred = np.zeros_like(x)
+    mask = np.array([[1, 1, 1, 0]], F)  # gene 4 truly missing: never scored
+    keep = np.array([[1, 0, 0, 0]], F)  # genes 2, 3 pseudo-hidden
+    assert val(pmi_loss(x, pred, mask, keep)) == pytest.approx((4 + 9) / 2)
+
+
+def test_bce_losses_by_hand():
+    logits = np.array([[0.0, 2.0, -1.0]], F)
+    mask = np.array([[1, 0, 0]], F)
+    hint_known = np.array([[0, 0, 1]], F)  # entries 1, 2 have hidden hints
+    bce = lambda y, z: np.log1p(np.exp(-z)) if y == 1 else np.log1p(np.exp(z))  # noqa: E731
+    expected_d = (bce(1, 0.0) + bce(0, 2.0)) / 2
+    assert val(discriminator_loss(mask, logits, hint_known)) == pytest.approx(expected_d, rel=1e-5)
+    # generator: missing (mask 0) and hint hidden → only entry 2, pushed towards "observed"
+    assert val(adversarial_loss(mask, logits, hint_known)) == pytest.approx(bce(1, 2.0), rel=1e-5)
+    assert val(masked_bce(mask, logits, np.zeros_like(mask))) == 0.0
+
+
+def quick(model, scenario, **changes):
+    return model_config("smoke", model, scenario).replace(**changes)
+
+
+@pytest.fixture(scope="module")
+def inductive(smoke_prepared):
+    return scenario_data(smoke_prepared, "inductive", 0.5, seed=0)
+
+
+@pytest.fixture(scope="module")
+def pmi(inductive):
+    return DeepImputer("pmi", "inductive", quick("pmi", "inductive"), seed=0).fit(**inductive.fit_args())
+
+
+def test_short_training_beats_the_per_tissue_mean(pmi, inductive):
+    x, m, obs = inductive.eval.x, inductive.eval_mask, inductive.eval.obs
+    r2_pmi = summarize(score_imputer(pmi, x, m, obs, by="all")[0])["r2"]
+    r2_mean = summarize(score_imputer(MeanImputer().fit(inductive.train), x, m, obs, by="all")[0])["r2"]
+    assert r2_pmi > r2_mean + 0.1
+    assert pmi.history_["val_loss"].iloc[-1] < pmi.history_["val_loss"].iloc[0]
+
+
+@pytest.mark.parametrize("model", ["pmi", "gain"])
+def test_save_load_round_trip(tmp_path, model, pmi, inductive):
+    imputer = pmi if model == "pmi" else DeepImputer(
+        "gain", "inductive", quick("gain", "inductive", max_epochs=2), seed=1).fit(**inductive.fit_args())
+    x, m, obs = inductive.eval.x[:50], inductive.eval_mask[:50], inductive.eval.obs.iloc[:50]
+    before = imputer.transform(x, m, obs)
+    path = imputer.save(tmp_path / f"{model}.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{model}.keras"]
+    loaded = DeepImputer.load(path)
+    np.testing.assert_array_equal(loaded.transform(x, m, obs), before)
+    assert loaded.name == imputer.name and loaded.scenario == "inductive"
+    np.testing.assert_array_equal(loaded.tissue_embedding().to_numpy(), imputer.tissue_embedding().to_numpy())
+
+
+def test_same_seed_same_imputations(inductive):
+    cfg = quick("gain", "inductive", max_epochs=2)
+    a = DeepImputer("gain", "inductive", cfg, seed=5).fit(**inductive.fit_args())
+    b = DeepImputer("gain", "inductive", cfg, seed=5).fit(**inductive.fit_args())
+    x, m, obs = inductive.eval.x[:40], inductive.eval_mask[:40], inductive.eval.obs.iloc[:40]
+    np.testing.assert_array_equal(a.transform(x, m, obs), b.transform(x, m, obs))
+    np.testing.assert_array_equal(a.transform(x, m, obs), a.transform(x, m, obs))
+
+
+@pytest.mark.parametrize("model", ["pmi", "gain", "gain-mse"])
+def test_inplace_training_never_reads_hidden_entries(smoke_prepared, model):
+    data = scenario_data(smoke_prepared, "inplace", 0.5, seed=0)
+    cfg = quick(model, "inplace", max_epochs=2)
+    args = data.fit_args()
+    a = DeepImputer(model, "inplace", cfg, seed=2).fit(**args)
+    garbage = dict(args)
+    garbage["train"] = type(args["train"])(np.where(args["train_mask"] > 0, args["train"].x, 1e3), args["train"].obs)
+    garbage["valid"] = type(args["valid"])(np.where(args["valid_mask"] > 0, args["valid"].x, np.nan),
+                                           args["valid"].obs)
+    b = DeepImputer(model, "inplace", cfg, seed=2).fit(**garbage)
+    out_a = a.transform(data.eval.x, data.eval_mask, data.eval.obs)
+    out_b = b.transform(garbage["train"].x, data.eval_mask, data.eval.obs)
+    np.testing.assert_array_equal(out_a, out_b)
+
+
+def test_tissue_embedding_has_one_row_per_tissue(pmi):
+    emb = pmi.tissue_embedding()
+    assert emb.shape == (49, 8)
+    assert "Brain_Cortex" in emb.index
+
+
+def test_bad_inputs(pmi, inductive, tmp_path):
+    x, obs = inductive.eval.x[:5], inductive.eval.obs.iloc[:5]
+    with pytest.raises(ValueError, match="mask has shape"):
+        pmi.transform(x, np.ones((5, 3)), obs)
+    bad = x.copy()
+    bad[2, 7] = np.nan
+    with pytest.raises(ValueError, match="observed entries.*NaN"):
+        pmi.transform(bad, np.ones_like(x), obs)
+    with pytest.raises(ValueError, match="genes, the imputer was fitted on"):
+        pmi.transform(x[:, :10], np.ones((5, 10)), obs)
+    with pytest.raises(ValueError, match="unknown model 'vae'"):
+        DeepImputer("vae")
+    with pytest.raises(ValueError, match="unknown scenario"):
+        DeepImputer("pmi", "sideways")
+    with pytest.raises(ValueError, match="in-place training needs train_mask"):
+        DeepImputer("pmi", "inplace").fit(inductive.train)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        DeepImputer("pmi").transform(x, np.ones_like(x), obs)
+    with pytest.raises(ValueError, match="alpha ≤ beta"):
+        DeepImputer("pmi", config=quick("pmi", "inductive", alpha=0.9, beta=0.1)).fit(inductive.train,
+                                                                                        inductive.valid)
+    (tmp_path / "junk.keras").write_text("not a zip")
+    with pytest.raises(ValueError, match="not a gaingtex model archive"):
+        DeepImputer.load(tmp_path / "junk.keras")
+    with pytest.raises(ValueError, match="end in .keras"):
+        pmi.save(tmp_path / "model.h5")
+
+
+def test_pmi_honours_beta(smoke_prepared):
+    """The original code ignored beta; here keep-probabilities really span U(alpha, beta)."""
+    from gaingtex.models import _uniform_keep, keras
+
+    keep = np.asarray(_uniform_keep((4000, 200), 0.1, 0.9, keras.random.SeedGenerator(0)))
+    per_sample = keep.mean(axis=1)
+    assert per_sample.min() < 0.2 and per_sample.max() > 0.8
