@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, reference
 from .cohort import SHIFTED_COHORTS, make_cohort
 from .data import Prepared, prepare
 from .imputers import BloodSurrogate, MeanImputer, OracleImputer
 from .masks import missing_mask
-from .metrics import score_imputer, summarize
+from .metrics import masked_scores, score_imputer, summarize
 from .workflow import evaluate, scenario_data
 
 RUNS: tuple[tuple[str, str], ...] = (
@@ -46,6 +46,18 @@ def matmul_throughput(n: int = 2048, repeats: int = 10) -> float:
     return best
 
 
+def swap_tissues(obs: pd.DataFrame, same_group: bool, rng: np.random.Generator) -> pd.Categorical:
+    """Give each sample another tissue of the same group (or of another group): the oracle of a wrong tissue
+    measures how much tissue identity is worth, and so how hard the oracle is to approach."""
+    groups = reference.tissues()["group"]
+    tissue = obs["tissue"].astype(str).to_numpy()
+    new = []
+    for t in tissue:
+        pool = [u for u in groups.index if u != t and (groups[u] == groups[t]) == same_group]
+        new.append(rng.choice(pool) if pool else t)
+    return pd.Categorical(new, categories=obs["tissue"].cat.categories)
+
+
 def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int = 0) -> dict:
     """The cohort's calibration figures at a missing rate: the oracle's R² (overall and per tissue) on the
     extended test set, the per-tissue mean, the blood surrogate, and the shifted cohorts against their tissue."""
@@ -58,6 +70,12 @@ def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int 
            "mean_r2": summarize(score_imputer(MeanImputer().fit(prepared.train), data.eval.x, data.eval_mask,
                                               data.eval.obs, by=data.scope)[0])["r2"]}
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    for which in ("same_group", "other_group"):
+        swapped = data.eval.obs.assign(tissue=swap_tissues(data.eval.obs, which == "same_group", rng))
+        hidden = np.where(data.eval_mask > 0, data.eval.x, np.nan)
+        x_hat = oracle.transform(hidden, data.eval_mask, swapped)
+        out[f"oracle_r2_{which}_tissue"] = summarize(masked_scores(
+            data.eval.x, x_hat, data.eval_mask, data.eval.obs["tissue"].to_numpy(), samples=data.eval.obs.index))["r2"]
     blood = BloodSurrogate(prepared.test).fit(prepared.train)
     covered = prepared.test.take(np.flatnonzero(blood.covers(prepared.test.obs)))
     if len(covered):
@@ -142,7 +160,8 @@ def format_table(result: dict) -> str:
              f"wall={result['wall_seconds']:.0f}s", table,
              f"calibration: oracle R² {cal['oracle_r2']:.3f} (tissues {min(cal['oracle_r2_per_tissue'].values()):.2f}"
              f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
-             f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}"]
+             f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}; oracle told another tissue: "
+             f"same group {cal['oracle_r2_same_group_tissue']:.3f}, other group {cal['oracle_r2_other_group_tissue']:.3f}"]
     for name, s in cal["shifted"].items():
         lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
                      f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")

@@ -490,7 +490,7 @@ def make_cohort(preset: str = "book", seed: int = 0, config: CohortConfig | None
     module, kinds = _assign_modules(genes, cfg, rng)
     genes["module"] = module
 
-    d = donors.set_index(donors.index)
+    d = donors  # samples["donor"] holds row positions into it
     obs = pd.DataFrame({
         "donor_id": d["donor_id"].to_numpy()[samples["donor"]],
         "tissue": samples["tissue"].to_numpy(),

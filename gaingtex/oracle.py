@@ -33,6 +33,7 @@ def conditional_mean(
     obs: pd.DataFrame,
     genes: np.ndarray | None = None,
     batch_size: int = 512,
+    gene_chunk: int = 1024,
 ) -> np.ndarray:
     """Conditional mean of every entry given the observed ones, in the cohort's own (unstandardised) scale.
 
@@ -59,12 +60,15 @@ def conditional_mean(
         L = L[genes].astype(np.float64)
         psi = model.noise[u, genes].astype(np.float64)
         k = L.shape[1]
-        outer = (L[:, :, None] * L[:, None, :]).reshape(len(genes), k * k)  # row g: vec(l_g l_gᵀ)
         for start in range(0, len(rows), batch_size):
             r = rows[start: start + batch_size]
             mu = model.mean(u, cov[r])[:, genes]
             w = mask[r] / psi  # Ψ_o⁻¹ restricted to observed genes
-            A = (w @ outer).reshape(len(r), k, k) + np.eye(k)
+            A = np.broadcast_to(np.eye(k), (len(r), k, k)).copy()
+            for g0 in range(0, len(genes), gene_chunk):  # A += Σ_g w_g l_g l_gᵀ, a chunk of genes at a time
+                Lc = L[g0: g0 + gene_chunk]
+                outer = (Lc[:, :, None] * Lc[:, None, :]).reshape(len(Lc), k * k)
+                A += (w[:, g0: g0 + gene_chunk] @ outer).reshape(len(r), k, k)
             b = (w * (x[r] - mu)) @ L
             f = np.linalg.solve(A, b[:, :, None])[:, :, 0]
             out[r] = mu + f @ L.T

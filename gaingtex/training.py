@@ -99,7 +99,7 @@ class DeepImputer(Imputer):
 
         In the inductive scenario ``train`` and ``valid`` are complete (masks ``None``). In the in-place
         scenario ``train_mask`` (and ``valid_mask`` if ``valid`` is given) mark the observed entries; the
-        missing ones are never read. Without ``valid``, a tenth of the training samples is held out.
+        missing ones are never read. Without ``valid``, a tenth of the training donors is held out.
         """
         if self.scenario == "inplace" and train_mask is None:
             raise ValueError("in-place training needs train_mask (1 = observed) over the training matrix")
@@ -110,8 +110,10 @@ class DeepImputer(Imputer):
         n_genes = train.x.shape[1]
         train_mask = np.ones_like(train.x) if train_mask is None else check_mask(train_mask, train.x.shape, "train_mask")
         x_train, train_mask = check_inputs(train.x, train_mask, train.obs)
-        if valid is None:
-            hold = rng.random(len(train)) < 0.1
+        if valid is None:  # hold out a tenth of the training donors (never samples: a donor stays on one side)
+            donors = train.obs["donor_id"].astype(str).to_numpy()
+            unique = np.unique(donors)
+            hold = np.isin(donors, rng.choice(unique, size=max(1, len(unique) // 10), replace=False))
             valid, valid_mask = train.take(np.flatnonzero(hold)), train_mask[hold]
             x_train, train_mask, train = x_train[~hold], train_mask[~hold], train.take(np.flatnonzero(~hold))
         elif valid_mask is None:
@@ -120,7 +122,7 @@ class DeepImputer(Imputer):
             valid_mask = np.ones_like(valid.x)
         x_valid, valid_mask = check_inputs(valid.x, valid_mask, valid.obs)
         self.n_genes = n_genes
-        self.encoder_ = CovariateEncoder.fit(pd.concat([train.obs, valid.obs]))
+        self.encoder_ = CovariateEncoder.fit(train.obs)  # training statistics only
         self.model_ = self._build(n_genes)
 
         c = self.config

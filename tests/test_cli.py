@@ -55,7 +55,9 @@ def test_benchmark_command(tmp_path, capsys):
     deep = [r for r in rows if r["method"] in ("PMI", "GAIN-GTEx", "GAIN-MSE")]
     assert all(0 < r["matmul_fraction"] < 1.5 and r["fit_seconds"] > 0 for r in deep)
     assert result["matmul_flops"] > 1e9
-    assert "calibration" in result and "LAML-like" in result["calibration"]["shifted"]
+    cal = result["calibration"]
+    assert "LAML-like" in cal["shifted"]
+    assert cal["oracle_r2_other_group_tissue"] < cal["oracle_r2"]
     assert "PMI" in capsys.readouterr().out
 
 

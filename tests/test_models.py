@@ -146,3 +146,10 @@ def test_pmi_honours_beta(smoke_prepared):
     keep = np.asarray(_uniform_keep((4000, 200), 0.1, 0.9, keras.random.SeedGenerator(0)))
     per_sample = keep.mean(axis=1)
     assert per_sample.min() < 0.2 and per_sample.max() > 0.8
+
+
+def test_without_validation_split_donors_are_held_out_whole(smoke_prepared):
+    train = smoke_prepared.train
+    imputer = DeepImputer("pmi", "inductive", quick("pmi", "inductive", max_epochs=1), seed=0).fit(train)
+    assert imputer.history_["val_loss"].notna().all()
+    assert imputer.encoder_.age_mean == pytest.approx(train.obs["age"].mean())

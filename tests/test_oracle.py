@@ -34,7 +34,7 @@ def test_woodbury_matches_brute_force(smoke, subset):
     obs = smoke.obs.iloc[rows]
     x = np.asarray(smoke.X[rows][:, genes], dtype=float)
     mask = missing_mask(len(rows), len(genes), 0.5, 0)
-    fast = conditional_mean(model, x, mask, obs, genes)
+    fast = conditional_mean(model, x, mask, obs, genes, batch_size=4, gene_chunk=37)  # several batches and chunks
     slow = brute_force(model, x, mask, obs, genes)
     missing = mask == 0
     np.testing.assert_allclose(fast[missing], slow[missing], rtol=1e-6, atol=1e-6)
@@ -65,3 +65,19 @@ def test_oracle_needs_a_generating_model(smoke):
     del real_like.uns["generator"]
     with pytest.raises(ValueError, match="no generating model"):
         factor_model(real_like)
+
+
+def test_swapped_tissues_stay_in_or_leave_the_group(smoke):
+    from gaingtex import reference
+    from gaingtex.benchmark import swap_tissues
+
+    groups = reference.tissues()["group"]
+    obs = smoke.obs[smoke.obs["cohort"] == "GTEx"]
+    rng = np.random.default_rng(0)
+    same = np.asarray(swap_tissues(obs, True, rng)).astype(str)
+    other = np.asarray(swap_tissues(obs, False, rng)).astype(str)
+    orig = obs["tissue"].astype(str).to_numpy()
+    has_sibling = np.array([(groups == groups[t]).sum() > 1 for t in orig])
+    assert (same[has_sibling] != orig[has_sibling]).all()
+    assert (groups[same].to_numpy() == groups[orig].to_numpy()).all()
+    assert (groups[other].to_numpy() != groups[orig].to_numpy()).all()
