@@ -113,7 +113,8 @@ class DeepImputer(Imputer):
         if valid is None:  # hold out a tenth of the training donors (never samples: a donor stays on one side)
             donors = train.obs["donor_id"].astype(str).to_numpy()
             unique = np.unique(donors)
-            hold = np.isin(donors, rng.choice(unique, size=max(1, len(unique) // 10), replace=False))
+            self.holdout_donors_ = rng.choice(unique, size=max(1, len(unique) // 10), replace=False)
+            hold = np.isin(donors, self.holdout_donors_)
             valid, valid_mask = train.take(np.flatnonzero(hold)), train_mask[hold]
             x_train, train_mask, train = x_train[~hold], train_mask[~hold], train.take(np.flatnonzero(~hold))
         elif valid_mask is None:

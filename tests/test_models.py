@@ -152,4 +152,11 @@ def test_without_validation_split_donors_are_held_out_whole(smoke_prepared):
     train = smoke_prepared.train
     imputer = DeepImputer("pmi", "inductive", quick("pmi", "inductive", max_epochs=1), seed=0).fit(train)
     assert imputer.history_["val_loss"].notna().all()
-    assert imputer.encoder_.age_mean == pytest.approx(train.obs["age"].mean())
+    held = train.obs["donor_id"].isin(imputer.holdout_donors_).to_numpy()
+    assert 0 < held.sum() < len(train)
+    # the encoder saw the remaining training donors only
+    assert imputer.encoder_.age_mean == pytest.approx(train.obs["age"].to_numpy()[~held].mean())
+
+
+def test_encoder_uses_training_samples_only(pmi, inductive):
+    assert pmi.encoder_.age_mean == pytest.approx(inductive.train.obs["age"].mean())
