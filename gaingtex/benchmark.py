@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import __version__, reference
+from ._io import atomic_path
 from .cohort import SHIFTED_COHORTS, make_cohort
 from .data import Prepared, prepare
 from .imputers import BloodSurrogate, MeanImputer, OracleImputer
@@ -170,14 +170,6 @@ def format_table(result: dict) -> str:
 
 def write_json(obj: dict, path: str | os.PathLike) -> Path:
     """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(obj, handle, indent=2, default=float)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=float))
+    return Path(path)

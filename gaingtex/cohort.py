@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, reference
+from ._io import atomic_path
 from .config import CohortConfig, cohort_config
 
 SEXES = ("female", "male")
@@ -547,17 +547,9 @@ def factor_model(adata: ad.AnnData) -> FactorModel:
 
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> Path:
     """Write ``adata`` atomically: to a temporary file beside ``path``, then renamed over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".h5ad") as tmp:
         adata.write_h5ad(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def read_h5ad(path: str | os.PathLike) -> ad.AnnData:

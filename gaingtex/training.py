@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import atomic_path
 from .config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
 from .data import CovariateEncoder, Split
 from .imputers import Imputer, check_inputs, keep_observed
@@ -195,22 +195,15 @@ class DeepImputer(Imputer):
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"model files end in .keras, got {path.name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-        os.close(fd)
-        try:
+        meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed,
+                "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
+                "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
+                "history": None if self.history_ is None else self.history_.to_dict(orient="list"),
+                "info": self.info}
+        with atomic_path(path, suffix=".keras") as tmp:
             self.model_.save(tmp)
-            meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed,
-                    "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
-                    "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
-                    "history": None if self.history_ is None else self.history_.to_dict(orient="list"),
-                    "info": self.info}
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr("gaingtex.json", json.dumps(meta))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod

@@ -140,3 +140,14 @@ def test_read_errors_name_the_file(tmp_path, smoke):
     bad.write_h5ad(tmp_path / "bad.h5ad")
     with pytest.raises(ValueError, match=r"bad\.h5ad.*'donor_id'"):
         read_h5ad(tmp_path / "bad.h5ad")
+
+
+def test_written_files_are_readable_by_others(tmp_path, smoke):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_h5ad(smoke, tmp_path / "c.h5ad")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
