@@ -52,7 +52,7 @@ NAMED_MODULES: tuple[tuple[str, str, str], ...] = (
 GROUP_PREDICTABILITY = {"cells": 0.52, "blood_immune": 0.62, "brain": 0.72, "gastrointestinal": 0.78}
 DEFAULT_PREDICTABILITY = 0.68
 # Raw variance shares of the latent components of an ordinary gene before each row is rescaled.
-SHARE = {"shared": 0.35, "group": 0.25, "module": 0.30, "tissue": 0.02, "donor": 0.06}
+SHARE = {"shared": 0.35, "group": 0.25, "module": 0.30, "tissue": 0.01, "donor": 0.06}
 MODULE_SHARE = {"strong": 0.9, "normal": 0.3, "weak": 0.08}
 MODULE_PREDICTABILITY = {"strong": 1.22, "weak": 0.4}
 
@@ -320,7 +320,7 @@ def _build_factor_model(
     # shared factors: every tissue, amplitudes varying by group and tissue
     ks = cfg.n_shared_factors
     blocks.append(rng.standard_normal((G, ks)) * np.sqrt(SHARE["shared"] / ks))
-    amp_blocks.append(tissue_amp(ks, 0, 0.12, 0.06))
+    amp_blocks.append(tissue_amp(ks, 0, 0.12, 0.03))
     # group factors: only in the tissues of one group
     kg = cfg.n_group_factors
     for gi, g in enumerate(groups):
@@ -328,7 +328,7 @@ def _build_factor_model(
         a = np.zeros((T, kg))
         for ti, t in enumerate(tissue_ids):
             if group_of[t] == g:
-                a[ti] = np.exp(0.06 * rng.standard_normal(kg))
+                a[ti] = np.exp(0.03 * rng.standard_normal(kg))
         amp_blocks.append(a)
     # module factors: one per module, loading only its genes
     load = np.zeros((G, n_mod))
@@ -340,7 +340,7 @@ def _build_factor_model(
         signs = np.where(rng.random(len(members)) < 0.9, 1.0, -1.0)
         load[members, m] = np.sqrt(share) * rng.uniform(0.7, 1.3, len(members)) * signs
     blocks.append(load)
-    amp_blocks.append(tissue_amp(n_mod, 100, 0.15, 0.06))
+    amp_blocks.append(tissue_amp(n_mod, 100, 0.15, 0.03))
     # tissue-specific factors
     kt = cfg.n_tissue_factors
     for ti in range(T):
@@ -352,7 +352,7 @@ def _build_factor_model(
     kd = cfg.n_donor_factors
     donor_start = sum(b.shape[1] for b in blocks)
     blocks.append(rng.standard_normal((G, kd)) * np.sqrt(SHARE["donor"] / kd))
-    amp_blocks.append(tissue_amp(kd, 500, 0.1, 0.06))
+    amp_blocks.append(tissue_amp(kd, 500, 0.1, 0.03))
 
     loadings = np.concatenate(blocks, axis=1)
     amplitude = np.concatenate(amp_blocks, axis=1)
