@@ -54,6 +54,11 @@ DEFAULT_PREDICTABILITY = 0.68
 # Raw variance shares of the latent components of an ordinary gene before each row is rescaled.
 SHARE = {"shared": 0.35, "group": 0.25, "module": 0.30, "tissue": 0.01, "donor": 0.06}
 MODULE_SHARE = {"strong": 0.9, "normal": 0.3, "weak": 0.08}
+# Log-normal spread of each factor's amplitude between tissue groups and between tissues of one group: how much a
+# tissue's co-expression differs from its group's and the group's from the others'.
+AMPLITUDE_SD = {"shared": (0.12, 0.03), "group": (0.0, 0.03), "module": (0.15, 0.03), "donor": (0.1, 0.03)}
+# Shifted cohorts: fraction of each loading's variance replaced by noise, and extra cancer-specific factors.
+SHIFT = {"perturbation": 0.25, "cancer_factors": 4, "cancer_share": 0.15}
 MODULE_PREDICTABILITY = {"strong": 1.22, "weak": 0.4}
 
 
@@ -320,15 +325,15 @@ def _build_factor_model(
     # shared factors: every tissue, amplitudes varying by group and tissue
     ks = cfg.n_shared_factors
     blocks.append(rng.standard_normal((G, ks)) * np.sqrt(SHARE["shared"] / ks))
-    amp_blocks.append(tissue_amp(ks, 0, 0.12, 0.03))
+    amp_blocks.append(tissue_amp(ks, 0, *AMPLITUDE_SD["shared"]))
     # group factors: only in the tissues of one group
     kg = cfg.n_group_factors
-    for gi, g in enumerate(groups):
+    for g in groups:
         blocks.append(rng.standard_normal((G, kg)) * np.sqrt(SHARE["group"] / kg))
         a = np.zeros((T, kg))
         for ti, t in enumerate(tissue_ids):
             if group_of[t] == g:
-                a[ti] = np.exp(0.03 * rng.standard_normal(kg))
+                a[ti] = np.exp(AMPLITUDE_SD["group"][1] * rng.standard_normal(kg))
         amp_blocks.append(a)
     # module factors: one per module, loading only its genes
     load = np.zeros((G, n_mod))
@@ -340,7 +345,7 @@ def _build_factor_model(
         signs = np.where(rng.random(len(members)) < 0.9, 1.0, -1.0)
         load[members, m] = np.sqrt(share) * rng.uniform(0.7, 1.3, len(members)) * signs
     blocks.append(load)
-    amp_blocks.append(tissue_amp(n_mod, 100, 0.15, 0.03))
+    amp_blocks.append(tissue_amp(n_mod, 100, *AMPLITUDE_SD["module"]))
     # tissue-specific factors
     kt = cfg.n_tissue_factors
     for ti in range(T):
@@ -352,7 +357,7 @@ def _build_factor_model(
     kd = cfg.n_donor_factors
     donor_start = sum(b.shape[1] for b in blocks)
     blocks.append(rng.standard_normal((G, kd)) * np.sqrt(SHARE["donor"] / kd))
-    amp_blocks.append(tissue_amp(kd, 500, 0.1, 0.03))
+    amp_blocks.append(tissue_amp(kd, 500, *AMPLITUDE_SD["donor"]))
 
     loadings = np.concatenate(blocks, axis=1)
     amplitude = np.concatenate(amp_blocks, axis=1)
@@ -390,10 +395,10 @@ def _build_factor_model(
         active = np.flatnonzero(amplitude[ti])
         old = loadings[:, active] * amplitude[ti, active]
         rms = np.sqrt((old ** 2).mean(axis=0))
-        eps = 0.25
+        eps = SHIFT["perturbation"]
         new = np.sqrt(1 - eps) * old + np.sqrt(eps) * rng.standard_normal(old.shape) * rms
-        kc = 4
-        cancer = rng.standard_normal((G, kc)) * np.sqrt(0.15 / kc)
+        kc = SHIFT["cancer_factors"]
+        cancer = rng.standard_normal((G, kc)) * np.sqrt(SHIFT["cancer_share"] / kc)
         start = loadings.shape[1]
         loadings = np.concatenate([loadings, new, cancer], axis=1)
         amp_units = [np.pad(a, ((0, 0), (0, new.shape[1] + kc))) for a in amp_units]
