@@ -129,7 +129,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     for model, scenario in bar:
         bar.set_postfix_str(f"{model} {scenario}")
         data = scenarios[scenario]
-        imputer = DeepImputer(model, scenario, model_config(preset, model, scenario), seed=seed)
+        imputer = DeepImputer(model, scenario, model_config(preset, model, scenario), seed=seed, progress=progress)
         imputer.fit(**data.fit_args())
         r = evaluate({imputer.name: imputer}, data).iloc[0]
         train_flops = imputer.training_flops() * imputer.steps_ / imputer.fit_seconds_

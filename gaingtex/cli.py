@@ -33,7 +33,7 @@ def _train(args) -> None:
 
     _, prepared = _load_prepared(args)
     imputer = train_model(prepared, args.model, args.scenario, args.preset, seed=args.seed,
-                          missing_rate=args.missing_rate, verbose=2 if args.verbose else 0)
+                          missing_rate=args.missing_rate, verbose=2 if args.verbose else 0, progress=True)
     imputer.info.update({"cohort": str(args.cohort or f"preset:{args.preset}"), "genes": args.genes})
     imputer.save(args.out)
     print(f"trained {imputer.name} ({args.scenario}) in {imputer.fit_seconds_:.1f}s, {len(imputer.history_)} epochs "

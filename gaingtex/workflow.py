@@ -71,13 +71,14 @@ def scenario_data(prepared: Prepared, scenario: str, missing_rate: float = 0.5, 
 
 
 def train_model(prepared: Prepared, model: str, scenario: str, preset: str = "book",
-                config: ModelConfig | None = None, seed: int = 0, missing_rate: float = 0.5, verbose: int = 0):
+                config: ModelConfig | None = None, seed: int = 0, missing_rate: float = 0.5, verbose: int = 0,
+                progress: bool = False):
     """Train one deep imputer in one scenario; returns the fitted :class:`~gaingtex.training.DeepImputer`."""
     from .training import DeepImputer
 
     data = scenario_data(prepared, scenario, missing_rate, seed)
     imputer = DeepImputer(model, scenario, config or model_config(preset, model, scenario), seed=seed,
-                          verbose=verbose)
+                          verbose=verbose, progress=progress)
     imputer.fit(**data.fit_args())
     imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset})
     return imputer
