@@ -12,6 +12,8 @@ from .config import MODELS, PRESETS, SCENARIOS
 def _cohort(args) -> None:
     from .cohort import make_cohort, write_h5ad
 
+    if args.out.suffix != ".h5ad":
+        raise ValueError(f"--out must end in .h5ad, got {args.out}")
     adata = make_cohort(args.preset, args.seed)
     write_h5ad(adata, args.out)
     gtex = adata.obs["cohort"] == "GTEx"
@@ -120,9 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if hasattr(args, "out") and args.out is not None and args.command == "cohort" and args.out.suffix != ".h5ad":
-        print(f"error: --out must end in .h5ad, got {args.out}", file=sys.stderr)
-        return 2
     try:
         args.func(args)
     except (ValueError, KeyError, FileNotFoundError) as err:

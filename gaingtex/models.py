@@ -138,9 +138,8 @@ class _Base(keras.Model):
         x = ops.cast(data["x"], "float32")
         inputs, targets = self._validation_masks(data)
         prediction = self._predict(x, inputs, data, training=False)
-        loss = masked_mse(x, prediction, targets)
-        self.loss_tracker.update_state(loss)
-        return {m.name: m.result() for m in self.metrics}
+        self.loss_tracker.update_state(masked_mse(x, prediction, targets))
+        return {"loss": self.loss_tracker.result()}
 
     def tissue_embedding(self):
         """The (imputation network's) tissue embedding matrix, tissues × dimensions, as a NumPy array."""
@@ -309,10 +308,3 @@ class GAIN(_Base):
         if self.adversarial:
             self.adv_loss_tracker.update_state(adv)
         return {m.name: m.result() for m in self.metrics}
-
-    def test_step(self, data):
-        x = ops.cast(data["x"], "float32")
-        inputs, targets = self._validation_masks(data)
-        prediction = self._predict(x, inputs, data, training=False)
-        self.loss_tracker.update_state(masked_mse(x, prediction, targets))
-        return {"loss": self.loss_tracker.result()}

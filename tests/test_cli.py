@@ -2,7 +2,8 @@ import json
 import subprocess
 import sys
 
-import numpy as np
+from pathlib import Path
+
 import pytest
 
 from gaingtex.cli import main
@@ -73,6 +74,6 @@ def test_errors_are_clear(tmp_path, capsys):
 
 
 def test_console_entry_point():
-    exe = np.array([sys.executable])[0].replace("python", "gaingtex")
-    result = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    exe = Path(sys.executable).with_name("gaingtex")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "benchmark" in result.stdout
