@@ -1,4 +1,4 @@
-# gaingtex — `make install`, `make test`, `make bench`.
+# gaingtex — `make install`, `make test`, `make book`, `make bench`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,19 +8,24 @@ EXTRAS := $(if $(GPU),gpu,cpu),dev
 PRESET ?= book
 SEED   ?= 0
 
-.PHONY: install test bench clean
+.PHONY: install test book bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-lock.txt
+$(STAMP): pyproject.toml requirements-lock.txt tools/fetch_mathjax.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "gaingtex needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python tools/fetch_mathjax.py $(VENV)/share/mathjax   # from the npm registry: math renders offline
 	touch $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest
+
+# Execute every notebook with papermill (preset PRESET, default book) and build the book into _build/html.
+book: install
+	$(BIN)/gaingtex book --preset $(PRESET) --seed $(SEED)
 
 bench: install
 	$(BIN)/gaingtex benchmark --preset $(PRESET) --seed $(SEED) --out benchmarks/results/$(PRESET).json

@@ -17,9 +17,10 @@ from . import __version__, reference
 from ._io import atomic_path
 from .cohort import SHIFTED_COHORTS, make_cohort
 from .data import Prepared, prepare
-from .imputers import BloodSurrogate, MeanImputer, OracleImputer
+from .imputers import MeanImputer, OracleImputer
 from .masks import missing_mask
 from .metrics import masked_scores, score_imputer, summarize
+from .studies import blood_surrogate_r2
 from .workflow import evaluate, scenario_data
 
 RUNS: tuple[tuple[str, str], ...] = (
@@ -76,11 +77,9 @@ def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int 
         x_hat = oracle.transform(hidden, data.eval_mask, swapped)
         out[f"oracle_r2_{which}_tissue"] = summarize(masked_scores(
             data.eval.x, x_hat, data.eval_mask, data.eval.obs["tissue"].to_numpy(), samples=data.eval.obs.index))["r2"]
-    blood = BloodSurrogate(prepared.test).fit(prepared.train)
-    covered = prepared.test.take(np.flatnonzero(blood.covers(prepared.test.obs)))
-    if len(covered):
-        m = missing_mask(*covered.x.shape, missing_rate, rng)
-        out["blood_surrogate_r2"] = summarize(score_imputer(blood, covered.x, m, covered.obs, by="all")[0])["r2"]
+    blood = blood_surrogate_r2(prepared, missing_rate, rng)
+    if blood is not None:
+        out["blood_surrogate_r2"] = blood
     shifted = {}
     for name, tissue, _ in SHIFTED_COHORTS:
         ext = prepared.external

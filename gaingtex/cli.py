@@ -1,4 +1,4 @@
-"""Command line: ``gaingtex cohort | train | evaluate | benchmark``."""
+"""Command line: ``gaingtex cohort | train | evaluate | benchmark | book``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,13 @@ def _benchmark(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _book(args) -> None:
+    from .book import build_book
+
+    build_book(args.preset, args.seed, args.run_dir, root=args.root, build_dir=args.build_dir, only=args.only,
+               fresh=args.fresh)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaingtex", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, cohort=False)
     p.add_argument("--out", type=Path, required=True, help="output JSON")
     p.set_defaults(func=_benchmark)
+
+    p = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
+    p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--run-dir", type=Path, help="run folder shared by the notebooks (default: runs/<preset>-seed<seed>)")
+    p.add_argument("--root", type=Path, default=Path("."), help="repository root (default: the current folder)")
+    p.add_argument("--build-dir", type=Path, default=Path("_build"), help="output folder; the book goes to <it>/html")
+    p.add_argument("--only", nargs="+", metavar="NN", help="re-execute only these notebooks (e.g. 04 07), reusing "
+                   "the others' executed copies")
+    p.add_argument("--fresh", action="store_true", help="delete the run folder first: new cohort, every model retrained")
+    p.set_defaults(func=_book)
     return parser
 
 
@@ -127,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # a notebook or the book build failed (gaingtex.book.BookError)
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,10 +9,12 @@ from typing import Literal, get_args
 Preset = Literal["smoke", "teach", "book", "paper"]
 ModelName = Literal["pmi", "gain", "gain-mse"]
 Scenario = Literal["inductive", "inplace"]
+LrDecay = Literal["constant", "cosine"]
 
 PRESETS: tuple[str, ...] = get_args(Preset)
 MODELS: tuple[str, ...] = get_args(ModelName)
 SCENARIOS: tuple[str, ...] = get_args(Scenario)
+LR_DECAYS: tuple[str, ...] = get_args(LrDecay)
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -77,6 +79,8 @@ class ModelConfig:
         Hidden blocks Dense → BatchNorm → ReLU → Dropout (generator and discriminator alike).
     learning_rate
         Adam learning rate (both optimisers for GAIN).
+    lr_decay
+        ``"constant"``, or ``"cosine"``: the rate decays along a cosine to 5 % of its start over ``max_epochs``.
     batch_size, steps_per_epoch, max_epochs, patience
         One epoch is ``steps_per_epoch`` batches; training stops after ``patience`` epochs without a lower
         validation loss and restores the best weights.
@@ -105,6 +109,10 @@ class ModelConfig:
     train_keep_high: float = 0.5
     hint_rate: float = 0.5
     lambda_mse: float = 1.0
+    lr_decay: LrDecay = "constant"
+
+    def __post_init__(self):
+        check_choice(self.lr_decay, LR_DECAYS, "lr_decay")
 
     def replace(self, **changes) -> "ModelConfig":
         """A copy with some fields changed."""

@@ -104,14 +104,22 @@ class DeepImputer(Imputer):
                       batchnorm=c.batchnorm, seed=self.seed)
         if self.model_name == "pmi":
             model = PMI(alpha=c.alpha, beta=c.beta, **common)
-            model.compile(keras.optimizers.Adam(c.learning_rate), jit_compile=self.jit_compile)
+            model.compile(self._optimizer(), jit_compile=self.jit_compile)
         else:
             model = GAIN(adversarial=self.model_name == "gain", hint_rate=c.hint_rate, lambda_mse=c.lambda_mse,
                          draw_masks=self.scenario == "inductive", keep_low=c.train_keep_low,
                          keep_high=c.train_keep_high, **common)
-            d_opt = keras.optimizers.Adam(c.learning_rate) if self.model_name == "gain" else None
-            model.compile(keras.optimizers.Adam(c.learning_rate), d_opt, jit_compile=self.jit_compile)
+            d_opt = self._optimizer() if self.model_name == "gain" else None
+            model.compile(self._optimizer(), d_opt, jit_compile=self.jit_compile)
         return model
+
+    def _optimizer(self) -> keras.optimizers.Optimizer:
+        c = self.config
+        rate = c.learning_rate
+        if c.lr_decay == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=c.max_epochs * c.steps_per_epoch,
+                                                          alpha=0.05)
+        return keras.optimizers.Adam(rate)
 
     def _inputs(self, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame) -> dict:
         cat, num = self.encoder_.encode(obs)

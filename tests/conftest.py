@@ -23,3 +23,16 @@ def smoke():
 @pytest.fixture(scope="session")
 def smoke_prepared(smoke):
     return prepare(smoke)
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The whole book built with the `smoke` preset (about 3 minutes): ``(html folder, build folder, run folder)``."""
+    from pathlib import Path
+
+    from gaingtex.book import build_book
+
+    base = tmp_path_factory.mktemp("smoke-book")
+    root = Path(__file__).resolve().parents[1]
+    html = build_book("smoke", 0, run_dir=base / "run", root=root, build_dir=base / "build", log=lambda *a, **k: None)
+    return html, base / "build", base / "run"

@@ -1,0 +1,252 @@
+"""``gaingtex book``: execute the notebooks with papermill into one run folder, then build the Jupyter Book.
+
+Order: 01 data → 02 training (once per model and scenario) → 03 … 07. Every notebook reads what earlier ones
+left in the run folder (cohort, models) and never retrains a model that is there. The book is built from the
+executed copies with execution off and warnings as errors; a failed notebook or build removes the previously
+built HTML, so no stale page is left looking current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ._io import atomic_path
+from .config import MODELS, SCENARIOS
+from .runs import default_run_dir
+from .training import NAMES
+
+NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings")
+SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
+HIDDEN_TAGS = ("parameters", "injected-parameters")
+
+
+class BookError(RuntimeError):
+    """A notebook or the book build failed."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One papermill execution: a source notebook, the executed copy's name, its parameters and page title."""
+
+    notebook: str
+    output: str
+    parameters: dict = field(default_factory=dict)
+    title: str | None = None
+
+
+def plan(preset: str, seed: int, run_dir: Path) -> list[Step]:
+    """Every execution of a full build, in dependency order."""
+    common = {"preset": preset, "seed": seed, "run_dir": str(run_dir)}
+    steps = [Step("01_data", "01_data", common)]
+    for scenario in SCENARIOS:
+        for model in MODELS:
+            steps.append(Step("02_training", f"02_training_{model.replace('-', '_')}_{scenario}",
+                              {**common, "model": model, "scenario": scenario},
+                              title=f"Training {NAMES[model]}, {SCENARIO_TITLES[scenario]}"))
+    steps += [Step(name, name, common) for name in NOTEBOOKS[2:]]
+    return steps
+
+
+def select(steps: list[Step], only: list[str] | None) -> list[Step]:
+    """The steps whose notebook starts with one of ``only`` (e.g. ``["04"]`` or ``["02_training", "07"]``)."""
+    if not only:
+        return steps
+    chosen = [s for s in steps if any(s.notebook.startswith(o) or s.output.startswith(o) for o in only)]
+    if not chosen:
+        raise ValueError(f"--only {' '.join(only)} matches no notebook; notebooks are {', '.join(NOTEBOOKS)}")
+    return chosen
+
+
+def mathjax_dir() -> Path:
+    """Where ``make install`` put MathJax (``<venv>/share/mathjax``)."""
+    return Path(sys.prefix) / "share" / "mathjax"
+
+
+def finish_notebook(nb: nbformat.NotebookNode, title: str | None) -> nbformat.NotebookNode:
+    """Hide the parameter cells from the page and give a repeated notebook its own title."""
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    if title:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                first, _, rest = cell.source.partition("\n")
+                cell.source = f"# {title}\n{rest}"
+                break
+    return nb
+
+
+def check_outputs(nb: nbformat.NotebookNode, name: str) -> None:
+    """Raise if any cell of an executed notebook holds an error output."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                raise BookError(f"notebook {name}, cell {i}: {out.get('ename')}: {out.get('evalue')}")
+
+
+@contextlib.contextmanager
+def kernel_log(path: Path):
+    """Send this process's standard error — which the kernel inherits, TensorFlow's start-up notices included —
+    to ``path`` for the duration, so that the progress lines stay readable."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute(step: Step, root: Path, executed: Path) -> Path:
+    """Run one notebook with papermill; the executed copy appears only on success (failures are kept beside it
+    as ``*.failed.ipynb``; the kernel's standard error goes to ``<name>.log``)."""
+    import papermill
+
+    source = root / "notebooks" / f"{step.notebook}.ipynb"
+    if not source.is_file():
+        raise FileNotFoundError(f"notebook {source} does not exist")
+    target = executed / f"{step.output}.ipynb"
+    failed = executed / f"{step.output}.failed.ipynb"
+    target.unlink(missing_ok=True)  # a stale copy must not survive a failed rerun
+    failed.unlink(missing_ok=True)
+    with atomic_path(target, suffix=".ipynb") as tmp:
+        try:
+            with kernel_log(executed / f"{step.output}.log"):
+                papermill.execute_notebook(str(source), str(tmp), parameters=step.parameters, kernel_name="python3",
+                                           progress_bar=False, cwd=str(root / "notebooks"))
+        except papermill.PapermillExecutionError as err:
+            shutil.copyfile(tmp, failed)
+            raise BookError(f"notebook {step.output} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
+                            f"(the executed notebook is kept as {failed})") from None
+        nb = nbformat.read(tmp, as_version=4)
+        check_outputs(nb, step.output)
+        nbformat.write(finish_notebook(nb, step.title), tmp)
+    return target
+
+
+def timings_table(timings: dict, steps: list[Step], preset: str, seed: int) -> str:
+    """A Markdown table of each notebook's execution time in this build."""
+    import platform
+
+    from .training import accelerator
+
+    lines = ["| notebook | seconds |", "|---|---|"]
+    for step in steps:
+        lines.append(f"| {step.title or step.output} | {timings.get(step.output, float('nan')):.0f} |")
+    lines.append(f"| **all notebooks** | **{sum(timings.get(s.output, 0.0) for s in steps):.0f}** |")
+    machine = f"{os.cpu_count()} CPU cores, {accelerator()}, {platform.machine()}"
+    return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + "\n")
+
+
+def stage(root: Path, executed: Path, src: Path, steps: list[Step], times: str) -> None:
+    """Lay out the book's sources: configuration, narrative pages, executed notebooks, this build's running
+    times (``book/build_times.md``) and MathJax."""
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, src / name)
+    shutil.copytree(root / "book", src / "book")
+    (src / "book" / "build_times.md").write_text(times)
+    (src / "notebooks").mkdir()
+    for step in steps:
+        notebook = executed / f"{step.output}.ipynb"
+        if not notebook.is_file():
+            raise BookError(f"{notebook} has not been executed; run without --only first")
+        shutil.copy2(notebook, src / "notebooks" / notebook.name)
+    mathjax = mathjax_dir()
+    if not (mathjax / "tex-mml-chtml.js").is_file():
+        raise BookError(f"MathJax is not installed in {mathjax}: run `make install` (it fetches MathJax from the "
+                        "npm registry once, so that the book renders math offline)")
+    shutil.copytree(mathjax, src / "_static" / "mathjax")
+
+
+def build_html(src: Path, out: Path) -> None:
+    """``jupyter-book build`` with warnings as errors; replaces ``out`` only when the build succeeds."""
+    import subprocess
+
+    staging = out.parent / f".{out.name}.building"
+    shutil.rmtree(staging, ignore_errors=True)
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(src), "--path-output", str(staging),
+               "--warningiserror", "--keep-going", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+        raise BookError(f"jupyter-book build failed:\n{tail}")
+    shutil.rmtree(out, ignore_errors=True)
+    (staging / "_build" / "html").replace(out)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike | None = None,
+               root: str | os.PathLike = ".", build_dir: str | os.PathLike = "_build", only: list[str] | None = None,
+               fresh: bool = False, log=print) -> Path:
+    """Execute the notebooks and build the book; returns the HTML folder (``<build_dir>/html``).
+
+    Parameters
+    ----------
+    preset, seed
+        Passed to every notebook.
+    run_dir
+        The run folder (default ``runs/<preset>-seed<seed>`` under ``root``).
+    root
+        The repository root (holds ``notebooks/``, ``book/``, ``_config.yml`` and ``_toc.yml``).
+    build_dir
+        Where the executed notebooks, the staged sources and ``html/`` go.
+    only
+        Re-execute only these notebooks (prefixes such as ``"04"``), reusing the others' executed copies.
+    fresh
+        Delete the run folder first, so that the cohort and every model are made anew.
+    """
+    root, build = Path(root).resolve(), Path(build_dir).resolve()
+    for name in ("_config.yml", "_toc.yml", "book", "notebooks"):
+        if not (root / name).exists():
+            raise FileNotFoundError(f"{root / name} does not exist: run from the repository root or pass --root")
+    run = Path(run_dir).resolve() if run_dir else (root / default_run_dir(preset, seed)).resolve()
+    if fresh and only:
+        raise ValueError("--fresh remakes every model, so it cannot be combined with --only")
+    if fresh:
+        shutil.rmtree(run, ignore_errors=True)
+    html = build / "html"
+    steps = plan(preset, seed, run)
+    todo = select(steps, only)
+    executed = build / "executed" / f"{preset}-seed{seed}"
+    executed.mkdir(parents=True, exist_ok=True)
+    timings_file = executed / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    t_start = time.perf_counter()
+    try:
+        for i, step in enumerate(todo, start=1):
+            label = step.output if not step.title else f"{step.notebook} ({step.title})"
+            log(f"[{i}/{len(todo)}] {label} …", end="", flush=True)
+            t0 = time.perf_counter()
+            timings.pop(step.output, None)
+            execute(step, root, executed)
+            timings[step.output] = time.perf_counter() - t0
+            log(f" {timings[step.output]:.0f} s")
+            with atomic_path(timings_file, suffix=".json") as tmp:
+                tmp.write_text(json.dumps(timings, indent=1))
+        log("building the book …", end="", flush=True)
+        t0 = time.perf_counter()
+        stage(root, executed, build / "src", steps, timings_table(timings, steps, preset, seed))
+        build_html(build / "src", html)
+        log(f" {time.perf_counter() - t0:.0f} s")
+    except BaseException:
+        log("")
+        shutil.rmtree(html, ignore_errors=True)  # never leave an older book looking current
+        raise
+    log(f"book ({preset}, seed {seed}) in {html} after {time.perf_counter() - t_start:.0f} s")
+    return html

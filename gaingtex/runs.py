@@ -1,0 +1,165 @@
+"""A run folder: the cohort, trained models and result tables that the notebooks of one book build share.
+
+Layout of ``runs/<preset>-seed<seed>/``::
+
+    run.json                  preset, seed and gaingtex version the folder was made with
+    cohort.h5ad               the embedded cohort (notebook 01)
+    models/<model>-<scenario>.keras             all genes (notebook 02)
+    models/alzheimer-<model>-<scenario>.keras   the 273 pathway genes (notebook 06)
+    tables/<name>.csv         result tables a later notebook or reader may want
+
+Notebooks never retrain a model that is already in the folder: they load it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from ._io import atomic_path
+from .config import MODELS, PRESETS, SCENARIOS, check_choice
+
+GENE_SETS = ("all", "alzheimer")
+
+
+def default_run_dir(preset: str, seed: int) -> Path:
+    """``runs/<preset>-seed<seed>`` under the current directory."""
+    return Path("runs") / f"{preset}-seed{seed}"
+
+
+@dataclass
+class Run:
+    """One run folder, bound to a preset and a seed.
+
+    Parameters
+    ----------
+    folder
+        The folder; created when absent.
+    preset, seed
+        What the folder's cohort and models are made with. Opening a folder made with another preset or seed
+        raises, so that results of two configurations are never mixed.
+    """
+
+    folder: Path
+    preset: str
+    seed: int
+
+    def __post_init__(self):
+        self.folder = Path(self.folder)
+        check_choice(self.preset, PRESETS, "preset")
+        self.seed = int(self.seed)
+        manifest = self.folder / "run.json"
+        expected = {"preset": self.preset, "seed": self.seed}
+        if manifest.is_file():
+            found = json.loads(manifest.read_text())
+            if {k: found.get(k) for k in expected} != expected:
+                raise ValueError(f"{self.folder} holds a run with preset {found.get('preset')!r}, seed "
+                                 f"{found.get('seed')!r}, not preset {self.preset!r}, seed {self.seed}; use another "
+                                 "folder or delete this one")
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with atomic_path(manifest, suffix=".json") as tmp:
+                Path(tmp).write_text(json.dumps({**expected, "gaingtex": __version__}, indent=2))
+
+    # ------------------------------------------------------------------------------------------------- cohort
+    @property
+    def cohort_path(self) -> Path:
+        return self.folder / "cohort.h5ad"
+
+    def make_cohort(self):
+        """Build the embedded cohort into the folder unless it is already there; returns it."""
+        from .cohort import make_cohort, write_h5ad
+
+        if not self.cohort_path.is_file():
+            write_h5ad(make_cohort(self.preset, self.seed), self.cohort_path)
+        return self.cohort
+
+    @cached_property
+    def cohort(self):
+        """The folder's cohort (AnnData)."""
+        from .cohort import read_h5ad
+
+        if not self.cohort_path.is_file():
+            raise FileNotFoundError(f"{self.cohort_path} does not exist: run notebook 01 (data) for this folder "
+                                    "first, or `gaingtex cohort --out` it there")
+        return read_h5ad(self.cohort_path)
+
+    def prepared(self, genes: str = "all"):
+        """The cohort split by donor and standardised with training statistics (all genes or the pathway)."""
+        from .data import alzheimer_genes, prepare
+
+        check_choice(genes, GENE_SETS, "gene set")
+        return prepare(self.cohort, genes=None if genes == "all" else alzheimer_genes())
+
+    def oracle(self, prepared):
+        """The exact Bayes-optimal imputer of this cohort, on ``prepared``'s genes and scale."""
+        from .imputers import OracleImputer
+
+        return OracleImputer.from_prepared(self.cohort, prepared)
+
+    # ------------------------------------------------------------------------------------------------- models
+    def model_path(self, model: str, scenario: str, genes: str = "all") -> Path:
+        check_choice(model, MODELS, "model")
+        check_choice(scenario, SCENARIOS, "scenario")
+        check_choice(genes, GENE_SETS, "gene set")
+        prefix = "" if genes == "all" else f"{genes}-"
+        return self.folder / "models" / f"{prefix}{model}-{scenario}.keras"
+
+    def has_model(self, model: str, scenario: str, genes: str = "all") -> bool:
+        return self.model_path(model, scenario, genes).is_file()
+
+    def load_model(self, model: str, scenario: str, genes: str = "all"):
+        """A trained model of the folder, with an error that says which notebook trains it when it is absent."""
+        from .training import DeepImputer
+
+        path = self.model_path(model, scenario, genes)
+        if not path.is_file():
+            hint = (f"run notebook 02 (training) with model={model!r}, scenario={scenario!r}" if genes == "all"
+                    else "run notebook 06 (Alzheimer's pathway)")
+            raise FileNotFoundError(f"{path} does not exist: {hint} for this run folder first")
+        return DeepImputer.load(path)
+
+    def train_or_load(self, prepared, model: str, scenario: str, genes: str = "all", progress: bool = True):
+        """Load the folder's model if present, else train it with the run's preset and seed and save it.
+
+        Returns ``(imputer, trained)`` where ``trained`` says whether it was trained now.
+        """
+        from .workflow import train_model
+
+        path = self.model_path(model, scenario, genes)
+        if path.is_file():
+            return self.load_model(model, scenario, genes), False
+        imputer = train_model(prepared, model, scenario, self.preset, seed=self.seed, progress=progress)
+        imputer.info["genes"] = genes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        imputer.save(path)
+        return imputer, True
+
+    # ------------------------------------------------------------------------------------------------- tables
+    def table_path(self, name: str) -> Path:
+        return self.folder / "tables" / f"{name}.csv"
+
+    def save_table(self, name: str, table: pd.DataFrame) -> Path:
+        """Write a result table as CSV (atomically)."""
+        path = self.table_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".csv") as tmp:
+            table.to_csv(tmp, index=False)
+        return path
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        path = self.table_path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: the notebook that writes it has not run in this folder")
+        return pd.read_csv(path)
+
+
+def open_run(run_dir: str | os.PathLike | None, preset: str, seed: int) -> Run:
+    """The run folder for notebook parameters (``run_dir`` empty or ``None`` means the default folder)."""
+    return Run(Path(run_dir) if run_dir else default_run_dir(preset, seed), preset, seed)
