@@ -138,15 +138,17 @@ _PAPER_MODELS = _model_table(
 # single layer (1 × 512 underfits, dropout 0 overfits, dropout 0.5 underfits); GAIN, whose reconstruction loss sees
 # observed entries only, needs a bottleneck narrow relative to the gene count, as the paper's 296 units for 12,557
 # genes is (3 × 256 copies its inputs and imputes worse than 3 × 64). Batches of 256 with a learning rate of 3e-3
-# are a speed choice for CPUs. `teach` and `smoke` halve and quarter the widths.
+# are a speed choice for CPUs, and a cosine decay of the rate reaches in 40 epochs what a constant rate reached in
+# 60 (PMI inductive 0.920 vs 0.923 of the oracle; GAIN in-place 0.876 vs 0.871). `teach` and `smoke` halve and
+# quarter the widths.
 _BOOK_MODELS = _model_table(
-    ModelConfig(1, 1024, 0.2, 3e-3), ModelConfig(2, 512, 0.2, 3e-3),
-    ModelConfig(4, 320, 0.2, 3e-3), ModelConfig(3, 64, 0.0, 3e-3),
+    ModelConfig(1, 1024, 0.2, 3e-3, lr_decay="cosine"), ModelConfig(2, 512, 0.2, 3e-3, lr_decay="cosine"),
+    ModelConfig(4, 320, 0.2, 3e-3, lr_decay="cosine"), ModelConfig(3, 64, 0.0, 3e-3, lr_decay="cosine"),
 )
 _SCHEDULES: dict[str, dict] = {
     "smoke": dict(width=0.25, batch_size=64, steps_per_epoch=20, max_epochs=15, patience=5),
     "teach": dict(width=0.5, batch_size=128, steps_per_epoch=50, max_epochs=25, patience=6),
-    "book": dict(width=1.0, batch_size=256, steps_per_epoch=100, max_epochs=60, patience=10),
+    "book": dict(width=1.0, batch_size=256, steps_per_epoch=100, max_epochs=40, patience=10),
 }
 
 

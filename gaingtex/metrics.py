@@ -16,14 +16,14 @@ MIN_SAMPLES = 5
 
 def masked_scores(
     x_true: np.ndarray, x_hat: np.ndarray, mask: np.ndarray, groups: np.ndarray, genes: Iterable[str] | None = None,
-    samples: np.ndarray | None = None, min_samples: int = MIN_SAMPLES,
+    samples: np.ndarray | None = None, min_samples: int = MIN_SAMPLES, min_entries: int = 2,
 ) -> pd.DataFrame:
     """Per group (tissue) and gene, R² and RMSE over the *missing* entries (``mask == 0``) only.
 
     ``R² = 1 − Σ(x − x̂)² / Σ(x − x̄)²`` with ``x̄`` the mean of the true values over the same entries (the
     original code once used ``x ⊙ (1 − m)`` in place of ``x``; this compares with ``x`` itself). Genes with
-    fewer than two missing entries in a group, or no spread, get NaN R², and so does every gene of a group with
-    fewer than ``min_samples`` distinct ``samples`` (an extended test set repeats samples, and R² over a few
+    fewer than ``min_entries`` (at least two) missing entries in a group, or no spread, get NaN R², and so does
+    every gene of a group with fewer than ``min_samples`` distinct ``samples`` (an extended test set repeats samples, and R² over a few
     repeated values is meaningless).
 
     Returns
@@ -48,7 +48,7 @@ def masked_scores(
             mean = xt.sum(axis=0) / n
             ss_tot = (miss * (xt - mean) ** 2).sum(axis=0)
             ss_res = (miss * (xt - xh) ** 2).sum(axis=0)
-            r2 = np.where((n >= 2) & (ss_tot > 0) & enough, 1.0 - ss_res / ss_tot, np.nan)
+            r2 = np.where((n >= max(2, min_entries)) & (ss_tot > 0) & enough, 1.0 - ss_res / ss_tot, np.nan)
             rmse = np.where(n >= 1, np.sqrt(ss_res / n), np.nan)
         frames.append(pd.DataFrame({"tissue": g, "gene": genes, "r2": r2, "rmse": rmse, "n": n.astype(int)}))
     return pd.concat(frames, ignore_index=True)
@@ -62,7 +62,7 @@ def summarize(scores: pd.DataFrame) -> dict[str, float]:
 
 
 def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
-                  by: Literal["tissue", "all"] = "tissue") -> tuple[pd.DataFrame, float]:
+                  by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
     """Impute ``x`` with ``mask`` (missing entries hidden from the imputer) and score the missing entries.
 
     ``by="all"`` pools every tissue into one group (for cohorts too small to score tissue by tissue).
@@ -74,7 +74,8 @@ def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, g
     x_hat = imputer.transform(hidden, mask, obs)
     seconds = time.perf_counter() - t0
     groups = obs["tissue"].to_numpy() if by == "tissue" else np.full(len(obs), "all")
-    return masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy()), seconds
+    scores = masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy(), min_entries=min_entries)
+    return scores, seconds
 
 
 def compare(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,

@@ -14,7 +14,7 @@ from .data import Prepared, Split, extended_index
 from .imputers import BloodSurrogate
 from .masks import missing_mask
 from .metrics import score_imputer, summarize
-from .workflow import ScenarioData
+from .workflow import ScenarioData, scoring_scope
 
 
 def scores_by_method(imputers: dict, data: ScenarioData, genes=None) -> pd.DataFrame:
@@ -57,8 +57,7 @@ def missing_rate_sweep(imputers: dict, prepared: Prepared, rates=(0.1, 0.3, 0.5,
     """R² of every method on the extended test set at several missing rates (the same mask for all methods at
     each rate). ``per_tissue`` caps the rows per tissue to keep the sweep quick."""
     ext = prepared.test.take(extended_index(prepared.test.obs, per_tissue))
-    counts = prepared.test.obs["tissue"].astype(str).value_counts()
-    by = "tissue" if counts.min() >= 5 else "all"
+    by = scoring_scope(prepared.test.obs["tissue"].astype(str).value_counts())
     rows = []
     for i, rate in enumerate(tqdm(rates, desc="missing rates", leave=False)):
         mask = missing_mask(*ext.x.shape, rate, np.random.default_rng([seed, 11, i]))
@@ -83,12 +82,14 @@ def shifted_cohorts(prepared: Prepared) -> dict[str, tuple[str, Split, Split]]:
 
 
 def observed_fraction_sweep(imputers: dict, prepared: Prepared, fractions=tuple(np.round(np.arange(0.05, 0.86, 0.1), 2)),
-                            n_masks: int = 3, seed: int = 0) -> pd.DataFrame:
+                            n_masks: int = 3, seed: int = 0, min_entries: int = 10) -> pd.DataFrame:
     """R² against the observed fraction on each shifted cohort and on its healthy GTEx tissue (paper Fig. 4).
 
     Models are used as trained on GTEx, without retraining; a shifted sample is presented with its healthy
     tissue's covariates. Rows: ``cohort`` (e.g. ``LAML-like``), ``data`` (the cohort's name or ``GTEx <tissue>``),
-    ``method``, ``observed``, ``mask``, ``r2``.
+    ``method``, ``observed``, ``mask``, ``r2``. A gene is scored only where at least ``min_entries`` of its
+    values are masked: at high observed fractions a small tissue leaves a handful, and R² over a handful of
+    values is noise.
     """
     rows = []
     cohorts = shifted_cohorts(prepared)
@@ -99,7 +100,7 @@ def observed_fraction_sweep(imputers: dict, prepared: Prepared, fractions=tuple(
             rng = np.random.default_rng([seed, 13, ci, label == cohort])
             mask = missing_mask(*split.x.shape, 1.0 - fraction, rng)
             for name, imputer in imputers.items():
-                scores, _ = score_imputer(imputer, split.x, mask, split.obs, by="all")
+                scores, _ = score_imputer(imputer, split.x, mask, split.obs, by="all", min_entries=min_entries)
                 rows.append({"cohort": cohort, "tissue": tissue, "data": label, "method": name,
                              "observed": float(fraction), "mask": k, "r2": summarize(scores)["r2"]})
     return pd.DataFrame(rows)
@@ -214,6 +215,23 @@ def tissues_per_donor(obs: pd.DataFrame) -> pd.Series:
     """Number of tissues sampled per donor (GTEx samples only)."""
     gtex = obs[obs["cohort"].astype(str) == GTEX] if "cohort" in obs else obs
     return gtex.groupby(gtex["donor_id"].astype(str))["tissue"].nunique()
+
+
+def coexpression_similarity(x: np.ndarray, tissues, n_genes: int = 200, seed: int = 0) -> pd.DataFrame:
+    """How alike two tissues' co-expression is: the correlation, across gene pairs, of their gene–gene
+    correlation matrices (on ``n_genes`` random genes). Tissues are ordered by group, then name.
+
+    After per-tissue standardisation every tissue has the same gene means and variances, so this — which genes
+    move together — is what tells tissues apart.
+    """
+    rng = np.random.default_rng([seed, 19])
+    tissues = np.asarray(tissues).astype(str)
+    genes = rng.choice(x.shape[1], size=min(n_genes, x.shape[1]), replace=False)
+    upper = np.triu_indices(len(genes), k=1)
+    group = reference.tissues()["group"]
+    names = sorted(np.unique(tissues), key=lambda t: (str(group.get(t)), t))
+    profiles = np.stack([np.corrcoef(x[tissues == t][:, genes], rowvar=False)[upper] for t in names])
+    return pd.DataFrame(np.corrcoef(profiles), index=names, columns=names)
 
 
 def reference_tissues_per_donor_mean() -> float:
