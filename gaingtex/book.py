@@ -20,9 +20,8 @@ from pathlib import Path
 import nbformat
 
 from ._io import atomic_path
-from .config import MODELS, SCENARIOS
+from .config import MODEL_NAMES, MODELS, SCENARIOS
 from .runs import default_run_dir
-from .training import NAMES
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings")
 SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
@@ -51,7 +50,7 @@ def plan(preset: str, seed: int, run_dir: Path) -> list[Step]:
         for model in MODELS:
             steps.append(Step("02_training", f"02_training_{model.replace('-', '_')}_{scenario}",
                               {**common, "model": model, "scenario": scenario},
-                              title=f"Training {NAMES[model]}, {SCENARIO_TITLES[scenario]}"))
+                              title=f"Training {MODEL_NAMES[model]}, {SCENARIO_TITLES[scenario]}"))
     steps += [Step(name, name, common) for name in NOTEBOOKS[2:]]
     return steps
 
@@ -131,6 +130,9 @@ def execute(step: Step, root: Path, executed: Path) -> Path:
             shutil.copyfile(tmp, failed)
             raise BookError(f"notebook {step.output} failed in cell {err.exec_count}: {err.ename}: {err.evalue} "
                             f"(the executed notebook is kept as {failed})") from None
+        except Exception as err:  # the kernel died, could not start, or timed out
+            raise BookError(f"notebook {step.output} could not run: {type(err).__name__}: {err} (kernel log: "
+                            f"{executed / (step.output + '.log')})") from err
         nb = nbformat.read(tmp, as_version=4)
         check_outputs(nb, step.output)
         nbformat.write(finish_notebook(nb, step.title), tmp)

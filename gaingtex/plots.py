@@ -17,6 +17,16 @@ def _label(tissue: str) -> str:
     return tissue.replace("_", " ")
 
 
+def _finish(fig: plt.Figure, ax, xlabel: str, ylabel: str, title: str) -> plt.Figure:
+    """Axis labels, title, a frameless legend and a tight layout."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def tissue_counts(counts: pd.Series, title: str = "Samples per tissue") -> plt.Figure:
     """Horizontal bars of samples per tissue, in GTEx colours, largest first."""
     colours = reference.tissue_colours()
@@ -38,12 +48,7 @@ def histogram(values, bins, xlabel: str, title: str, reference_mean: float | Non
     ax.axvline(np.mean(values), color="black", lw=1, label=f"mean {np.mean(values):.1f}")
     if reference_mean is not None:
         ax.axvline(reference_mean, color="#d62728", ls="--", lw=1, label=f"GTEx v8 mean {reference_mean:.1f}")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("count")
-    ax.set_title(title)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, "count", title)
 
 
 def scatter_by_tissue(coords: np.ndarray, tissues, title: str, labels: bool = False, size: float = 3) -> plt.Figure:
@@ -91,12 +96,7 @@ def learning_curves(history: pd.DataFrame, best_epoch: int | None, title: str) -
         ax.plot(history["epoch"], history["val_loss"], label="validation loss (imputation MSE)", color="#dd8452")
     if best_epoch:
         ax.axvline(best_epoch, color="black", ls=":", lw=1, label=f"best epoch {best_epoch}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "epoch", "loss", title)
 
 
 def tissue_boxplot(scores: pd.DataFrame, train_counts: pd.Series, title: str) -> plt.Figure:
@@ -147,12 +147,7 @@ def rate_curves(sweep: pd.DataFrame, title: str = "R² against the missing rate"
     for method, part in sweep.groupby("method", sort=False):
         ax.plot(part["missing_rate"], part["r2"], marker="o", label=method, color=METHOD_COLOURS.get(method),
                 ls="--" if method == "oracle" else "-")
-    ax.set_xlabel("missing rate")
-    ax.set_ylabel("mean R² (masked entries)")
-    ax.set_title(title)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "missing rate", "mean R² (masked entries)", title)
 
 
 def fraction_curves(sweep: pd.DataFrame) -> plt.Figure:

@@ -12,13 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_path
-from .config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
+from .config import MODEL_NAMES, MODELS, SCENARIOS, ModelConfig, check_choice, model_config
 from .data import CovariateEncoder, Split
 from .imputers import Imputer, check_inputs, keep_observed
 from .masks import check_mask, sample_mask
 from .models import GAIN, PMI, keras, tf
-
-NAMES = {"pmi": "PMI", "gain": "GAIN-GTEx", "gain-mse": "GAIN-MSE"}
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -90,7 +88,7 @@ class DeepImputer(Imputer):
         self.progress = progress
         self.jit_compile = accelerator() == "GPU" if jit_compile is None else jit_compile
         self.info: dict = {}
-        self.name = NAMES[model]
+        self.name = MODEL_NAMES[model]
         self.model_: keras.Model | None = None
         self.encoder_: CovariateEncoder | None = None
         self.history_: pd.DataFrame | None = None
