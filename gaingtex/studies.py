@@ -68,14 +68,15 @@ def missing_rate_sweep(imputers: dict, prepared: Prepared, rates=(0.1, 0.3, 0.5,
 
 
 def shifted_cohorts(prepared: Prepared) -> dict[str, tuple[str, Split, Split]]:
-    """Each shifted cohort with its healthy tissue's name and that tissue's GTEx test samples."""
+    """Each shifted cohort with its healthy tissue's name and that tissue's GTEx test samples, cycled (as in
+    the extended test set) to the shifted cohort's size so that both sides are scored on as many entries."""
     out = {}
     ext, test = prepared.external, prepared.test
     for name, tissue, _ in SHIFTED_COHORTS:
         part = ext.take(np.flatnonzero(ext.obs["cohort"].astype(str).to_numpy() == name)) if len(ext) else ext
-        healthy = test.take(np.flatnonzero(test.obs["tissue"].astype(str).to_numpy() == tissue))
-        if len(part):
-            out[name] = (tissue, part, healthy)
+        rows = np.flatnonzero(test.obs["tissue"].astype(str).to_numpy() == tissue)
+        if len(part) and len(rows):
+            out[name] = (tissue, part, test.take(np.resize(rows, max(len(part), len(rows)))))
     if not out:
         raise ValueError("the prepared data holds no shifted (TCGA-like) cohort samples")
     return out
