@@ -150,7 +150,16 @@ def timings_table(timings: dict, steps: list[Step], preset: str, seed: int) -> s
         lines.append(f"| {step.title or step.output} | {timings.get(step.output, float('nan')):.0f} |")
     lines.append(f"| **all notebooks** | **{sum(timings.get(s.output, 0.0) for s in steps):.0f}** |")
     machine = f"{os.cpu_count()} CPU cores, {accelerator()}, {platform.machine()}"
-    return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + "\n")
+    memory = f"\n\nPeak memory of a notebook's kernel: {peak_memory_gb():.1f} GB.\n"
+    return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + memory)
+
+
+def peak_memory_gb() -> float:
+    """The largest resident set size reached by this process or any finished child (the notebook kernels)."""
+    import resource
+
+    usage = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return max(usage) / 1024 ** 2  # kB on Linux
 
 
 def stage(root: Path, executed: Path, src: Path, steps: list[Step], times: str) -> None:
@@ -250,5 +259,6 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
         log("")
         shutil.rmtree(html, ignore_errors=True)  # never leave an older book looking current
         raise
-    log(f"book ({preset}, seed {seed}) in {html} after {time.perf_counter() - t_start:.0f} s")
+    log(f"book ({preset}, seed {seed}) in {html} after {time.perf_counter() - t_start:.0f} s; peak memory "
+        f"{peak_memory_gb():.1f} GB")
     return html

@@ -157,7 +157,7 @@ def test_every_glued_number_resolved(smoke_book):
 def test_build_times_page(smoke_book):
     html, build, _ = smoke_book
     text = (html / "book" / "rerun.html").read_text()
-    assert "Preset <code" in text and "all notebooks" in text
+    assert "Preset <code" in text and "all notebooks" in text and "Peak memory" in text
     timings = json.loads((build / "executed" / "smoke-seed0" / "timings.json").read_text())
     assert set(timings) == {s.output for s in plan("smoke", 0, Path("run"))}
 
