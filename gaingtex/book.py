@@ -143,13 +143,11 @@ def timings_table(timings: dict, steps: list[Step], preset: str, seed: int) -> s
     """A Markdown table of each notebook's execution time in this build."""
     import platform
 
-    from .training import accelerator
-
     lines = ["| notebook | seconds |", "|---|---|"]
     for step in steps:
         lines.append(f"| {step.title or step.output} | {timings.get(step.output, float('nan')):.0f} |")
     lines.append(f"| **all notebooks** | **{sum(timings.get(s.output, 0.0) for s in steps):.0f}** |")
-    machine = f"{os.cpu_count()} CPU cores, {accelerator()}, {platform.machine()}"
+    machine = f"{os.cpu_count()} CPU cores, {platform.machine()} (notebook 02 says where each model trained)"
     memory = f"\n\nPeak memory of a notebook's kernel: {peak_memory_gb():.1f} GB.\n"
     return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + memory)
 
