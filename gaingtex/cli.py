@@ -128,12 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
     p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--run-dir", type=Path, help="run folder shared by the notebooks (default: runs/<preset>-seed<seed>)")
+    p.add_argument("--run-dir", type=Path,
+                   help="run folder shared by the notebooks (default: runs/<preset>-seed<seed>)")
     p.add_argument("--root", type=Path, default=Path("."), help="repository root (default: the current folder)")
     p.add_argument("--build-dir", type=Path, default=Path("_build"), help="output folder; the book goes to <it>/html")
     p.add_argument("--only", nargs="+", metavar="NN", help="re-execute only these notebooks (e.g. 04 07), reusing "
                    "the others' executed copies")
-    p.add_argument("--fresh", action="store_true", help="delete the run folder first: new cohort, every model retrained")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete the run folder first: new cohort, every model retrained")
     p.set_defaults(func=_book)
     return parser
 

@@ -23,8 +23,8 @@ def masked_scores(
     ``R² = 1 − Σ(x − x̂)² / Σ(x − x̄)²`` with ``x̄`` the mean of the true values over the same entries (the
     original code once used ``x ⊙ (1 − m)`` in place of ``x``; this compares with ``x`` itself). Genes with
     fewer than ``min_entries`` (at least two) missing entries in a group, or no spread, get NaN R², and so does
-    every gene of a group with fewer than ``min_samples`` distinct ``samples`` (an extended test set repeats samples, and R² over a few
-    repeated values is meaningless).
+    every gene of a group with fewer than ``min_samples`` distinct ``samples`` (an extended test set repeats
+    samples, and R² over a few repeated values is meaningless).
 
     Returns
     -------

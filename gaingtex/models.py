@@ -281,7 +281,6 @@ class GAIN(_Base):
             mask = mask * _uniform_keep(ops.shape(x), self.keep_low, self.keep_high, self.seed_generator)
         noise = keras.random.normal(ops.shape(x), seed=self.seed_generator)
         g_weights = self.net.trainable_weights + self.embed.trainable_weights
-        logs = {}
         if self.adversarial:
             b = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_generator) < self.hint_rate, "float32")
             hint = b * mask + 0.5 * (1.0 - b)

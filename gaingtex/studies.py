@@ -82,8 +82,11 @@ def shifted_cohorts(prepared: Prepared) -> dict[str, tuple[str, Split, Split]]:
     return out
 
 
-def observed_fraction_sweep(imputers: dict, prepared: Prepared, fractions=tuple(np.round(np.arange(0.05, 0.86, 0.1), 2)),
-                            n_masks: int = 3, seed: int = 0, min_entries: int = 10) -> pd.DataFrame:
+FRACTIONS = tuple(np.round(np.arange(0.05, 0.86, 0.1), 2))  # the paper's observed fractions 0.05 … 0.85
+
+
+def observed_fraction_sweep(imputers: dict, prepared: Prepared, fractions=FRACTIONS, n_masks: int = 3, seed: int = 0,
+                            min_entries: int = 10) -> pd.DataFrame:
     """R² against the observed fraction on each shifted cohort and on its healthy GTEx tissue (paper Fig. 4).
 
     Models are used as trained on GTEx, without retraining; a shifted sample is presented with its healthy
@@ -183,7 +186,8 @@ def embedding_null(embedding: np.ndarray, labels: np.ndarray, n: int = 500, seed
     return pd.DataFrame([cluster_scores(rng.standard_normal(embedding.shape), labels, k) for _ in range(n)])
 
 
-def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1, pca: int | None = 50) -> np.ndarray:
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
+            pca: int | None = 50) -> np.ndarray:
     """A seeded 2-D UMAP of the rows of ``x`` (after PCA to ``pca`` components when ``x`` is wider)."""
     import umap
     from sklearn.decomposition import PCA

@@ -10,7 +10,6 @@ import os
 import threading
 
 import matplotlib.image
-import numpy as np
 import pytest
 
 from browser import Chromium, find_chromium

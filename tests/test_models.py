@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from gaingtex.config import model_config
-from gaingtex.masks import missing_mask
 from gaingtex.metrics import score_imputer, summarize
 from gaingtex.models import adversarial_loss, discriminator_loss, masked_bce, masked_mse, pmi_loss
 from gaingtex.training import DeepImputer
