@@ -15,12 +15,12 @@ from tqdm.auto import tqdm
 
 from . import __version__, reference
 from ._io import atomic_path
-from .cohort import SHIFTED_COHORTS, make_cohort
+from .cohort import make_cohort
 from .data import Prepared, prepare
 from .imputers import MeanImputer, OracleImputer
 from .masks import missing_mask
 from .metrics import masked_scores, score_imputer, summarize
-from .studies import blood_surrogate_r2
+from .studies import HealthyOracle, blood_surrogate_r2, shifted_cohorts
 from .workflow import evaluate, scenario_data
 
 RUNS: tuple[tuple[str, str], ...] = (
@@ -81,15 +81,11 @@ def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int 
     if blood is not None:
         out["blood_surrogate_r2"] = blood
     shifted = {}
-    for name, tissue, _ in SHIFTED_COHORTS:
-        ext = prepared.external
-        part = ext.take(np.flatnonzero(ext.obs["cohort"].astype(str).to_numpy() == name))
-        if len(part) == 0:
-            continue
+    cohorts = shifted_cohorts(prepared) if len(prepared.external) else {}
+    for name, (tissue, part, _) in cohorts.items():
         m = missing_mask(*part.x.shape, missing_rate, rng)
         own = summarize(score_imputer(oracle, part.x, m, part.obs, by="all")[0])["r2"]
-        as_tissue = part.obs.assign(cohort="GTEx")  # what a perfect model of the healthy tissue achieves
-        healthy = summarize(score_imputer(oracle, part.x, m, as_tissue, by="all")[0])["r2"]
+        healthy = summarize(score_imputer(HealthyOracle(oracle), part.x, m, part.obs, by="all")[0])["r2"]
         shifted[name] = {"tissue": tissue, "tissue_oracle_r2_on_tissue": float(per_tissue.get(tissue, np.nan)),
                          "tissue_oracle_r2": healthy, "own_oracle_r2": own}
     out["shifted"] = shifted

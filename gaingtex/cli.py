@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .book import BookError
 from .config import MODELS, PRESETS, SCENARIOS
 
 
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except RuntimeError as err:  # a notebook or the book build failed (gaingtex.book.BookError)
+    except BookError as err:  # a notebook or the book build failed
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

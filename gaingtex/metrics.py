@@ -78,11 +78,24 @@ def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, g
     return scores, seconds
 
 
+def score_methods(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
+                  by: Literal["tissue", "all"] = "tissue") -> pd.DataFrame:
+    """Score several imputers on the *same* mask: the per-tissue, per-gene scores of every method in one long
+    table, with columns ``method`` and ``impute_seconds`` added."""
+    frames = []
+    for name, imputer in imputers.items():
+        scores, seconds = score_imputer(imputer, x, mask, obs, genes, by)
+        frames.append(scores.assign(method=name, impute_seconds=seconds))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize_methods(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per method of a :func:`score_methods` table: R², RMSE (see :func:`summarize`) and impute time."""
+    return pd.DataFrame([{"method": m, **summarize(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
+                         for m, s in scores.groupby("method", sort=False)])
+
+
 def compare(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
             by: Literal["tissue", "all"] = "tissue") -> pd.DataFrame:
     """Score several imputers on the *same* mask; one row per method with R², RMSE and impute time."""
-    rows = []
-    for name, imputer in imputers.items():
-        scores, seconds = score_imputer(imputer, x, mask, obs, genes, by)
-        rows.append({"method": name, **summarize(scores), "impute_seconds": seconds})
-    return pd.DataFrame(rows)
+    return summarize_methods(score_methods(imputers, x, mask, obs, genes, by))

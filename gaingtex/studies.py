@@ -13,7 +13,7 @@ from .cohort import GTEX, SHIFTED_COHORTS
 from .data import Prepared, Split, extended_index
 from .imputers import BloodSurrogate
 from .masks import missing_mask
-from .metrics import score_imputer, summarize
+from .metrics import score_imputer, score_methods, summarize, summarize_methods
 from .workflow import ScenarioData, scoring_scope
 
 
@@ -22,19 +22,13 @@ def scores_by_method(imputers: dict, data: ScenarioData, genes=None) -> pd.DataF
 
     Every method imputes the same matrix with the same mask (``data.eval``, ``data.eval_mask``).
     """
-    frames = []
-    for name, imputer in imputers.items():
-        scores, seconds = score_imputer(imputer, data.eval.x, data.eval_mask, data.eval.obs, genes, by=data.scope)
-        frames.append(scores.assign(method=name, impute_seconds=seconds))
-    return pd.concat(frames, ignore_index=True)
+    return score_methods(imputers, data.eval.x, data.eval_mask, data.eval.obs, genes, by=data.scope)
 
 
 def summary_table(scores: pd.DataFrame, reference_method: str = "oracle") -> pd.DataFrame:
     """One row per method: mean R² and RMSE (genes within tissue, then tissues), and R² as a fraction of
     ``reference_method``'s."""
-    rows = [{"method": m, **summarize(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
-            for m, s in scores.groupby("method", sort=False)]
-    table = pd.DataFrame(rows)
+    table = summarize_methods(scores)
     if reference_method in set(table["method"]):
         ref = float(table.loc[table["method"] == reference_method, "r2"].iloc[0])
         table["r2_vs_oracle"] = table["r2"] / ref
