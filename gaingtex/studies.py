@@ -4,12 +4,14 @@ tissues cluster in a tissue embedding. The notebooks call these and plot what th
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from . import reference
-from .cohort import GTEX, SHIFTED_COHORTS
+from .cohort import GTEX, NAMED_MODULES, SHIFTED_COHORTS
 from .data import Prepared, Split, extended_index
 from .imputers import BloodSurrogate
 from .masks import missing_mask
@@ -136,15 +138,17 @@ def gene_ranking(scores: pd.DataFrame, n: int = 30) -> tuple[pd.DataFrame, pd.Da
     return per_gene, ends
 
 
+FAMILY_LABELS = {"respiratory_chain": "respiratory chain", "proteasome": "proteasome", "ribosome": "ribosome",
+                 "wnt_calcium_signalling": "WNT / FZD / CALML"}
+
+
 def family(symbol: str) -> str:
-    """The gene family of a symbol as the paper's Alzheimer figure names them (respiratory chain, proteasome,
-    WNT / FZD / CALML signalling), else ``other``."""
-    if symbol.startswith(("NDUF", "COX", "UQCR", "SDH", "ATP5")):
-        return "respiratory chain"
-    if symbol.startswith("PSM"):
-        return "proteasome"
-    if symbol.startswith(("WNT", "FZD", "CALML")):
-        return "WNT / FZD / CALML"
+    """The named gene family of a symbol, by the same patterns the embedded cohort builds its modules from
+    (:data:`gaingtex.cohort.NAMED_MODULES`; the WNT / FZD / CALML family also holds DVL and LRP5/6), labelled as
+    the paper's Alzheimer figure names them; ``other`` for the rest."""
+    for module, pattern, _ in NAMED_MODULES:
+        if re.match(pattern, symbol):
+            return FAMILY_LABELS[module]
     return "other"
 
 
