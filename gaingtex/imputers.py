@@ -6,13 +6,17 @@ the full matrix with observed entries kept as they were.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
+from . import reference
 from .cohort import FactorModel
 from .data import Split, Standardizer
-from .masks import check_mask
-from .oracle import conditional_mean
+from .masks import check_mask, sample_mask
+from .oracle import conditional_mean, factor_posterior
 
 
 def check_inputs(x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, n_genes: int | None = None) -> tuple:
@@ -161,3 +165,152 @@ class BloodSurrogate(Imputer):
         """Which samples have a blood profile from the same donor (and are not blood)."""
         return np.array([t != "Whole_Blood" and d in self.profiles_
                          for d, t in zip(obs["donor_id"].astype(str), obs["tissue"].astype(str))])
+
+
+class FactorAnalysisImputer(Imputer):
+    """A linear-Gaussian factor model per tissue group, fitted by EM on the observed training entries only.
+
+    It belongs to the family that generated the embedded cohort, but it has to *learn* its parameters from the
+    same training samples as the deep models, where the oracle is given them. Its score is therefore a measured
+    reference for what learning from GTEx-sized data costs, with no architecture in the way. Missing entries are
+    imputed with the fitted model's conditional mean (Woodbury, as the oracle does).
+
+    Parameters
+    ----------
+    n_factors
+        Latent factors per model; ``None`` fits each of ``candidates`` and keeps the one with the lowest error on
+        a fixed 50 % pseudo-mask of the validation split's observed entries (the deep models' validation rule).
+    by
+        ``"group"``: one model per tissue group of ``data/tissue_groups.tsv`` (a tissue outside that table is
+        its own group); ``"all"``: one model for every tissue.
+    candidates
+        Factor counts tried when ``n_factors`` is ``None``.
+    min_samples
+        A group with fewer samples' worth of observed entries than this gets the model fitted on all samples.
+    max_iter, tol
+        EM stops after ``max_iter`` iterations or once no noise variance moves by more than ``tol``.
+    progress
+        Show a progress bar over the fits.
+    """
+
+    name = "factor-analysis"
+
+    def __init__(self, n_factors: int | None = None, by: Literal["group", "all"] = "group",
+                 candidates: tuple[int, ...] = (8, 16, 32, 48), max_iter: int = 50, tol: float = 1e-3,
+                 min_samples: int = 50, seed: int = 0, progress: bool = False):
+        super().__init__(seed)
+        if by not in ("group", "all"):
+            raise ValueError(f"unknown by {by!r}: expected 'group' or 'all'")
+        ks = list(candidates) if n_factors is None else [n_factors]
+        if not ks or any(int(k) != k or k < 1 for k in ks):
+            raise ValueError(f"factor counts must be positive integers, got {ks}")
+        self.n_factors, self.by, self.candidates = n_factors, by, tuple(int(k) for k in ks)
+        self.max_iter, self.tol, self.progress = int(max_iter), float(tol), progress
+        self.min_samples = int(min_samples)
+
+    def _keys(self, obs: pd.DataFrame) -> np.ndarray:
+        tissue = obs["tissue"].astype(str).to_numpy()
+        if self.by == "all":
+            return np.full(len(tissue), "all", dtype=object)
+        groups = reference.tissues()["group"].to_dict()
+        return np.array([groups.get(t, t) for t in tissue], dtype=object)
+
+    def fit(self, train, valid=None, train_mask=None, valid_mask=None):
+        super().fit(train)
+        mask = np.ones_like(train.x) if train_mask is None else check_mask(train_mask, train.x.shape, "train_mask")
+        keys = self._keys(train.obs)
+        if len(self.candidates) == 1:
+            self.models_ = self._fit_models(train.x, mask, keys, self.candidates[0])
+            self.n_factors_ = self.candidates[0]
+            return self
+        if valid is None:
+            raise ValueError("choosing the number of factors needs a validation split; pass valid or n_factors")
+        vmask = np.ones_like(valid.x) if valid_mask is None else check_mask(valid_mask, valid.x.shape, "valid_mask")
+        keep = sample_mask(len(valid.x), valid.x.shape[1], 0.5, 0.5, np.random.default_rng(self.seed))
+        inputs, targets = vmask * keep, vmask * (1.0 - keep)
+        errors, best = {}, None
+        for k in self.candidates:
+            models = self._fit_models(train.x, mask, keys, k)
+            prediction = self._predict(models, valid.x, inputs, self._keys(valid.obs), valid.obs)
+            errors[k] = float((targets * (valid.x - prediction) ** 2).sum() / max(targets.sum(), 1.0))
+            if best is None or errors[k] < errors[best]:
+                best, self.models_ = k, models
+        self.n_factors_ = best
+        self.validation_ = pd.Series(errors, name="validation_mse").rename_axis("n_factors")
+        return self
+
+    def _fit_models(self, x, mask, keys, k) -> dict:
+        """One model per key; keys with less than ``min_samples`` samples' worth of observed entries get the
+        model fitted on every training sample."""
+        names = list(dict.fromkeys(keys))
+        small = {n for n in names if mask[keys == n].sum() / mask.shape[1] < self.min_samples}
+        fits = [n for n in names if n not in small] + (["all"] if small else [])
+        bar = tqdm(fits, desc=f"factor analysis, {k} factors", disable=not self.progress, leave=False)
+        models = {}
+        for name in bar:
+            rows = np.ones(len(keys), dtype=bool) if name == "all" and small else keys == name
+            models[name] = fit_factor_model(x[rows], mask[rows], k, self.max_iter, self.tol)
+        return {n: models["all" if n in small else n] for n in names}
+
+    @staticmethod
+    def _predict(models, x, mask, keys, obs) -> np.ndarray:
+        out = np.zeros(x.shape, dtype=np.float64)
+        for name in np.unique(keys) if len(keys) else []:
+            if name not in models:
+                tissues = sorted(set(obs["tissue"].astype(str).to_numpy()[keys == name]))
+                raise ValueError(f"no training samples for {name!r} (tissue {', '.join(tissues)}): the factor model "
+                                 f"knows {', '.join(sorted(models))}")
+            rows = np.flatnonzero(keys == name)
+            mu, L, psi = models[name]
+            for start in range(0, len(rows), 2048):
+                r = rows[start: start + 2048]
+                f, _ = factor_posterior(L, psi, x[r] - mu, mask[r])
+                out[r] = mu + f @ L.T
+        return out
+
+    def transform(self, x, mask, obs):
+        x0, mask = check_inputs(x, mask, obs, self.n_genes)
+        return keep_observed(x0, mask, self._predict(self.models_, x0, mask, self._keys(obs), obs))
+
+
+def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50, tol: float = 1e-3,
+                     chunk: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximum-likelihood factor analysis ``x = μ + L f + ε`` on the observed entries of ``x`` (EM).
+
+    ``μ`` is each gene's observed mean; ``L`` starts from the leading eigenvectors of the pairwise-observed covariance.
+    Small data get fewer factors (at least four observations per gene and factor) and every noise variance is
+    kept above 2 % of its gene's variance, so that no gene is trusted as noiseless.
+    Returns ``(μ, L, ψ)`` with shapes ``(genes,)``, ``(genes, k)``, ``(genes,)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mask = np.asarray(mask, dtype=np.float64)
+    n, G = x.shape
+    k = int(max(1, min(k, mask.sum() / G / 4, G)))  # at least four observations per gene and factor
+    count = np.maximum(mask.sum(0), 1.0)
+    mu = (mask * np.where(mask > 0, x, 0.0)).sum(0) / count
+    xc = np.where(mask > 0, x - mu, 0.0)
+    sxx = (xc ** 2).sum(0)
+    var = np.where(mask.sum(0) >= 2, np.maximum(sxx / count, 1e-6), 1.0)  # a gene seen < 2 times: unit scale
+    cov = (xc.T @ xc) / np.maximum(mask.T @ mask, 1.0)  # pairwise-observed covariance: unbiased when MCAR
+    values, vectors = np.linalg.eigh(cov)
+    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
+    noise = max(float(np.mean(np.diag(cov))) - float(values.sum()) / G, 1e-3)
+    L = vectors * np.sqrt(np.maximum(values - noise, 1e-3))
+    psi = np.maximum(var - (L ** 2).sum(1), 2e-2 * var)
+    for _ in range(max_iter):
+        num = np.zeros((G, k))
+        den = np.zeros((G, k * k))
+        for start in range(0, n, chunk):
+            xb, mb = xc[start: start + chunk], mask[start: start + chunk]
+            f, A = factor_posterior(L, psi, xb, mb)
+            ezz = np.linalg.inv(A) + f[:, :, None] * f[:, None, :]
+            num += xb.T @ f
+            den += mb.T @ ezz.reshape(len(xb), k * k)
+        den = den.reshape(G, k, k) + 1e-8 * np.eye(k)
+        L = np.linalg.solve(den, num[:, :, None])[:, :, 0]
+        new_psi = np.maximum((sxx - (L * num).sum(1)) / count, 2e-2 * var)
+        moved = float(np.abs(new_psi - psi).max())
+        psi = new_psi
+        if moved < tol:
+            break
+    return mu, L, psi

@@ -59,17 +59,38 @@ def conditional_mean(
         _, L = model.unit_loadings(u)
         L = L[genes].astype(np.float64)
         psi = model.noise[u, genes].astype(np.float64)
-        k = L.shape[1]
         for start in range(0, len(rows), batch_size):
             r = rows[start: start + batch_size]
             mu = model.mean(u, cov[r])[:, genes]
-            w = mask[r] / psi  # Ψ_o⁻¹ restricted to observed genes
-            A = np.broadcast_to(np.eye(k), (len(r), k, k)).copy()
-            for g0 in range(0, len(genes), gene_chunk):  # A += Σ_g w_g l_g l_gᵀ, a chunk of genes at a time
-                Lc = L[g0: g0 + gene_chunk]
-                outer = (Lc[:, :, None] * Lc[:, None, :]).reshape(len(Lc), k * k)
-                A += (w[:, g0: g0 + gene_chunk] @ outer).reshape(len(r), k, k)
-            b = (w * (x[r] - mu)) @ L
-            f = np.linalg.solve(A, b[:, :, None])[:, :, 0]
+            f, _ = factor_posterior(L, psi, x[r] - mu, mask[r], gene_chunk)
             out[r] = mu + f @ L.T
     return out
+
+
+def factor_posterior(L: np.ndarray, psi: np.ndarray, x: np.ndarray, mask: np.ndarray,
+                     gene_chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior of the factors of ``x = L f + ε`` (``f ~ N(0, I)``, ``ε ~ N(0, diag ψ)``) given the observed
+    entries of each row.
+
+    Parameters
+    ----------
+    L, psi
+        ``(genes, k)`` loadings and ``(genes,)`` noise variances.
+    x, mask
+        ``(samples, genes)`` centred values and 0/1 mask; values where ``mask == 0`` are ignored.
+
+    Returns
+    -------
+    mean, precision
+        ``(samples, k)`` posterior means ``A⁻¹ L_oᵀ Ψ_o⁻¹ x_o`` and ``(samples, k, k)`` precisions
+        ``A = I + L_oᵀ Ψ_o⁻¹ L_o``, accumulated a chunk of genes at a time.
+    """
+    n, k = len(x), L.shape[1]
+    w = mask / psi  # Ψ_o⁻¹ restricted to observed genes
+    A = np.broadcast_to(np.eye(k), (n, k, k)).copy()
+    for g0 in range(0, L.shape[0], gene_chunk):
+        Lc = L[g0: g0 + gene_chunk]
+        outer = (Lc[:, :, None] * Lc[:, None, :]).reshape(len(Lc), k * k)
+        A += (w[:, g0: g0 + gene_chunk] @ outer).reshape(n, k, k)
+    b = (w * np.where(mask > 0, x, 0.0)) @ L
+    return np.linalg.solve(A, b[:, :, None])[:, :, 0], A

@@ -51,11 +51,15 @@ def test_benchmark_command(tmp_path, capsys):
     keys = {"method", "scenario", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds"}
     assert all(keys <= set(r) for r in rows)
     methods = {(r["method"], r["scenario"]) for r in rows}
-    for m in ("PMI", "GAIN-GTEx", "GAIN-MSE", "oracle", "per-tissue mean"):
+    for m in ("PMI", "GAIN-GTEx", "GAIN-MSE", "oracle", "per-tissue mean", "factor-analysis"):
         assert (m, "inductive") in methods and (m, "inplace") in methods
     deep = [r for r in rows if r["method"] in ("PMI", "GAIN-GTEx", "GAIN-MSE")]
     assert all(0 < r["matmul_fraction"] < 1.5 and r["fit_seconds"] > 0 for r in deep)
     assert result["matmul_flops"] > 1e9
+    reference = [r for r in rows if r["method"] == "factor-analysis"]
+    assert all(r["n_factors"] == int(min(r["validation_mse"], key=r["validation_mse"].get)) for r in reference)
+    assert all(r["r2"] > next(m["r2"] for m in rows if m["method"] == "per-tissue mean"
+                              and m["scenario"] == r["scenario"]) for r in reference)
     cal = result["calibration"]
     assert "LAML-like" in cal["shifted"]
     assert cal["oracle_r2_other_group_tissue"] < cal["oracle_r2"]

@@ -1,0 +1,92 @@
+"""The factor-analysis imputer: the cohort's own model family, learnt by EM from the training data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gaingtex.data import Split
+from gaingtex.imputers import FactorAnalysisImputer, fit_factor_model
+from gaingtex.masks import missing_mask
+from gaingtex.oracle import factor_posterior
+
+
+def _low_rank(n, genes=40, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    L = rng.standard_normal((genes, k))
+    psi = rng.uniform(0.3, 1.0, genes)
+    x = rng.standard_normal((n, k)) @ L.T + rng.standard_normal((n, genes)) * np.sqrt(psi)
+    return x, L, psi
+
+
+def _mse(x, prediction, mask):
+    hidden = mask == 0
+    return float(((x - prediction)[hidden] ** 2).mean())
+
+
+@pytest.mark.parametrize("missing_rate", [0.0, 0.5])
+def test_em_learns_the_generating_model(missing_rate):
+    x, L, psi = _low_rank(3000)
+    train_mask = missing_mask(*x.shape, missing_rate, 1) if missing_rate else np.ones_like(x)
+    mu, L_hat, psi_hat = fit_factor_model(x, train_mask, 3)
+    test = _low_rank(3500)[0][3000:]  # new samples of the same model (the seed fixes L and ψ first)
+    mask = missing_mask(*test.shape, 0.5, 3)
+    true = factor_posterior(L, psi, test, mask)[0] @ L.T
+    learnt = mu + factor_posterior(L_hat, psi_hat, test - mu, mask)[0] @ L_hat.T
+    assert _mse(test, learnt, mask) < 1.03 * _mse(test, true, mask)
+    # the covariance is identified (L only up to a rotation)
+    truth = L @ L.T + np.diag(psi)
+    assert np.linalg.norm(L_hat @ L_hat.T + np.diag(psi_hat) - truth) < 0.08 * np.linalg.norm(truth)  # sampling error: about 0.05
+
+
+def _split(x, tissues):
+    obs = pd.DataFrame({"tissue": pd.Categorical(tissues)}, index=[f"s{i}" for i in range(len(x))])
+    return Split(x.astype(np.float32), obs)
+
+
+def test_choice_of_factors_on_validation():
+    x, _, _ = _low_rank(1200)
+    train, valid = _split(x[:900], ["Lung"] * 900), _split(x[900:], ["Lung"] * 300)
+    fa = FactorAnalysisImputer(candidates=(1, 3, 12)).fit(train, valid)
+    assert list(fa.validation_.index) == [1, 3, 12]
+    assert fa.n_factors_ == fa.validation_.idxmin() and fa.n_factors_ >= 3
+    mask = missing_mask(300, 40, 0.5, 4)
+    out = fa.transform(np.where(mask > 0, valid.x, np.nan), mask, valid.obs)
+    np.testing.assert_array_equal(out[mask > 0], valid.x[mask > 0])  # observed entries are kept
+    assert _mse(valid.x, out, mask) < 0.8 * float((valid.x[mask == 0] ** 2).mean())
+
+
+def test_one_model_per_group():
+    x, _, _ = _low_rank(700)
+    tissues = ["Brain_Cortex"] * 300 + ["Brain_Cerebellum"] * 300 + ["Liver"] * 60 + ["Kidney_Cortex"] * 40
+    fa = FactorAnalysisImputer(n_factors=3, min_samples=50).fit(_split(x, tissues))
+    assert set(fa.models_) == {"brain", "liver_kidney"}  # the two brain tissues share their group's model
+    assert fa.models_["brain"][1].shape == (40, 3) and fa.models_["brain"] is not fa.models_["liver_kidney"]
+    pooled = FactorAnalysisImputer(n_factors=3, by="all").fit(_split(x, tissues))
+    assert set(pooled.models_) == {"all"}
+
+
+def test_small_group_gets_the_model_of_all_samples():
+    x, _, _ = _low_rank(400)
+    tissues = ["Brain_Cortex"] * 300 + ["Liver"] * 30 + ["Lung"] * 70
+    fa = FactorAnalysisImputer(n_factors=3, min_samples=50).fit(_split(x, tissues))
+    assert set(fa.models_) == {"brain", "liver_kidney", "lung"}
+    everything = fit_factor_model(x.astype(np.float32), np.ones_like(x), 3)
+    for mine, expected in zip(fa.models_["liver_kidney"], everything):
+        np.testing.assert_allclose(mine, expected, rtol=1e-6, atol=1e-8)
+    assert not np.allclose(fa.models_["lung"][2], everything[2])
+
+
+def test_errors():
+    x, _, _ = _low_rank(200)
+    train = _split(x, ["Lung"] * 200)
+    with pytest.raises(ValueError, match="unknown by 'tissue'"):
+        FactorAnalysisImputer(by="tissue")
+    with pytest.raises(ValueError, match="positive integers"):
+        FactorAnalysisImputer(candidates=(0, 3))
+    with pytest.raises(ValueError, match="needs a validation split"):
+        FactorAnalysisImputer().fit(train)
+    fa = FactorAnalysisImputer(n_factors=2).fit(train)
+    with pytest.raises(ValueError, match=r"no training samples for 'brain' \(tissue Brain_Cortex\)"):
+        fa.transform(x[:3], np.ones((3, 40)), _split(x[:3], ["Brain_Cortex"] * 3).obs)
+    with pytest.raises(ValueError, match="train_mask has shape"):
+        FactorAnalysisImputer(n_factors=2).fit(train, train_mask=np.ones((5, 40)))
