@@ -248,14 +248,14 @@ class FactorAnalysisImputer(Imputer):
         bar = tqdm(fits, desc=f"factor analysis, {k} factors", disable=not self.progress, leave=False)
         models = {}
         for name in bar:
-            rows = np.ones(len(keys), dtype=bool) if name == "all" and small else keys == name
+            rows = np.ones(len(keys), dtype=bool) if name == "all" else keys == name
             models[name] = fit_factor_model(x[rows], mask[rows], k, self.max_iter, self.tol)
         return {n: models["all" if n in small else n] for n in names}
 
     @staticmethod
     def _predict(models, x, mask, keys, obs) -> np.ndarray:
         out = np.zeros(x.shape, dtype=np.float64)
-        for name in np.unique(keys) if len(keys) else []:
+        for name in np.unique(keys):
             if name not in models:
                 tissues = sorted(set(obs["tissue"].astype(str).to_numpy()[keys == name]))
                 raise ValueError(f"no training samples for {name!r} (tissue {', '.join(tissues)}): the factor model "
@@ -277,7 +277,8 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50
                      chunk: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum-likelihood factor analysis ``x = μ + L f + ε`` on the observed entries of ``x`` (EM).
 
-    ``μ`` is each gene's observed mean; ``L`` starts from the leading eigenvectors of the pairwise-observed covariance.
+    ``μ`` is each gene's observed mean; ``L`` starts from the leading eigenvectors of the pairwise-observed
+    covariance.
     Small data get fewer factors (at least four observations per gene and factor) and every noise variance is
     kept above 2 % of its gene's variance, so that no gene is trusted as noiseless.
     Returns ``(μ, L, ψ)`` with shapes ``(genes,)``, ``(genes, k)``, ``(genes,)``.
@@ -286,11 +287,12 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50
     mask = np.asarray(mask, dtype=np.float64)
     n, G = x.shape
     k = int(max(1, min(k, mask.sum() / G / 4, G)))  # at least four observations per gene and factor
-    count = np.maximum(mask.sum(0), 1.0)
-    mu = (mask * np.where(mask > 0, x, 0.0)).sum(0) / count
+    seen = mask.sum(0)
+    count = np.maximum(seen, 1.0)
+    mu = np.where(mask > 0, x, 0.0).sum(0) / count
     xc = np.where(mask > 0, x - mu, 0.0)
     sxx = (xc ** 2).sum(0)
-    var = np.where(mask.sum(0) >= 2, np.maximum(sxx / count, 1e-6), 1.0)  # a gene seen < 2 times: unit scale
+    var = np.where(seen >= 2, np.maximum(sxx / count, 1e-6), 1.0)  # a gene seen < 2 times: unit scale
     cov = (xc.T @ xc) / np.maximum(mask.T @ mask, 1.0)  # pairwise-observed covariance: unbiased when MCAR
     values, vectors = np.linalg.eigh(cov)
     values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]

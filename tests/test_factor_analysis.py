@@ -33,9 +33,9 @@ def test_em_learns_the_generating_model(missing_rate):
     true = factor_posterior(L, psi, test, mask)[0] @ L.T
     learnt = mu + factor_posterior(L_hat, psi_hat, test - mu, mask)[0] @ L_hat.T
     assert _mse(test, learnt, mask) < 1.03 * _mse(test, true, mask)
-    # the covariance is identified (L only up to a rotation)
+    # the covariance is identified (L only up to a rotation); its sampling error here is about 5 %
     truth = L @ L.T + np.diag(psi)
-    assert np.linalg.norm(L_hat @ L_hat.T + np.diag(psi_hat) - truth) < 0.08 * np.linalg.norm(truth)  # sampling error: about 0.05
+    assert np.linalg.norm(L_hat @ L_hat.T + np.diag(psi_hat) - truth) < 0.08 * np.linalg.norm(truth)
 
 
 def _split(x, tissues):
