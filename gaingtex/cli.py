@@ -1,4 +1,4 @@
-"""Command line: ``gaingtex cohort | train | evaluate | benchmark | book``."""
+"""Command line: ``gaingtex cohort | train | evaluate | impute | benchmark | book``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 
 from .book import BookError
 from .config import MODELS, PRESETS, SCENARIOS
+from .data import SchemaError
 
 
 def _cohort(args) -> None:
-    from .cohort import make_cohort, write_h5ad
+    from .data import write_h5ad
+    from .data.embedded import make_cohort
 
     if args.out.suffix != ".h5ad":
         raise ValueError(f"--out must end in .h5ad, got {args.out}")
@@ -22,21 +24,22 @@ def _cohort(args) -> None:
           f"donors × {adata.n_vars} genes, plus {int((~gtex).sum())} shifted-cohort samples")
 
 
-def _load_prepared(args):
-    from .cohort import make_cohort, read_h5ad
-    from .data import alzheimer_genes, prepare
+def _cohort_of(args):
+    from .data import alzheimer_genes, read_h5ad
+    from .data.embedded import make_cohort
 
-    adata = read_h5ad(args.cohort) if args.cohort else make_cohort(args.preset, args.seed)
-    genes = alzheimer_genes() if args.genes == "alzheimer" else None
-    return adata, prepare(adata, genes=genes)
+    adata = read_h5ad(args.cohort) if args.cohort else make_cohort(args.preset, args.seed or 0)
+    return adata, (alzheimer_genes() if args.genes == "alzheimer" else None)
 
 
 def _train(args) -> None:
-    from .workflow import train_model
+    from .evaluation.scenarios import train_model
 
-    _, prepared = _load_prepared(args)
-    imputer = train_model(prepared, args.model, args.scenario, args.preset, seed=args.seed,
-                          missing_rate=args.missing_rate, verbose=2 if args.verbose else 0, progress=True)
+    _check_output(args.out, ".keras", [args.cohort])
+    adata, genes = _cohort_of(args)
+    rate = 0.5 if args.missing_rate is None else args.missing_rate
+    imputer = train_model(adata, args.model, args.scenario, args.preset, seed=args.seed or 0, missing_rate=rate,
+                          genes=genes, verbose=2 if args.verbose else 0, progress=True)
     imputer.info.update({"cohort": str(args.cohort or f"preset:{args.preset}"), "genes": args.genes})
     imputer.save(args.out)
     print(f"trained {imputer.name} ({args.scenario}) in {imputer.fit_seconds_:.1f}s, {len(imputer.history_)} epochs "
@@ -46,46 +49,93 @@ def _train(args) -> None:
 def _evaluate(args) -> None:
     import pandas as pd
 
-    from .imputers import MeanImputer, OracleImputer
-    from .training import DeepImputer
-    from .workflow import evaluate, scenario_data
+    from .data.embedded import factor_model
+    from .evaluation.scenarios import check_trained_masks, scenario_data
+    from .evaluation.scoring import build_methods, evaluate
+    from .imputers.deep.trainer import DeepImputer
 
-    adata, prepared = _load_prepared(args)
+    if args.out:
+        _check_output(args.out, ".json", [args.cohort, args.model])
+    adata, genes = _cohort_of(args)
     imputer = DeepImputer.load(args.model)
-    if imputer.n_genes != len(prepared.genes):
-        raise ValueError(f"{args.model} was trained on {imputer.n_genes} genes, the cohort has "
-                         f"{len(prepared.genes)} (use the same --genes as for training)")
-    rate = imputer.info.get("missing_rate", args.missing_rate)
-    seed = imputer.info.get("mask_seed", args.seed) if imputer.scenario == "inplace" else args.seed
-    data = scenario_data(prepared, imputer.scenario, rate, seed)
-    methods = {imputer.name: imputer, "per-tissue mean": MeanImputer()}
-    if "generator" in adata.uns:
-        methods["oracle"] = OracleImputer.from_prepared(adata, prepared)
+    n_genes = adata.n_vars if genes is None else len(genes)
+    if imputer.n_genes != n_genes:
+        raise ValueError(f"{args.model} was trained on {imputer.n_genes} genes, the cohort has {n_genes} (use the "
+                         "same --genes as for training)")
+    info = imputer.info
+    if imputer.scenario == "inplace":  # scored on the mask it trained with, unless told otherwise (then refused)
+        rate = info.get("missing_rate", 0.5) if args.missing_rate is None else args.missing_rate
+        seed = info.get("mask_seed", 0) if args.seed is None else args.seed
+        check_trained_masks(imputer, rate, seed)
+    else:
+        rate = 0.5 if args.missing_rate is None else args.missing_rate
+        seed = args.seed or 0
+    data = scenario_data(adata, imputer.scenario, rate, seed, genes, source=str(args.cohort or "cohort"))
+    generator = factor_model(adata) if "generator" in adata.uns else None
+    methods = {imputer.name: imputer, **build_methods(["mean", "oracle"], data, args.preset, generator)}
     table = evaluate(methods, data)
     table.insert(1, "scenario", imputer.scenario)
     with pd.option_context("display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
     if args.out:
-        from .benchmark import write_json
+        from ._io import write_json
 
         write_json({"missing_rate": rate, "seed": seed, "results": table.to_dict(orient="records")}, args.out)
         print(f"wrote {args.out}")
 
 
-def _benchmark(args) -> None:
-    from .benchmark import format_table, run_benchmark, write_json
+def _impute(args) -> None:
+    from .data import read_h5ad, write_h5ad
+    from .impute import impute_cohort
 
-    result = run_benchmark(args.preset, args.seed, args.missing_rate)
+    _check_output(args.output, ".h5ad", [args.input])
+    adata = read_h5ad(args.input)
+    result = impute_cohort(adata, args.method, args.preset, args.seed or 0, source=str(args.input), progress=True)
+    write_h5ad(result, args.output)
+    info = result.uns["gaingtex_impute"]
+    print(f"filled {info['filled_entries']:,} entries ({info['filled_fraction']:.1%}) of {args.input} with "
+          f"{args.method}; wrote {args.output}")
+
+
+def _check_output(path: Path, suffix: str, inputs) -> None:
+    """Refuse an output with the wrong suffix, one that is an input, or one that cannot be written — before any
+    long work."""
+    import os
+
+    for given in inputs:
+        if given is not None and Path(given).resolve() == path.resolve():
+            raise ValueError(f"the output {path} is one of the command's inputs; choose another file")
+    if path.suffix != suffix:
+        raise ValueError(f"the output must end in {suffix}, got {path}")
+    parent = path.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"cannot write {path}: {parent} is not writable")
+
+
+def _benchmark(args) -> None:
+    from ._io import write_json
+    from .evaluation.benchmark import format_table, run_benchmark
+
+    _check_output(args.out, ".json", [])
+    result = run_benchmark(args.preset, args.seed or 0, 0.5 if args.missing_rate is None else args.missing_rate)
     write_json(result, args.out)
     print(format_table(result))
     print(f"wrote {args.out}")
 
 
 def _book(args) -> None:
-    from .book import build_book
+    from .book.build import build_book
 
     build_book(args.preset, args.seed, args.run_dir, root=args.root, build_dir=args.build_dir, only=args.only,
                fresh=args.fresh)
+
+
+def _inplace_methods() -> list[str]:
+    from .imputers import names
+
+    return names("inplace")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,12 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p, cohort=True):
         p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        p.add_argument("--seed", type=int, help="random seed (default: 0; an in-place model's own mask seed)")
         if cohort:
             p.add_argument("--cohort", type=Path, help="cohort .h5ad (default: generate the preset's embedded cohort)")
             p.add_argument("--genes", choices=["all", "alzheimer"], default="all",
                            help="all genes, or the 273 Alzheimer-pathway genes")
-        p.add_argument("--missing-rate", type=float, default=0.5, help="fraction of entries missing (default 0.5)")
+        p.add_argument("--missing-rate", type=float,
+                       help="fraction of entries hidden (default 0.5; an in-place model's own rate)")
 
     p = sub.add_parser("cohort", help="generate the embedded GTEx-shaped cohort")
     p.add_argument("--preset", choices=PRESETS, default="book")
@@ -120,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help="a .keras file written by `gaingtex train`")
     p.add_argument("--out", type=Path, help="optional JSON output")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("impute", help="fill every missing (NaN) entry of a cohort .h5ad with a registered method")
+    p.add_argument("--method", required=True, choices=_inplace_methods(), help="the method (trained on the file)")
+    p.add_argument("--input", type=Path, required=True, help="the incomplete cohort .h5ad (NaN = missing)")
+    p.add_argument("--output", type=Path, required=True, help="the completed cohort .h5ad (never the input)")
+    p.add_argument("--preset", choices=PRESETS, default="book", help="model sizes for the deep methods")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.set_defaults(func=_impute)
 
     p = sub.add_parser("benchmark", help="train every model in both scenarios and score all methods")
     common(p, cohort=False)
@@ -145,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as err:
+    except (SchemaError, ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BookError as err:  # a notebook or the book build failed

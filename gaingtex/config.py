@@ -15,7 +15,6 @@ PRESETS: tuple[str, ...] = get_args(Preset)
 MODELS: tuple[str, ...] = get_args(ModelName)
 SCENARIOS: tuple[str, ...] = get_args(Scenario)
 LR_DECAYS: tuple[str, ...] = get_args(LrDecay)
-MODEL_NAMES = {"pmi": "PMI", "gain": "GAIN-GTEx", "gain-mse": "GAIN-MSE"}  # as the paper and the book print them
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:

@@ -5,7 +5,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
 
-from gaingtex.cohort import make_cohort  # noqa: E402
+from gaingtex.data.embedded import make_cohort  # noqa: E402
 from gaingtex.data import prepare  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def smoke_book(tmp_path_factory):
     """The whole book built with the `smoke` preset (about 3 minutes): ``(html folder, build folder, run folder)``."""
     from pathlib import Path
 
-    from gaingtex.book import build_book
+    from gaingtex.book.build import build_book
 
     base = tmp_path_factory.mktemp("smoke-book")
     root = Path(__file__).resolve().parents[1]

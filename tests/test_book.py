@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from gaingtex.book import BookError, NOTEBOOKS, build_book, finish_notebook, plan, select
+from gaingtex.book.build import BookError, NOTEBOOKS, build_book, finish_notebook, plan, select
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,10 +4,11 @@ import sys
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gaingtex.cli import main
-from gaingtex.cohort import read_h5ad
+from gaingtex.data import read_h5ad
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +33,21 @@ def test_train_then_evaluate(cohort_file, tmp_path, capsys):
     assert "PMI" in table and "oracle" in table
     rows = {r["method"]: r for r in json.loads(out.read_text())["results"]}
     assert rows["oracle"]["r2"] > rows["PMI"]["r2"] > rows["per-tissue mean"]["r2"]
+    # an in-place model is scored on its own training mask: another rate or seed is refused, not ignored
+    assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model), "--missing-rate", "0.3"]) == 2
+    assert "trained with missing rate 0.5 and mask seed 0" in capsys.readouterr().err
+    assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model), "--out", str(model)]) == 2
+    assert "is one of the command's inputs" in capsys.readouterr().err
 
 
 def test_alzheimer_gene_subset(cohort_file, tmp_path):
     model = tmp_path / "ad.keras"
     assert main(["train", "--cohort", str(cohort_file), "--preset", "smoke", "--model", "gain-mse",
                  "--genes", "alzheimer", "--out", str(model)]) == 0
-    assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model), "--genes", "alzheimer"]) == 0
+    out = tmp_path / "ad.json"
+    assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model), "--genes", "alzheimer",
+                 "--missing-rate", "0.3", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["missing_rate"] == 0.3  # an inductive model is scored at the rate asked for
     assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model)]) != 0
 
 
@@ -81,3 +90,57 @@ def test_console_entry_point():
     exe = Path(sys.executable).with_name("gaingtex")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "benchmark" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def holey_file(cohort_file, tmp_path_factory):
+    """The smoke cohort with 20 % of its entries missing (NaN) and no split column: a user's incomplete file."""
+    adata = read_h5ad(cohort_file)
+    holes = np.random.default_rng(0).random(adata.shape) < 0.2
+    adata.X[holes] = np.nan
+    del adata.obs["split"]
+    path = tmp_path_factory.mktemp("impute") / "holey.h5ad"
+    adata.write_h5ad(path)
+    return path, holes
+
+
+@pytest.mark.parametrize("method", ["mean", "factor-analysis", pytest.param("gain-mse", marks=pytest.mark.slow)])
+def test_impute_fills_every_hole_and_keeps_the_rest(holey_file, tmp_path, method, capsys):
+    path, holes = holey_file
+    out = tmp_path / "filled.h5ad"
+    assert main(["impute", "--method", method, "--input", str(path), "--output", str(out), "--preset", "smoke"]) == 0
+    assert "filled" in capsys.readouterr().out
+    before, after = read_h5ad(path), read_h5ad(out)
+    assert not np.isnan(after.X).any()
+    np.testing.assert_array_equal(after.X[~holes], before.X[~holes])  # observed values bit for bit
+    info = after.uns["gaingtex_impute"]
+    assert info["method"] == method and info["preset"] == "smoke" and info["seed"] == 0
+    assert info["filled_fraction"] == pytest.approx(holes.mean())
+    assert [p.name for p in tmp_path.iterdir()] == ["filled.h5ad"]  # written atomically, nothing left behind
+
+
+def test_impute_is_better_than_the_mean_where_it_should_be(holey_file, cohort_file, tmp_path):
+    path, holes = holey_file
+    truth = read_h5ad(cohort_file).X
+    errors = {}
+    for method in ("mean", "factor-analysis"):
+        out = tmp_path / f"{method}.h5ad"
+        assert main(["impute", "--method", method, "--input", str(path), "--output", str(out), "--preset",
+                     "smoke"]) == 0
+        errors[method] = float(((read_h5ad(out).X - truth)[holes] ** 2).mean())
+    assert errors["factor-analysis"] < 0.8 * errors["mean"]
+
+
+def test_impute_errors(holey_file, tmp_path, capsys):
+    path, _ = holey_file
+    assert main(["impute", "--method", "mean", "--input", str(path), "--output", str(path)]) == 2
+    assert "is one of the command's inputs" in capsys.readouterr().err
+    assert main(["impute", "--method", "mean", "--input", str(tmp_path / "no.h5ad"),
+                 "--output", str(tmp_path / "o.h5ad")]) == 2
+    assert "no.h5ad does not exist" in capsys.readouterr().err
+    assert main(["impute", "--method", "mean", "--input", str(path), "--output", str(tmp_path / "o.csv")]) == 2
+    assert "must end in .h5ad" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["impute", "--method", "blood-surrogate", "--input", str(path), "--output", str(tmp_path / "o.h5ad")])
+    assert "invalid choice: 'blood-surrogate'" in capsys.readouterr().err
+    assert main(["impute", "--method", "oracle", "--input", str(path), "--output", str(tmp_path / "o.h5ad")]) == 0

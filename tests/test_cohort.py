@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaingtex import reference
-from gaingtex.cohort import SHIFTED_COHORTS, make_cohort, read_h5ad, write_h5ad
+from gaingtex.data import reference
+from gaingtex.data import read_h5ad, write_h5ad
+from gaingtex.data.embedded import SHIFTED_COHORTS, make_cohort
 from gaingtex.config import CohortConfig, cohort_config
 
 

@@ -38,7 +38,7 @@ def test_configs_are_frozen_and_errors_are_clear():
 
 
 def test_cosine_learning_rate_decays_to_five_percent():
-    from gaingtex.training import DeepImputer
+    from gaingtex.imputers.deep.trainer import DeepImputer
 
     config = model_config("smoke", "pmi", "inductive").replace(lr_decay="cosine", learning_rate=1e-2)
     optimizer = DeepImputer("pmi", "inductive", config)._optimizer()

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from gaingtex.imputers import MeanImputer, check_inputs
-from gaingtex.masks import check_mask, missing_mask, sample_mask
-from gaingtex.metrics import masked_scores, summarize
+from gaingtex.evaluation.masks import check_mask, missing_mask, sample_mask
+from gaingtex.evaluation.metrics import masked_scores, summarize
 
 
 def test_sample_mask_keep_probability_per_sample():

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaingtex import reference, studies
-from gaingtex.imputers import MeanImputer, OracleImputer
-from gaingtex.runs import Run, open_run
+from gaingtex.data import reference
+from gaingtex.evaluation import studies
+from gaingtex.data.embedded import factor_model
+from gaingtex.imputers import MeanImputer, get
+from gaingtex.book.runs import Run, open_run
 
 
 def test_tissue_table_matches_the_design(book):
@@ -64,13 +66,14 @@ def test_family():
 
 
 def test_sweeps_give_every_method_the_same_masks(smoke, smoke_prepared):
-    oracle = OracleImputer.from_prepared(smoke, smoke_prepared)
+    oracle = get("oracle", generator=factor_model(smoke)).fit(smoke_prepared.train)
     methods = {"mean": MeanImputer().fit(smoke_prepared.train), "oracle": oracle}
     sweep = studies.missing_rate_sweep(methods, smoke_prepared, rates=(0.2, 0.8), seed=0)
     assert len(sweep) == 4
     r2 = sweep.pivot(index="missing_rate", columns="method", values="r2")
     assert (r2["oracle"] > r2["mean"]).all() and r2.loc[0.2, "oracle"] > r2.loc[0.8, "oracle"]
-    methods["healthy oracle"] = studies.HealthyOracle(oracle)
+    methods["healthy oracle"] = get("oracle", generator=factor_model(smoke), healthy_tissue=True).fit(
+        smoke_prepared.train)
     shifted = studies.observed_fraction_sweep(methods, smoke_prepared, fractions=(0.25, 0.75), n_masks=2, seed=0)
     assert set(shifted["cohort"]) == {"LAML-like", "BRCA-like", "LUAD-like"}
     assert len(shifted) == 3 * 2 * 2 * 2 * 3  # cohorts × fractions × masks × (cohort, GTEx tissue) × methods
@@ -79,10 +82,47 @@ def test_sweeps_give_every_method_the_same_masks(smoke, smoke_prepared):
 
 
 def test_blood_surrogate_is_worse_than_the_mean(book):
+    """On the same covered test samples and the same mask, a donor's blood says less about another tissue than
+    that tissue's mean does."""
     from gaingtex.data import prepare
+    from gaingtex.evaluation.masks import missing_mask
+    from gaingtex.evaluation.metrics import summarize
+    from gaingtex.evaluation.scoring import score_imputer
+    from gaingtex.imputers import BloodSurrogate
 
     prepared = prepare(book)
-    assert studies.blood_surrogate_r2(prepared, 0.5, 0) < -0.5
+    blood = BloodSurrogate().fit(prepared.train, blood=prepared.test)
+    covered = prepared.test.take(np.flatnonzero(blood.covers(prepared.test.obs)))
+    assert len(covered) > 100
+    mask = missing_mask(*covered.x.shape, 0.5, np.random.default_rng(0))
+    r2_blood = summarize(score_imputer(blood, covered.x, mask, covered.obs, by="all")[0])["r2"]
+    r2_mean = summarize(score_imputer(MeanImputer().fit(prepared.train), covered.x, mask, covered.obs,
+                                      by="all")[0])["r2"]
+    assert r2_blood < r2_mean - 0.5
+    assert studies.blood_surrogate_r2(prepared, 0.5, 0) == pytest.approx(r2_blood)
+
+
+def test_tissue_hardness_by_hand():
+    table = pd.DataFrame({"PMI": [0.2, 0.5, 0.8], "oracle": [0.3, 0.6, 0.9]}, index=["A_x", "B", "C"])
+    hard = studies.hardness(table, "PMI", pd.Series({"A_x": 30, "B": 10, "C": 20}))
+    assert hard["rho_reference"] == pytest.approx(1.0) and hard["rho_training_samples"] == pytest.approx(-0.5)
+    assert (hard["worst_tissue"], hard["best_tissue"]) == ("A x", "C")
+    assert list(studies.tissue_ends(table, "PMI", n=1).index) == ["A_x", "C"]
+
+
+def test_permutation_p_and_paper_gene_tables():
+    null = pd.DataFrame({"s": [0.1, 0.2, 0.3, 0.4]})
+    assert studies.permutation_p({"s": 0.35}, null) == {"s": pytest.approx(2 / 5)}
+    assert studies.permutation_p({"s": 9.0}, null) == {"s": pytest.approx(1 / 5)}
+    ranking = pd.DataFrame({"gene": ["NDUFA1", "PSMB5", "APOE", "WNT3", "TNF"], "rank": [1, 2, 3, 4, 5],
+                            "r2": [0.9, 0.8, 0.5, 0.1, 0.0], "r2_brain": 0.0, "r2_other": 0.0})
+    ranking["family"] = ranking["gene"].map(studies.family)
+    values = studies.ranking_values(ranking, n=2)
+    assert values["alz_top_core_share"] == 1.0 and values["alz_last_signalling_share"] == 0.5
+    assert values["alz_paper_last_median_rank"] == 4.5
+    named = studies.named_genes(ranking)
+    assert list(named.index) == ["WNT3", "TNF", "APOE"] and named.loc["APOE", "paper says"] == "higher in brain"
+    assert studies.family_table(ranking, n=2).loc["respiratory chain", "top 2"] == 1
 
 
 def test_run_folder_guards(tmp_path):

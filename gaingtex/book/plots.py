@@ -7,10 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import reference
-
-METHOD_COLOURS = {"PMI": "#1b9e77", "GAIN-GTEx": "#d95f02", "GAIN-MSE": "#7570b3", "oracle": "#333333",
-                  "per-tissue mean": "#a6a6a6"}
+from ..data import reference
+from ..imputers.registry import colour
 
 
 def _label(tissue: str) -> str:
@@ -128,7 +126,7 @@ def method_boxplot(scores: pd.DataFrame, title: str) -> plt.Figure:
     data = [per_tissue.loc[per_tissue["method"] == m, "r2"].dropna().to_numpy() for m in methods]
     boxes = ax.boxplot(data, patch_artist=True, widths=0.6)
     for patch, m in zip(boxes["boxes"], methods):
-        patch.set_facecolor(METHOD_COLOURS.get(m, "#cccccc"))
+        patch.set_facecolor(colour(m))
         patch.set_alpha(0.8)
     for i, d in enumerate(data, start=1):
         ax.scatter(np.full(len(d), i) + np.random.default_rng(i).uniform(-0.12, 0.12, len(d)), d, s=6,
@@ -145,7 +143,7 @@ def rate_curves(sweep: pd.DataFrame, title: str = "R² against the missing rate"
     """Mean R² of every method against the missing rate."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for method, part in sweep.groupby("method", sort=False):
-        ax.plot(part["missing_rate"], part["r2"], marker="o", label=method, color=METHOD_COLOURS.get(method),
+        ax.plot(part["missing_rate"], part["r2"], marker="o", label=method, color=colour(method),
                 ls="--" if method == "oracle" else "-")
     return _finish(fig, ax, "missing rate", "mean R² (masked entries)", title)
 
@@ -161,7 +159,7 @@ def fraction_curves(sweep: pd.DataFrame) -> plt.Figure:
         for (data, method), line in stats.groupby(["data", "method"], sort=False):
             dashed = data.startswith("GTEx")
             ax.errorbar(line["observed"], line["mean"], yerr=line["std"].fillna(0), capsize=2, marker=".",
-                        ls="--" if dashed else "-", color=METHOD_COLOURS.get(method), alpha=0.7 if dashed else 1,
+                        ls="--" if dashed else "-", color=colour(method), alpha=0.7 if dashed else 1,
                         label=f"{method}, {data}")
         ax.set_title(f"{cohort} vs GTEx {_label(part['tissue'].iloc[0])}", fontsize=9)
         ax.set_xlabel("observed fraction")

@@ -5,96 +5,16 @@ all ones for complete training data), ``cat`` (integer codes of tissue, sex, Har
 (standardised age). Validation batches also hold ``eval_mask``: a fixed pseudo-mask that hides part of the
 *observed* entries; the validation loss is the imputation error on exactly those entries, so early stopping
 never looks at truly missing values.
+
+Under a ``tf.distribute`` strategy each replica differentiates its loss divided by the number of replicas
+(:func:`~gaingtex.imputers.deep.losses.replica_scaled`), so the summed gradients are the global batch's mean.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import ops  # noqa: E402
-
-if keras.backend.backend() != "tensorflow":  # pragma: no cover - configuration error
-    raise ImportError(f"gaingtex needs Keras' TensorFlow backend, but KERAS_BACKEND={keras.backend.backend()!r}")
-
-
-# ------------------------------------------------------------------------------------------------------- losses
-
-def masked_mse(x, prediction, weight):
-    """Squared error over the entries where ``weight == 1``, normalised per sample by their count, averaged over
-    the batch (samples with no such entry count 0)."""
-    per_sample = ops.sum(weight * ops.square(x - prediction), axis=-1)
-    return ops.mean(per_sample / ops.maximum(ops.sum(weight, axis=-1), 1.0))
-
-
-def masked_bce(target, logits, weight):
-    """Binary cross-entropy (from logits) over the entries where ``weight == 1``, normalised per sample by their
-    count, averaged over the batch."""
-    bce = ops.binary_crossentropy(target, logits, from_logits=True)
-    per_sample = ops.sum(weight * bce, axis=-1)
-    return ops.mean(per_sample / ops.maximum(ops.sum(weight, axis=-1), 1.0))
-
-
-def pmi_loss(x, prediction, mask, keep):
-    """PMI: error on the entries that were observed (``mask``) but pseudo-hidden (``keep == 0``)."""
-    return masked_mse(x, prediction, mask * (1.0 - keep))
-
-
-def discriminator_loss(mask, logits, hint_known):
-    """GAIN discriminator: predict the mask on the entries whose hint is hidden (``hint_known == 0``)."""
-    return masked_bce(mask, logits, 1.0 - hint_known)
-
-
-def adversarial_loss(mask, logits, hint_known):
-    """GAIN generator: make the discriminator call the missing, hint-hidden entries observed."""
-    return masked_bce(ops.ones_like(mask), logits, (1.0 - mask) * (1.0 - hint_known))
-
-
-# ------------------------------------------------------------------------------------------------ building blocks
-
-@keras.saving.register_keras_serializable(package="gaingtex")
-class CovariateEmbedding(keras.layers.Layer):
-    """One ``Embedding`` of size ``int(sqrt(vocabulary)) + 1`` per categorical covariate, concatenated with the
-    numeric covariates. The first categorical covariate is the tissue."""
-
-    def __init__(self, vocab_sizes, n_numeric=1, **kwargs):
-        super().__init__(**kwargs)
-        self.vocab_sizes = [int(v) for v in vocab_sizes]
-        self.n_numeric = int(n_numeric)
-        self.embeddings = [
-            keras.layers.Embedding(v, int(v ** 0.5) + 1, name=f"embedding_{i}") for i, v in enumerate(self.vocab_sizes)
-        ]
-        self.output_dim = sum(int(v ** 0.5) + 1 for v in self.vocab_sizes) + self.n_numeric
-
-    def build(self, input_shape=None):
-        for emb in self.embeddings:
-            emb.build((None,))
-        self.built = True
-
-    def call(self, cat, num):
-        parts = [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]
-        return ops.concatenate(parts + [ops.cast(num, "float32")], axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "vocab_sizes": self.vocab_sizes, "n_numeric": self.n_numeric}
-
-
-def mlp(n_in: int, n_out: int, layers: int, units: int, dropout: float, batchnorm: bool, name: str) -> keras.Sequential:
-    """Hidden blocks Dense → BatchNorm → ReLU → Dropout, then a linear output layer."""
-    blocks: list = [keras.Input((n_in,))]
-    for i in range(layers):
-        blocks.append(keras.layers.Dense(units, name=f"{name}_dense_{i}"))
-        if batchnorm:
-            blocks.append(keras.layers.BatchNormalization(name=f"{name}_bn_{i}"))
-        blocks.append(keras.layers.ReLU(name=f"{name}_relu_{i}"))
-        if dropout > 0:
-            blocks.append(keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}"))
-    blocks.append(keras.layers.Dense(n_out, name=f"{name}_out"))
-    return keras.Sequential(blocks, name=name)
+from ._keras import keras, ops, tf
+from .layers import CovariateEmbedding, mlp
+from .losses import adversarial_loss, discriminator_loss, masked_mse, pmi_loss, replica_scaled
 
 
 def _uniform_keep(shape, low, high, seed):
@@ -184,8 +104,8 @@ class PMI(_Base):
         mask = ops.cast(inputs["mask"], "float32")
         return self._predict(x, mask, inputs, training)
 
-    def compile(self, optimizer, jit_compile=False):
-        super().compile(optimizer=optimizer, jit_compile=jit_compile)
+    def compile(self, optimizer, jit_compile=False, run_eagerly=False):
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
 
     def train_step(self, data):
         x = ops.cast(data["x"], "float32")
@@ -194,7 +114,8 @@ class PMI(_Base):
         with tf.GradientTape() as tape:
             prediction = self._predict(x, mask * keep, data, training=True)
             loss = pmi_loss(x, prediction, mask, keep)
-        grads = tape.gradient(loss, self.net.trainable_weights + self.embed.trainable_weights)
+            scaled = replica_scaled(loss)
+        grads = tape.gradient(scaled, self.net.trainable_weights + self.embed.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.net.trainable_weights + self.embed.trainable_weights))
         self.loss_tracker.update_state(loss)
         return {m.name: m.result() for m in self.metrics}
@@ -262,9 +183,9 @@ class GAIN(_Base):
         mask = ops.cast(inputs["mask"], "float32")
         return self._predict(x, mask, inputs, training)
 
-    def compile(self, g_optimizer, d_optimizer=None, jit_compile=False):
+    def compile(self, g_optimizer, d_optimizer=None, jit_compile=False, run_eagerly=False):
         """Two optimisers: the generator's and (GAIN-GTEx only) the discriminator's."""
-        super().compile(optimizer=g_optimizer, jit_compile=jit_compile)
+        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
         if self.adversarial and d_optimizer is None:
             raise ValueError("GAIN-GTEx needs a discriminator optimiser (d_optimizer)")
         self.g_optimizer = g_optimizer
@@ -289,7 +210,8 @@ class GAIN(_Base):
             imputed = mask * x + (1.0 - mask) * prediction
             with tf.GradientTape() as tape:
                 d_loss = discriminator_loss(mask, self._discriminate(imputed, hint, data, True), b)
-            grads = tape.gradient(d_loss, d_weights)
+                scaled = replica_scaled(d_loss)
+            grads = tape.gradient(scaled, d_weights)
             self.d_optimizer.apply_gradients(zip(grads, d_weights))
             self.d_loss_tracker.update_state(d_loss)
         with tf.GradientTape() as tape:
@@ -300,7 +222,8 @@ class GAIN(_Base):
                 imputed = mask * x + (1.0 - mask) * prediction
                 adv = adversarial_loss(mask, self._discriminate(imputed, hint, data, False), b)
                 loss = loss + adv
-        grads = tape.gradient(loss, g_weights)
+            scaled = replica_scaled(loss)
+        grads = tape.gradient(scaled, g_weights)
         self.g_optimizer.apply_gradients(zip(grads, g_weights))
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(mse)

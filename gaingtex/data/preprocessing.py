@@ -1,4 +1,5 @@
-"""Preparation: donor-grouped splits, training-only standardisation, covariate encoding, extended test set, genes."""
+"""Preparation: training-only standardisation of observed entries, covariate encoding, splits as arrays, the
+extended test set and gene subsets."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from . import reference
-from .cohort import GTEX, donor_split
+from .schema import SPLITS, is_gtex, validate
+from .splits import check_donor_split, donor_split
 
 CATEGORICAL = ("tissue", "sex", "hardy")
 NUMERIC = ("age",)
@@ -24,13 +26,16 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, mask: np.ndarray | None = None) -> "Standardizer":
-        """Estimate from ``x``; with a mask, from observed entries only (the in-place scenario)."""
-        w = np.ones_like(x, dtype=np.float64) if mask is None else mask.astype(np.float64)
+    def fit(cls, x: np.ndarray, mask: np.ndarray | None = None, names: Sequence[str] | None = None) -> "Standardizer":
+        """Estimate from ``x``; with a mask, from observed entries only (NaN entries never count)."""
+        w = ~np.isnan(x) if mask is None else (np.asarray(mask) > 0) & ~np.isnan(x)
+        w = w.astype(np.float64)
         xv = np.where(w > 0, x, 0.0).astype(np.float64)
         n = w.sum(axis=0)
         if (n < 2).any():
-            raise ValueError(f"{int((n < 2).sum())} genes have fewer than 2 observed training values; "
+            few = np.flatnonzero(n < 2)
+            named = [names[i] for i in few[:3]] if names is not None else list(few[:3])
+            raise ValueError(f"{len(few)} genes have fewer than 2 observed training values (e.g. {named}); "
                              "cannot standardise them")
         mean = xv.sum(axis=0) / n
         var = (w * (xv - mean) ** 2).sum(axis=0) / (n - 1)
@@ -107,21 +112,44 @@ def _check_columns(obs: pd.DataFrame) -> None:
 
 @dataclass
 class Split:
-    """One split: standardised expression and its samples' annotations."""
+    """One split: standardised expression (NaN where missing) and its samples' annotations.
+
+    Attributes
+    ----------
+    x
+        ``(samples, genes)`` float32 in the standardised scale; NaN marks a missing entry.
+    obs
+        The samples' annotations.
+    genes
+        Gene symbols of the columns (``None`` for an anonymous matrix).
+    scale
+        The :class:`Standardizer` that put ``x`` in this scale (``None`` when unknown).
+    """
 
     x: np.ndarray
     obs: pd.DataFrame
+    genes: pd.Index | None = None
+    scale: Standardizer | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    @property
+    def mask(self) -> np.ndarray:
+        """0/1 float32 mask of the observed (non-NaN) entries."""
+        return (~np.isnan(self.x)).astype(np.float32)
+
     def take(self, index: np.ndarray) -> "Split":
-        return Split(self.x[index], self.obs.iloc[index])
+        return Split(self.x[index], self.obs.iloc[index], self.genes, self.scale)
+
+    def with_values(self, x: np.ndarray) -> "Split":
+        """The same samples, genes and scale with other values (e.g. the true values of hidden entries)."""
+        return Split(np.asarray(x, dtype=np.float32), self.obs, self.genes, self.scale)
 
 
 @dataclass
 class Prepared:
-    """A cohort ready for training: splits standardised with training statistics only.
+    """A cohort ready for training: splits standardised with statistics of the observed training entries only.
 
     Attributes
     ----------
@@ -132,9 +160,13 @@ class Prepared:
     genes
         Gene symbols (the columns).
     gene_index
-        Positions of these genes among the cohort's genes (for the oracle).
+        Positions of these genes among the cohort's genes.
     standardizer
         Training statistics used to standardise every split.
+    rows
+        Positions of each split's samples among the cohort's samples.
+    info
+        The cohort's ``uns["gaingtex"]``, plus ``split_seed`` when the donor split was drawn here.
     """
 
     train: Split
@@ -144,62 +176,64 @@ class Prepared:
     genes: pd.Index
     gene_index: np.ndarray
     standardizer: Standardizer
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
 
 
-def prepare(adata: ad.AnnData, genes: Sequence[str] | None = None, seed: int = 0, resplit: bool = False) -> Prepared:
-    """Split by donor and standardise every gene with training statistics.
+def split_labels(adata: ad.AnnData, seed: int = 0, resplit: bool = False) -> tuple[np.ndarray, bool]:
+    """Each sample's split: ``obs["split"]`` when present (and not ``resplit``), else a donor-grouped split of the
+    GTEx samples drawn with ``seed`` (shifted cohorts are ``external``). Returns the labels and whether they were
+    drawn here."""
+    obs = adata.obs
+    gtex = is_gtex(obs)
+    if "split" in obs.columns and not resplit:
+        return obs["split"].astype(str).to_numpy(), False
+    assign = donor_split(obs.loc[gtex, "donor_id"].astype(str).to_numpy(), seed)
+    return np.where(gtex, obs["donor_id"].astype(str).map(assign).to_numpy(), "external"), True
+
+
+def prepare(adata: ad.AnnData, genes: Sequence[str] | None = None, seed: int = 0, resplit: bool = False,
+            source: str = "cohort") -> Prepared:
+    """Validate, split by donor and standardise every gene with statistics of its observed training entries.
 
     Parameters
     ----------
     adata
-        Cohort with ``obs`` columns ``donor_id``, ``tissue``, ``sex``, ``age``, ``hardy`` and optionally ``split``
-        and ``cohort``.
+        Cohort in the schema of :mod:`gaingtex.data.schema`; NaN entries are missing and stay NaN.
     genes
         Keep only these gene symbols (e.g. :func:`alzheimer_genes`); default all.
     seed
-        Seed of the donor split when ``obs`` has no ``split`` column or ``resplit`` is set.
+        Seed of the donor split when ``obs`` has no ``split`` column or ``resplit`` is set; the split is recorded
+        in every split's ``obs["split"]`` and the seed in ``info["split_seed"]``.
     resplit
         Ignore ``obs['split']`` and draw a new donor-grouped split.
+    source
+        The cohort's name in error messages (its file name).
     """
+    adata = validate(adata, source)
     obs = adata.obs
-    for column in ("donor_id",) + CATEGORICAL + NUMERIC:
-        if column not in obs.columns:
-            raise KeyError(f"obs has no {column!r} column")
     gene_index = np.arange(adata.n_vars) if genes is None else select_genes(adata.var_names, genes)
     X = np.asarray(adata.X[:, gene_index], dtype=np.float32)
-    if np.isnan(X).any():
-        raise ValueError("the expression matrix holds NaN; impute or drop those entries before preparing")
-    cohort = obs["cohort"].astype(str).to_numpy() if "cohort" in obs.columns else np.full(len(obs), GTEX)
-    is_gtex = cohort == GTEX
-    if "split" in obs.columns and not resplit:
-        split = obs["split"].astype(str).to_numpy()
-    else:
-        assign = donor_split(obs.loc[is_gtex, "donor_id"].astype(str).to_numpy(), seed)
-        split = np.where(is_gtex, obs["donor_id"].astype(str).map(assign).to_numpy(), "external")
-    check_donor_split(obs["donor_id"].astype(str).to_numpy()[is_gtex], split[is_gtex])
-    rows = {name: np.flatnonzero(split == name) for name in ("train", "valid", "test", "external")}
+    split, drawn = split_labels(adata, seed, resplit)
+    gtex = is_gtex(obs)
+    check_donor_split(obs["donor_id"].to_numpy()[gtex], split[gtex])
+    rows = {name: np.flatnonzero(split == name) for name in SPLITS}
     for name in ("train", "valid", "test"):
         if len(rows[name]) == 0:
-            raise ValueError(f"the {name} split is empty")
-    empty = sorted(set(obs.loc[is_gtex, "tissue"].astype(str)) - set(obs["tissue"].astype(str).to_numpy()[rows["train"]]))
+            raise ValueError(f"{source}: the {name} split is empty")
+    tissue = obs["tissue"].astype(str).to_numpy()
+    empty = sorted(set(tissue[gtex]) - set(tissue[rows["train"]]))
     if empty:
-        raise ValueError(f"tissues with no training sample: {empty}; every tissue needs training data")
-    std = Standardizer.fit(X[rows["train"]])
-    splits = {name: Split(std.transform(X[r]), obs.iloc[r]) for name, r in rows.items()}
-    return Prepared(splits["train"], splits["valid"], splits["test"], splits["external"],
-                    adata.var_names[gene_index], gene_index, std,
-                    info=dict(adata.uns.get("gaingtex", {})))
-
-
-def check_donor_split(donors: np.ndarray, split: np.ndarray) -> None:
-    """Raise if any donor appears in two splits."""
-    frame = pd.DataFrame({"donor": donors, "split": split})
-    n = frame.groupby("donor")["split"].nunique()
-    leaked = n[n > 1].index.tolist()
-    if leaked:
-        raise ValueError(f"{len(leaked)} donors appear in more than one split (e.g. {leaked[:3]}); "
-                         "splits must be grouped by donor")
+        raise ValueError(f"{source}: tissues with no training sample: {empty}; every tissue needs training data")
+    names = adata.var_names[gene_index]
+    std = Standardizer.fit(X[rows["train"]], names=names)
+    splits = {name: Split(std.transform(X[r]), obs.iloc[r].assign(split=pd.Categorical(split[r], categories=SPLITS)),
+                          names, std) for name, r in rows.items()}
+    info = dict(adata.uns.get("gaingtex", {}))
+    if drawn:
+        info["split_seed"] = int(seed)
+    return Prepared(splits["train"], splits["valid"], splits["test"], splits["external"], names, gene_index, std,
+                    rows, info)
 
 
 def select_genes(var_names: Sequence[str], genes: Sequence[str]) -> np.ndarray:

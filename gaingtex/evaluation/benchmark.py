@@ -7,7 +7,6 @@ from GTEx-sized data, which is the yardstick for the deep models' distance from 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -17,15 +16,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__, reference
-from ._io import atomic_path
-from .cohort import make_cohort
-from .data import Prepared, prepare
-from .imputers import FactorAnalysisImputer, MeanImputer, OracleImputer
-from .masks import missing_mask
-from .metrics import masked_scores, score_imputer, summarize
-from .studies import HealthyOracle, blood_surrogate_r2, shifted_cohorts
-from .workflow import evaluate, scenario_data
+from .. import __version__
+from ..data import reference
+from ..data.embedded import factor_model, make_cohort
+from ..imputers import FactorAnalysisImputer, get
+from .masks import missing_mask, stream
+from .metrics import masked_scores, summarize
+from .scenarios import ScenarioData, scenario_data
+from .scoring import build_methods, evaluate, fit_imputer, score_imputer
+from .studies import blood_surrogate_r2, shifted_cohorts
 
 RUNS: tuple[tuple[str, str], ...] = (
     ("pmi", "inductive"), ("pmi", "inplace"),
@@ -36,7 +35,7 @@ RUNS: tuple[tuple[str, str], ...] = (
 
 def matmul_throughput(n: int = 2048, repeats: int = 10) -> float:
     """Dense float32 matrix-multiply throughput of this machine through TensorFlow, in FLOP/s (best of 3)."""
-    from .models import tf
+    from ..imputers.deep._keras import tf
 
     a = tf.random.normal((n, n), seed=1)
     b = tf.random.normal((n, n), seed=2)
@@ -63,18 +62,20 @@ def swap_tissues(obs: pd.DataFrame, same_group: bool, rng: np.random.Generator) 
     return pd.Categorical(new, categories=obs["tissue"].cat.categories)
 
 
-def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int = 0) -> dict:
-    """The cohort's calibration figures at a missing rate: the oracle's R² (overall and per tissue) on the
-    extended test set, the per-tissue mean, the blood surrogate, and the shifted cohorts against their tissue."""
-    oracle = OracleImputer.from_prepared(adata, prepared)
-    data = scenario_data(prepared, "inductive", missing_rate, seed)
+def calibration(adata, data: ScenarioData, missing_rate: float = 0.5, seed: int = 0) -> dict:
+    """The cohort's calibration figures at a missing rate, on the inductive scenario ``data``: the oracle's R²
+    (overall and per tissue) on the extended test set, the per-tissue mean, the oracle told a wrong tissue, the
+    blood surrogate, and the shifted cohorts against their tissue."""
+    generator = factor_model(adata)
+    prepared = data.prepared
+    oracle = fit_imputer(get("oracle", generator=generator), data)
     scores, _ = score_imputer(oracle, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)
     per_tissue = scores.groupby("tissue")["r2"].mean()
+    mean = fit_imputer(get("mean"), data)
     out = {"oracle_r2": summarize(scores)["r2"],
            "oracle_r2_per_tissue": {k: float(v) for k, v in per_tissue.dropna().items()},
-           "mean_r2": summarize(score_imputer(MeanImputer().fit(prepared.train), data.eval.x, data.eval_mask,
-                                              data.eval.obs, by=data.scope)[0])["r2"]}
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+           "mean_r2": summarize(score_imputer(mean, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)[0])["r2"]}
+    rng = stream(seed, "calibration")
     for which in ("same_group", "other_group"):
         swapped = data.eval.obs.assign(tissue=swap_tissues(data.eval.obs, which == "same_group", rng))
         hidden = np.where(data.eval_mask > 0, data.eval.x, np.nan)
@@ -85,11 +86,12 @@ def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int 
     if blood is not None:
         out["blood_surrogate_r2"] = blood
     shifted = {}
+    healthy_oracle = get("oracle", generator=generator, healthy_tissue=True).fit(prepared.train)
     cohorts = shifted_cohorts(prepared) if len(prepared.external) else {}
     for name, (tissue, part, _) in cohorts.items():
         m = missing_mask(*part.x.shape, missing_rate, rng)
         own = summarize(score_imputer(oracle, part.x, m, part.obs, by="all")[0])["r2"]
-        healthy = summarize(score_imputer(HealthyOracle(oracle), part.x, m, part.obs, by="all")[0])["r2"]
+        healthy = summarize(score_imputer(healthy_oracle, part.x, m, part.obs, by="all")[0])["r2"]
         shifted[name] = {"tissue": tissue, "tissue_oracle_r2_on_tissue": float(per_tissue.get(tissue, np.nan)),
                          "tissue_oracle_r2": healthy, "own_oracle_r2": own}
     out["shifted"] = shifted
@@ -99,27 +101,28 @@ def calibration(adata, prepared: Prepared, missing_rate: float = 0.5, seed: int 
 def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, runs=RUNS,
                   progress: bool = True) -> dict:
     """Generate the cohort, train every model of ``runs``, and score all methods on identical masks."""
-    from .training import DeepImputer, accelerator, use_threads
-    from .config import model_config
+    from ..imputers.deep.distribute import accelerator, use_threads
 
     use_threads()
     t_start = time.perf_counter()
     adata = make_cohort(preset, seed)
-    prepared = prepare(adata)
+    generator = factor_model(adata)
+    scenarios = {s: scenario_data(adata, s, missing_rate, seed) for s in dict.fromkeys(s for _, s in runs)}
+    inductive = scenarios.get("inductive") or scenario_data(adata, "inductive", missing_rate, seed)
+    prepared = inductive.prepared
+    gtex = adata.obs["cohort"] == "GTEx"
     result = {"preset": preset, "seed": seed, "missing_rate": missing_rate, "gaingtex": __version__,
               "device": accelerator(), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-              "cohort": {"samples": int((adata.obs["cohort"] == "GTEx").sum()), "genes": int(adata.n_vars),
-                         "donors": int(adata.obs.loc[adata.obs["cohort"] == "GTEx", "donor_id"].nunique()),
+              "cohort": {"samples": int(gtex.sum()), "genes": int(adata.n_vars),
+                         "donors": int(adata.obs.loc[gtex, "donor_id"].nunique()),
                          "train": len(prepared.train), "valid": len(prepared.valid), "test": len(prepared.test)}}
     flops = matmul_throughput()
     result["matmul_flops"] = flops
-    result["calibration"] = calibration(adata, prepared, missing_rate, seed)
-    oracle = OracleImputer.from_prepared(adata, prepared)
+    result["calibration"] = calibration(adata, inductive, missing_rate, seed)
     rows = []
-    scenarios = {s: scenario_data(prepared, s, missing_rate, seed) for s in dict.fromkeys(s for _, s in runs)}
     oracle_r2 = {}
     for scenario, data in scenarios.items():
-        base = evaluate({"oracle": oracle, "per-tissue mean": MeanImputer(seed)}, data)
+        base = evaluate(build_methods(["oracle", "mean"], data, preset, generator), data)
         oracle_r2[scenario] = float(base.loc[base["method"] == "oracle", "r2"].iloc[0])
         for _, r in base.iterrows():
             rows.append({"method": r["method"], "scenario": scenario, "r2": r["r2"], "rmse": r["rmse"],
@@ -130,7 +133,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     for model, scenario in bar:
         bar.set_postfix_str(f"{model} {scenario}")
         data = scenarios[scenario]
-        imputer = DeepImputer(model, scenario, model_config(preset, model, scenario), seed=seed, progress=progress)
+        imputer = get(model, scenario=scenario, preset=preset, seed=seed, progress=progress)
         imputer.fit(**data.fit_args())
         r = evaluate({imputer.name: imputer}, data).iloc[0]
         train_flops = imputer.training_flops() * imputer.steps_ / imputer.fit_seconds_
@@ -179,10 +182,3 @@ def format_table(result: dict) -> str:
         lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
                      f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")
     return "\n".join(lines)
-
-
-def write_json(obj: dict, path: str | os.PathLike) -> Path:
-    """Write JSON atomically (temporary file, then rename)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=float))
-    return Path(path)

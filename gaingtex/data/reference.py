@@ -10,7 +10,7 @@ import pandas as pd
 
 def data_dir() -> Path:
     """Folder holding the shipped facts (``gaingtex/_data`` in a wheel, ``data/`` in a source checkout)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the gaingtex package
     for candidate in (here / "_data", here.parent / "data"):
         if (candidate / "gtex_v8_tissues.tsv").is_file():
             return candidate

@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import atomic_path
-from .config import MODEL_NAMES, MODELS, SCENARIOS, ModelConfig, check_choice, model_config
-from .data import CovariateEncoder, Split
-from .imputers import Imputer, check_inputs, keep_observed
-from .masks import check_mask, sample_mask
-from .models import GAIN, PMI, keras, tf
+from ..._io import atomic_path
+from ...config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
+from ...data import CovariateEncoder, Split
+from ...evaluation.masks import sample_mask
+from ..base import Imputer, check_inputs, keep_observed, observed_mask
+from ..registry import label
+from ._keras import keras, tf
+from .distribute import accelerator, default_strategy, use_threads  # noqa: F401 (use_threads: public here too)
+from .models import GAIN, PMI
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -41,21 +44,6 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.close()
 
 
-def use_threads(n: int | None = None) -> None:
-    """Use ``n`` CPU threads in TensorFlow (default: all cores). Call before any TensorFlow work."""
-    n = n or os.cpu_count() or 1
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
-    except RuntimeError:
-        pass  # already initialised
-
-
-def accelerator() -> str:
-    """``'GPU'`` when TensorFlow sees one, else ``'CPU'``."""
-    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-
-
 class DeepImputer(Imputer):
     """A PMI, GAIN-GTEx or GAIN-MSE model trained in the inductive or in-place scenario.
 
@@ -76,10 +64,16 @@ class DeepImputer(Imputer):
         XLA-compile the training step; default only on a GPU (on a 2-core CPU it made PMI's step 2.4× slower).
     progress
         Show a progress bar over epochs (when ``verbose`` is 0).
+    run_eagerly
+        Run the training step eagerly (for debugging and for tests that inspect it; much slower).
+    strategy
+        The ``tf.distribute`` strategy to build and train under; default
+        :func:`~gaingtex.imputers.deep.distribute.default_strategy` (mirrored over two or more GPUs).
     """
 
     def __init__(self, model: str = "pmi", scenario: str = "inductive", config: ModelConfig | None = None,
-                 seed: int = 0, verbose: int = 0, jit_compile: bool | None = None, progress: bool = False):
+                 seed: int = 0, verbose: int = 0, jit_compile: bool | None = None, progress: bool = False,
+                 run_eagerly: bool = False, strategy=None):
         super().__init__(seed)
         self.model_name = check_choice(model, MODELS, "model")
         self.scenario = check_choice(scenario, SCENARIOS, "scenario")
@@ -88,7 +82,9 @@ class DeepImputer(Imputer):
         self.progress = progress
         self.jit_compile = accelerator() == "GPU" if jit_compile is None else jit_compile
         self.info: dict = {}
-        self.name = MODEL_NAMES[model]
+        self.name = label(model)
+        self.strategy = strategy
+        self.run_eagerly = bool(run_eagerly)
         self.model_: keras.Model | None = None
         self.encoder_: CovariateEncoder | None = None
         self.history_: pd.DataFrame | None = None
@@ -102,13 +98,13 @@ class DeepImputer(Imputer):
                       batchnorm=c.batchnorm, seed=self.seed)
         if self.model_name == "pmi":
             model = PMI(alpha=c.alpha, beta=c.beta, **common)
-            model.compile(self._optimizer(), jit_compile=self.jit_compile)
+            model.compile(self._optimizer(), jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
         else:
             model = GAIN(adversarial=self.model_name == "gain", hint_rate=c.hint_rate, lambda_mse=c.lambda_mse,
                          draw_masks=self.scenario == "inductive", keep_low=c.train_keep_low,
                          keep_high=c.train_keep_high, **common)
             d_opt = self._optimizer() if self.model_name == "gain" else None
-            model.compile(self._optimizer(), d_opt, jit_compile=self.jit_compile)
+            model.compile(self._optimizer(), d_opt, jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
         return model
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
@@ -128,18 +124,19 @@ class DeepImputer(Imputer):
             valid_mask: np.ndarray | None = None) -> "DeepImputer":
         """Train with early stopping on the validation imputation error; restores the best weights.
 
-        In the inductive scenario ``train`` and ``valid`` are complete (masks ``None``). In the in-place
-        scenario ``train_mask`` (and ``valid_mask`` if ``valid`` is given) mark the observed entries; the
-        missing ones are never read. Without ``valid``, a tenth of the training donors is held out.
+        In the inductive scenario ``train`` and ``valid`` are complete. In the in-place scenario ``train_mask``
+        and ``valid_mask`` (default: the non-NaN entries) mark the observed entries; the missing ones are never
+        read. Without ``valid``, a tenth of the training donors is held out. Under a strategy with several
+        replicas, the global batch is ``batch_size`` (split across replicas) and the validation set is cut to a
+        multiple of the replica count.
         """
-        if self.scenario == "inplace" and train_mask is None:
-            raise ValueError("in-place training needs train_mask (1 = observed) over the training matrix")
-        if self.scenario == "inductive" and train_mask is not None:
-            raise ValueError("inductive training uses complete data: pass train_mask=None")
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         n_genes = train.x.shape[1]
-        train_mask = np.ones_like(train.x) if train_mask is None else check_mask(train_mask, train.x.shape, "train_mask")
+        train_mask = observed_mask(train.x, train_mask, "train_mask")
+        if self.scenario == "inductive" and train_mask.min() < 1:
+            raise ValueError("inductive training uses complete data, but the training split has missing entries; "
+                             "train in place instead")
         x_train, train_mask = check_inputs(train.x, train_mask, train.obs)
         if valid is None:  # hold out a tenth of the training donors (never samples: a donor stays on one side)
             donors = train.obs["donor_id"].astype(str).to_numpy()
@@ -148,14 +145,15 @@ class DeepImputer(Imputer):
             hold = np.isin(donors, self.holdout_donors_)
             valid, valid_mask = train.take(np.flatnonzero(hold)), train_mask[hold]
             x_train, train_mask, train = x_train[~hold], train_mask[~hold], train.take(np.flatnonzero(~hold))
-        elif valid_mask is None:
-            if self.scenario == "inplace":
-                raise ValueError("in-place training with a validation split needs valid_mask")
-            valid_mask = np.ones_like(valid.x)
+        else:
+            valid_mask = observed_mask(valid.x, valid_mask, "valid_mask")
         x_valid, valid_mask = check_inputs(valid.x, valid_mask, valid.obs)
         self.n_genes = n_genes
         self.encoder_ = CovariateEncoder.fit(train.obs)  # training statistics only
-        self.model_ = self._build(n_genes)
+        self.genes_ = None if train.genes is None else list(train.genes)
+        strategy = self.strategy or default_strategy()
+        with strategy.scope():
+            self.model_ = self._build(n_genes)
 
         c = self.config
         data = self._inputs(x_train, train_mask, train.obs)
@@ -167,7 +165,10 @@ class DeepImputer(Imputer):
         vdata = self._inputs(x_valid, valid_mask, valid.obs)
         vdata["eval_mask"] = sample_mask(len(x_valid), n_genes, 0.5, 0.5, rng)
         vdata["noise"] = rng.standard_normal(x_valid.shape).astype(np.float32)
-        valid_ds = tf.data.Dataset.from_tensor_slices(vdata).batch(512)
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1:  # every validation batch must split evenly across replicas: drop < `replicas` samples
+            vdata = {k: v[: len(x_valid) // replicas * replicas] for k, v in vdata.items()}
+        valid_ds = tf.data.Dataset.from_tensor_slices(vdata).batch(512 * replicas)
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
         callbacks = [stop] + ([EpochProgress(c.max_epochs, f"{self.name} {self.scenario}")]
                               if self.progress and not self.verbose else [])
@@ -230,6 +231,7 @@ class DeepImputer(Imputer):
             raise ValueError(f"model files end in .keras, got {path.name}")
         meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed,
                 "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
+                "genes": getattr(self, "genes_", None),
                 "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
                 "history": None if self.history_ is None else self.history_.to_dict(orient="list"),
                 "info": self.info}
@@ -254,6 +256,7 @@ class DeepImputer(Imputer):
         self.model_ = keras.saving.load_model(path, compile=False)
         self.encoder_ = CovariateEncoder.from_config(meta["encoder"])
         self.n_genes = meta["n_genes"]
+        self.genes_ = meta.get("genes")
         self.fit_seconds_ = meta["fit_seconds"]
         self.best_epoch_ = meta["best_epoch"]
         self.info = meta.get("info", {})

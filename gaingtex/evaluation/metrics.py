@@ -1,9 +1,8 @@
-"""Scores on masked entries only: per-gene R² and RMSE, per tissue, and one function to score any imputer."""
+"""Scores on masked entries only: per-gene R² and RMSE, per tissue, and their summary."""
 
 from __future__ import annotations
 
-import time
-from typing import Iterable, Literal
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,8 @@ def masked_scores(
     x_true: np.ndarray, x_hat: np.ndarray, mask: np.ndarray, groups: np.ndarray, genes: Iterable[str] | None = None,
     samples: np.ndarray | None = None, min_samples: int = MIN_SAMPLES, min_entries: int = 2,
 ) -> pd.DataFrame:
-    """Per group (tissue) and gene, R² and RMSE over the *missing* entries (``mask == 0``) only.
+    """Per group (tissue) and gene, R² and RMSE over the *missing* entries (``mask == 0``) only; an entry whose
+    true value is itself unknown (NaN in ``x_true``) is never scored.
 
     ``R² = 1 − Σ(x − x̂)² / Σ(x − x̄)²`` with ``x̄`` the mean of the true values over the same entries (the
     original code once used ``x ⊙ (1 − m)`` in place of ``x``; this compares with ``x`` itself). Genes with
@@ -40,7 +40,7 @@ def masked_scores(
     for g in sorted(set(groups)):
         rows = groups == g
         enough = len(set(samples[rows])) >= min_samples
-        miss = 1.0 - mask[rows]
+        miss = (1.0 - mask[rows]) * ~np.isnan(x_true[rows])
         xt = np.where(miss > 0, x_true[rows], 0.0).astype(np.float64)
         xh = np.where(miss > 0, x_hat[rows], 0.0).astype(np.float64)
         n = miss.sum(axis=0)
@@ -59,43 +59,3 @@ def summarize(scores: pd.DataFrame) -> dict[str, float]:
     per_tissue = scores.groupby("tissue")[["r2", "rmse"]].mean()
     return {"r2": float(per_tissue["r2"].mean()), "rmse": float(per_tissue["rmse"].mean()),
             "r2_sd_tissues": float(per_tissue["r2"].std(ddof=0))}
-
-
-def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
-                  by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
-    """Impute ``x`` with ``mask`` (missing entries hidden from the imputer) and score the missing entries.
-
-    ``by="all"`` pools every tissue into one group (for cohorts too small to score tissue by tissue).
-    Returns the per-tissue, per-gene scores and the imputation wall time in seconds.
-    """
-    mask = check_mask(mask, x.shape)
-    hidden = np.where(mask > 0, x, np.nan).astype(np.float32)
-    t0 = time.perf_counter()
-    x_hat = imputer.transform(hidden, mask, obs)
-    seconds = time.perf_counter() - t0
-    groups = obs["tissue"].to_numpy() if by == "tissue" else np.full(len(obs), "all")
-    scores = masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy(), min_entries=min_entries)
-    return scores, seconds
-
-
-def score_methods(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
-                  by: Literal["tissue", "all"] = "tissue") -> pd.DataFrame:
-    """Score several imputers on the *same* mask: the per-tissue, per-gene scores of every method in one long
-    table, with columns ``method`` and ``impute_seconds`` added."""
-    frames = []
-    for name, imputer in imputers.items():
-        scores, seconds = score_imputer(imputer, x, mask, obs, genes, by)
-        frames.append(scores.assign(method=name, impute_seconds=seconds))
-    return pd.concat(frames, ignore_index=True)
-
-
-def summarize_methods(scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per method of a :func:`score_methods` table: R², RMSE (see :func:`summarize`) and impute time."""
-    return pd.DataFrame([{"method": m, **summarize(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
-                         for m, s in scores.groupby("method", sort=False)])
-
-
-def compare(imputers: dict, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
-            by: Literal["tissue", "all"] = "tissue") -> pd.DataFrame:
-    """Score several imputers on the *same* mask; one row per method with R², RMSE and impute time."""
-    return summarize_methods(score_methods(imputers, x, mask, obs, genes, by))

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from ._io import atomic_path
-from .config import MODELS, PRESETS, SCENARIOS, check_choice
+from .. import __version__
+from .._io import atomic_path
+from ..config import MODELS, PRESETS, SCENARIOS, check_choice
 
 GENE_SETS = ("all", "alzheimer")
 
@@ -74,7 +74,8 @@ class Run:
 
     def make_cohort(self):
         """Build the embedded cohort into the folder unless it is already there; returns it."""
-        from .cohort import make_cohort, write_h5ad
+        from ..data import write_h5ad
+        from ..data.embedded import make_cohort
 
         if not self.cohort_path.is_file():
             write_h5ad(make_cohort(self.preset, self.seed), self.cohort_path)
@@ -83,25 +84,60 @@ class Run:
     @cached_property
     def cohort(self):
         """The folder's cohort (AnnData)."""
-        from .cohort import read_h5ad
+        from ..data import read_h5ad
 
         if not self.cohort_path.is_file():
             raise FileNotFoundError(f"{self.cohort_path} does not exist: run notebook 01 (data) for this folder "
                                     "first, or `gaingtex cohort --out` it there")
         return read_h5ad(self.cohort_path)
 
-    def prepared(self, genes: str = "all"):
-        """The cohort split by donor and standardised with training statistics (all genes or the pathway)."""
-        from .data import alzheimer_genes, prepare
+    def genes(self, genes: str = "all") -> list[str] | None:
+        """The gene symbols of a gene set (``None`` for all genes)."""
+        from ..data import alzheimer_genes
 
         check_choice(genes, GENE_SETS, "gene set")
-        return prepare(self.cohort, genes=None if genes == "all" else alzheimer_genes())
+        return None if genes == "all" else alzheimer_genes()
 
-    def oracle(self, prepared):
-        """The exact Bayes-optimal imputer of this cohort, on ``prepared``'s genes and scale."""
-        from .imputers import OracleImputer
+    def prepared(self, genes: str = "all"):
+        """The cohort split by donor and standardised with training statistics (all genes or the pathway)."""
+        from ..data import prepare
 
-        return OracleImputer.from_prepared(self.cohort, prepared)
+        return prepare(self.cohort, genes=self.genes(genes), seed=self.seed, source=str(self.cohort_path))
+
+    def scenario(self, scenario: str, missing_rate: float = 0.5, genes: str = "all"):
+        """The scenario's matrices and masks, drawn from the run's seed (the masks the models trained with)."""
+        from ..evaluation.scenarios import scenario_data
+
+        return scenario_data(self.cohort, scenario, missing_rate, self.seed, self.genes(genes),
+                             source=str(self.cohort_path))
+
+    def oracle(self, data, healthy_tissue: bool = False):
+        """The cohort's oracle fitted to a scenario's scale and genes; ``healthy_tissue`` tells it that every
+        sample comes from its GTEx tissue (for the shifted cohorts)."""
+        from ..data.embedded import factor_model
+        from ..imputers import get
+
+        return get("oracle", generator=factor_model(self.cohort), healthy_tissue=healthy_tissue).fit(data.train)
+
+    def methods(self, data, names, genes: str = "all") -> dict:
+        """Fitted methods by label for a scenario: the deep models loaded from the folder (checked against the
+        scenario's masks), every other registered method built and fitted on ``data``; the oracle only when the
+        cohort has a generating model."""
+        from ..data.embedded import factor_model
+        from ..evaluation.scenarios import check_trained_masks
+        from ..evaluation.scoring import build_methods
+        from ..imputers import spec
+
+        generator = factor_model(self.cohort) if "generator" in self.cohort.uns else None
+        out = {}
+        for name in names:
+            if spec(name).trains:
+                model = self.load_model(name, data.scenario, genes)
+                check_trained_masks(model, data.missing_rate, data.seed)
+                out[model.name] = model
+            else:
+                out.update(build_methods([name], data, self.preset, generator))
+        return out
 
     # ------------------------------------------------------------------------------------------------- models
     def model_path(self, model: str, scenario: str, genes: str = "all") -> Path:
@@ -116,7 +152,7 @@ class Run:
 
     def load_model(self, model: str, scenario: str, genes: str = "all"):
         """A trained model of the folder, with an error that says which notebook trains it when it is absent."""
-        from .training import DeepImputer
+        from ..imputers.deep.trainer import DeepImputer
 
         path = self.model_path(model, scenario, genes)
         if not path.is_file():
@@ -125,17 +161,18 @@ class Run:
             raise FileNotFoundError(f"{path} does not exist: {hint} for this run folder first")
         return DeepImputer.load(path)
 
-    def train_or_load(self, prepared, model: str, scenario: str, genes: str = "all", progress: bool = True):
+    def train_or_load(self, model: str, scenario: str, genes: str = "all", progress: bool = True):
         """Load the folder's model if present, else train it with the run's preset and seed and save it.
 
         Returns ``(imputer, trained)`` where ``trained`` says whether it was trained now.
         """
-        from .workflow import train_model
+        from ..evaluation.scenarios import train_model
 
         path = self.model_path(model, scenario, genes)
         if path.is_file():
             return self.load_model(model, scenario, genes), False
-        imputer = train_model(prepared, model, scenario, self.preset, seed=self.seed, progress=progress)
+        imputer = train_model(self.cohort, model, scenario, self.preset, seed=self.seed, genes=self.genes(genes),
+                              progress=progress)
         imputer.info["genes"] = genes
         path.parent.mkdir(parents=True, exist_ok=True)
         imputer.save(path)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import nbformat
 
-from ._io import atomic_path
-from .config import MODEL_NAMES, MODELS, SCENARIOS
+from .._io import atomic_path
+from ..config import MODELS, SCENARIOS
+from ..imputers.registry import label
 from .runs import default_run_dir
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings")
@@ -50,7 +51,7 @@ def plan(preset: str, seed: int, run_dir: Path) -> list[Step]:
         for model in MODELS:
             steps.append(Step("02_training", f"02_training_{model.replace('-', '_')}_{scenario}",
                               {**common, "model": model, "scenario": scenario},
-                              title=f"Training {MODEL_NAMES[model]}, {SCENARIO_TITLES[scenario]}"))
+                              title=f"Training {label(model)}, {SCENARIO_TITLES[scenario]}"))
     steps += [Step(name, name, common) for name in NOTEBOOKS[2:]]
     return steps
 

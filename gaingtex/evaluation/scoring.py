@@ -1,0 +1,118 @@
+"""One scoring path, from a scenario's masks to a long table of scores, behind ``evaluate``, the notebooks and the
+benchmark: fit the methods (:func:`fit_methods`), impute the same masked matrix with each
+(:func:`score_methods`), summarise (:func:`summary_table`) and present (:func:`display_table`)."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..imputers import registry
+from .masks import check_mask
+from .metrics import masked_scores, summarize
+
+# Human column headers of a summary table.
+HEADERS = {"method": "method", "r2": "R²", "rmse": "RMSE", "r2_sd_tissues": "sd over tissues",
+           "r2_vs_oracle": "× oracle", "r2_vs_best": "× best", "impute_seconds": "impute s", "fit_seconds": "fit s"}
+
+
+def fit_imputer(imputer, data):
+    """Fit ``imputer`` on a scenario's training data unless it is fitted already; a method that needs the
+    imputed donors' blood (the blood surrogate) gets ``data.blood``."""
+    if getattr(imputer, "n_genes", None) is not None:
+        return imputer
+    extra = {"blood": data.blood} if "blood" in inspect.signature(imputer.fit).parameters else {}
+    return imputer.fit(**data.fit_args(), **extra)
+
+
+def build_methods(names, data, preset: str = "book", generator=None, progress: bool = False) -> dict:
+    """Registered methods by name, built for ``data``'s scenario and seed and fitted; keyed by their labels.
+
+    Methods that do not support the scenario, or need a generator when there is none, are left out."""
+    methods = {}
+    for name in names:
+        spec = registry.spec(name)
+        if not spec.supports(data.scenario) or (spec.needs_generator and generator is None):
+            continue
+        imputer = registry.get(name, scenario=data.scenario, preset=preset, seed=data.seed, generator=generator,
+                               progress=progress)
+        methods[spec.label] = fit_imputer(imputer, data)
+    return methods
+
+
+def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
+                  by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
+    """Impute ``x`` with ``mask`` (the hidden entries NaN, so no imputer can read them) and score the hidden
+    entries. ``by="all"`` pools every tissue into one group. Returns per-tissue, per-gene scores and the
+    imputation wall time in seconds."""
+    mask = check_mask(mask, x.shape)
+    hidden = np.where(mask > 0, x, np.nan).astype(np.float32)
+    t0 = time.perf_counter()
+    x_hat = imputer.transform(hidden, mask, obs)
+    seconds = time.perf_counter() - t0
+    groups = obs["tissue"].to_numpy() if by == "tissue" else np.full(len(obs), "all")
+    scores = masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy(), min_entries=min_entries)
+    return scores, seconds
+
+
+def score_methods(imputers: dict, data, genes=None) -> pd.DataFrame:
+    """Every method on the scenario's matrix with the *same* mask: per method, tissue and gene, R², RMSE and the
+    number of masked entries (a long table with ``method`` and ``impute_seconds``)."""
+    genes = data.eval.genes if genes is None else genes
+    frames = []
+    for name, imputer in imputers.items():
+        fit_imputer(imputer, data)
+        scores, seconds = score_imputer(imputer, data.eval.x, data.eval_mask, data.eval.obs, genes, data.scope)
+        frames.append(scores.assign(method=name, impute_seconds=seconds))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summary_table(scores: pd.DataFrame, reference: str = "oracle") -> pd.DataFrame:
+    """One row per method: R² and RMSE (mean over genes within a tissue, then over tissues), the sd of R² over
+    tissues, impute seconds, and R² as a fraction of ``reference``'s (``r2_vs_oracle``) or, without it, of the
+    best method's (``r2_vs_best``)."""
+    table = pd.DataFrame([{"method": m, **summarize(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
+                          for m, s in scores.groupby("method", sort=False)])
+    if reference in set(table["method"]):
+        table["r2_vs_oracle"] = table["r2"] / float(table.loc[table["method"] == reference, "r2"].iloc[0])
+    else:
+        table["r2_vs_best"] = table["r2"] / float(table["r2"].max())
+    return table
+
+
+def evaluate(imputers: dict, data, genes=None) -> pd.DataFrame:
+    """Fit what is unfitted, score every method on the scenario's mask; one row per method."""
+    return summary_table(score_methods(imputers, data, genes))
+
+
+def display_table(table: pd.DataFrame, precision: int = 3):
+    """A summary table as a page shows it: human headers, aligned numbers, no index."""
+    shown = table.rename(columns=HEADERS)
+    numeric = [c for c in shown.columns if c != "method"]
+    return (shown.style.format(precision=precision, subset=numeric).hide(axis="index")
+            .set_properties(subset=numeric, **{"text-align": "right"}))
+
+
+def glue_key(method_label: str) -> str:
+    """The registry name of a method, as a glue key part: ``GAIN-GTEx`` → ``gain``, ``per-tissue mean`` →
+    ``mean``."""
+    try:
+        return registry.spec(method_label).name.replace("-", "_")
+    except ValueError:
+        return method_label.lower().replace(" ", "_").replace("-", "_").replace("(", "").replace(")", "")
+
+
+def summary_values(table: pd.DataFrame, prefix: str) -> dict[str, float]:
+    """Named values of a summary table for the book's prose: ``<prefix>_<method>_<column>`` for R², RMSE,
+    impute seconds and the fraction of the reference."""
+    out = {}
+    for _, row in table.iterrows():
+        key = glue_key(row["method"])
+        for column in ("r2", "rmse", "r2_sd_tissues", "impute_seconds", "r2_vs_oracle", "r2_vs_best"):
+            if column in row and pd.notna(row[column]):
+                out[f"{prefix}_{key}_{'ratio' if column.startswith('r2_vs') else column}"] = float(row[column])
+    return out

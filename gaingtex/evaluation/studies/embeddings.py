@@ -1,0 +1,59 @@
+"""How tightly the brain tissues cluster in a learnt tissue embedding (paper Fig. 3), against random embeddings,
+and the seeded UMAP used for maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...data import reference
+from ..masks import stream
+
+
+def brain_labels(tissues) -> np.ndarray:
+    """True for the 13 brain tissues."""
+    group = reference.tissues()["group"]
+    return np.asarray([group.get(t) == "brain" for t in tissues])
+
+
+def cluster_scores(embedding: np.ndarray, labels: np.ndarray, k: int = 3) -> dict[str, float]:
+    """How tightly the ``labels == True`` rows cluster: their mean silhouette (brain vs the rest, Euclidean) and
+    their ``k``-nearest-neighbour purity (the fraction of each brain tissue's ``k`` nearest tissues that are
+    brain, averaged)."""
+    from sklearn.metrics import silhouette_samples
+    from sklearn.neighbors import NearestNeighbors
+
+    labels = np.asarray(labels, dtype=bool)
+    if labels.sum() < 2 or (~labels).sum() < 1:
+        raise ValueError("cluster scores need at least two brain tissues and one other tissue")
+    silhouette = silhouette_samples(embedding, labels.astype(int))[labels].mean()
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(embedding)
+    _, idx = nn.kneighbors(embedding[labels])
+    purity = labels[idx[:, 1:]].mean()
+    return {"silhouette": float(silhouette), "knn_purity": float(purity)}
+
+
+def embedding_null(embedding: np.ndarray, labels: np.ndarray, n: int = 500, seed: int = 0, k: int = 3) -> pd.DataFrame:
+    """Cluster scores of ``n`` random embeddings of the same shape (independent standard normal entries): what
+    the scores look like when the embedding carries no tissue information."""
+    rng = stream(seed, "embedding-null")
+    return pd.DataFrame([cluster_scores(rng.standard_normal(embedding.shape), labels, k) for _ in range(n)])
+
+
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
+            pca: int | None = 50) -> np.ndarray:
+    """A seeded 2-D UMAP of the rows of ``x`` (after PCA to ``pca`` components when ``x`` is wider)."""
+    import umap
+    from sklearn.decomposition import PCA
+
+    if pca is not None and x.shape[1] > pca and x.shape[0] > pca:
+        x = PCA(pca, random_state=seed).fit_transform(x)
+    reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(x) - 1), min_dist=min_dist, random_state=seed,
+                        n_jobs=1)
+    return reducer.fit_transform(x)
+
+
+def permutation_p(observed: dict[str, float], null: pd.DataFrame) -> dict[str, float]:
+    """One-sided p-value of each observed score against its null distribution, ``(#{null ≥ observed} + 1) /
+    (n + 1)``: never 0, as a finite null cannot show."""
+    return {k: float((np.sum(null[k] >= v) + 1) / (len(null) + 1)) for k, v in observed.items()}

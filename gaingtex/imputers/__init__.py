@@ -1,0 +1,17 @@
+"""Imputation methods behind one contract (:mod:`.base`) and one registry (:mod:`.registry`).
+
+``names()`` lists the registered methods, ``get(name, **params)`` builds one, ``spec(name)`` says what it supports.
+One file per method: :mod:`.mean`, :mod:`.oracle` (with the Gaussian posterior of :mod:`.gaussian`, shared with
+:mod:`.factor_analysis`), :mod:`.blood_surrogate`, and the deep models in :mod:`.deep`.
+"""
+
+from .base import Imputer, check_inputs, keep_observed, observed_mask
+from .blood_surrogate import BloodSurrogate
+from .factor_analysis import FactorAnalysisImputer, fit_factor_model
+from .mean import MeanImputer
+from .oracle import OracleImputer, conditional_mean
+from .registry import MethodSpec, colour, get, label, names, register, spec
+
+__all__ = ["BloodSurrogate", "FactorAnalysisImputer", "Imputer", "MeanImputer", "MethodSpec", "OracleImputer",
+           "check_inputs", "colour", "conditional_mean", "fit_factor_model", "get", "keep_observed", "label", "names",
+           "observed_mask", "register", "spec"]
