@@ -36,3 +36,13 @@ def smoke_book(tmp_path_factory):
     root = Path(__file__).resolve().parents[1]
     html = build_book("smoke", 0, run_dir=base / "run", root=root, build_dir=base / "build", log=lambda *a, **k: None)
     return html, base / "build", base / "run"
+
+
+SLOW_FIXTURES = {"smoke_book", "pmi"}  # the whole smoke book; a trained PMI
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that build the book or train a model are slow (``pytest -m "not slow"`` skips them)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -23,6 +23,7 @@ def test_cohort_command(cohort_file):
     assert adata.n_vars == 300 and adata.uns["gaingtex"]["seed"] == 0
 
 
+@pytest.mark.slow
 def test_train_then_evaluate(cohort_file, tmp_path, capsys):
     model = tmp_path / "pmi.keras"
     assert main(["train", "--cohort", str(cohort_file), "--preset", "smoke", "--model", "pmi",
@@ -40,6 +41,7 @@ def test_train_then_evaluate(cohort_file, tmp_path, capsys):
     assert "is one of the command's inputs" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_alzheimer_gene_subset(cohort_file, tmp_path):
     model = tmp_path / "ad.keras"
     assert main(["train", "--cohort", str(cohort_file), "--preset", "smoke", "--model", "gain-mse",
@@ -51,6 +53,7 @@ def test_alzheimer_gene_subset(cohort_file, tmp_path):
     assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model)]) != 0
 
 
+@pytest.mark.slow
 def test_benchmark_command(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["benchmark", "--preset", "smoke", "--seed", "1", "--out", str(out)]) == 0

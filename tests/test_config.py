@@ -18,12 +18,27 @@ def test_paper_preset_uses_the_authors_tuned_sizes():
     assert model_config("paper", "pmi", "inductive").patience == 30
 
 
-def test_every_preset_model_and_scenario_has_a_config():
-    for preset in PRESETS:
-        for model in MODELS:
-            for scenario in SCENARIOS:
-                c = model_config(preset, model, scenario)
-                assert c.hidden_units >= 16 and c.max_epochs >= 1
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_builds_the_network_it_describes(preset, smoke):
+    """Each preset's configuration, for every model and scenario, becomes a network with exactly those hidden
+    blocks: the layers, their widths, dropout and batch normalisation, and a discriminator for GAIN-GTEx only."""
+    from gaingtex.data import CovariateEncoder
+    from gaingtex.imputers.deep.trainer import DeepImputer
+
+    for model in MODELS:
+        for scenario in SCENARIOS:
+            config = model_config(preset, model, scenario)
+            imputer = DeepImputer(model, scenario, config)
+            imputer.encoder_ = CovariateEncoder.fit(smoke.obs)
+            network = imputer._build(20)
+            for net in [network.net] + ([network.disc] if model == "gain" else []):
+                dense = [layer for layer in net.layers if type(layer).__name__ == "Dense"]
+                assert [d.units for d in dense] == [config.hidden_units] * config.hidden_layers + [20]
+                dropout = [layer.rate for layer in net.layers if type(layer).__name__ == "Dropout"]
+                assert dropout == ([config.dropout] * config.hidden_layers if config.dropout > 0 else [])
+                norms = [layer for layer in net.layers if type(layer).__name__ == "BatchNormalization"]
+                assert len(norms) == (config.hidden_layers if config.batchnorm else 0)
+            assert hasattr(network, "disc") == (model == "gain")
 
 
 def test_configs_are_frozen_and_errors_are_clear():

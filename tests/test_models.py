@@ -101,6 +101,7 @@ def test_bad_inputs(pmi, inductive, tmp_path):
         pmi.save(tmp_path / "model.h5")
 
 
+@pytest.mark.slow
 def test_pmi_honours_beta(monkeypatch, inductive):
     """The original code ignored beta; PMI's own training step must draw keep-probabilities across U(alpha, beta).
     A spy on the loss sees the pseudo-masks that ``train_step`` really used."""
@@ -121,6 +122,7 @@ def test_pmi_honours_beta(monkeypatch, inductive):
     assert 0.45 < per_sample.mean() < 0.55
 
 
+@pytest.mark.slow
 def test_without_validation_split_donors_are_held_out_whole(smoke_prepared):
     train = smoke_prepared.train
     imputer = DeepImputer("pmi", "inductive", quick("pmi", "inductive", max_epochs=1), seed=0).fit(train)

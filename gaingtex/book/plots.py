@@ -1,4 +1,4 @@
-"""The book's figures. Each function takes the DataFrames that :mod:`gaingtex.studies` returns and gives back a
+"""The book's figures. Each function takes the DataFrames that :mod:`gaingtex.evaluation.studies` returns and gives back a
 matplotlib ``Figure``; tissues are drawn in the official GTEx colours."""
 
 from __future__ import annotations
@@ -49,23 +49,65 @@ def histogram(values, bins, xlabel: str, title: str, reference_mean: float | Non
     return _finish(fig, ax, xlabel, "count", title)
 
 
+def spread_labels(ax, texts, points: np.ndarray, steps: int = 2000, pad: float = 2.0) -> None:
+    """Move text labels until no two overlap and none covers a point: boxes measured in pixels, each overlapping
+    pair pushed apart along the axis where they overlap least, a weak spring pulling each label back to its
+    point. Each label is joined to its point by a thin line."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    size = np.array([[b.width + 2 * pad, b.height + 2 * pad] for b in boxes])
+    anchor = ax.transData.transform(points)
+    pos = anchor + np.array([0.0, size[:, 1].mean()])  # start just above each point
+    dots = np.full((len(anchor), 2), 8.0)  # the points themselves, as small boxes
+    every = np.vstack([size, dots])
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        centres = np.vstack([pos, anchor])
+        d = pos[:, None, :] - centres[None, :, :]
+        overlap = (size[:, None, :] + every[None, :, :]) / 2 - np.abs(d)
+        hit = (overlap > 0).all(axis=-1)
+        hit[np.arange(len(pos)), np.arange(len(pos))] = False
+        if not hit.any():
+            break
+        hit &= rng.random(hit.shape) < 0.5  # move half of the pairs at a time, so that crowds do not oscillate
+        axis = np.argmin(overlap, axis=-1)  # push along the smaller overlap
+        sign = np.where(d == 0, rng.choice([-1.0, 1.0], size=d.shape), np.sign(d))
+        push = np.zeros_like(d)
+        for k in (0, 1):
+            along = hit & (axis == k)
+            push[..., k] = np.where(along, overlap[..., k] * sign[..., k] * 0.5, 0.0)
+        pos += push.sum(axis=1) + 0.002 * (anchor - pos)
+    inverse = ax.transData.inverted()
+    for text, xy, point in zip(texts, inverse.transform(pos), points):
+        text.set_position(xy)
+        ax.plot([point[0], xy[0]], [point[1], xy[1]], lw=0.4, color="#999999", zorder=1)
+
+
 def scatter_by_tissue(coords: np.ndarray, tissues, title: str, labels: bool = False, size: float = 3) -> plt.Figure:
-    """2-D points coloured by tissue (GTEx colours); ``labels`` writes each tissue's name at its points' median."""
+    """2-D points coloured by tissue (GTEx colours); ``labels`` names each tissue near its points' median, the
+    names moved apart so that none covers another (:func:`spread_labels`)."""
     colours = reference.tissue_colours()
     tissues = np.asarray(tissues).astype(str)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    ax.scatter(coords[:, 0], coords[:, 1], s=size, c=[colours.get(t, "#888") for t in tissues], linewidths=0)
-    if labels:
-        for t in np.unique(tissues):
-            x, y = np.median(coords[tissues == t], axis=0)
-            ax.annotate(_label(t), (x, y), fontsize=6, ha="center", va="bottom", xytext=(0, 3),
-                        textcoords="offset points")
+    fig, ax = plt.subplots(figsize=(9, 7.5) if labels else (7.5, 6.5))
+    ax.scatter(coords[:, 0], coords[:, 1], s=size, c=[colours.get(t, "#888") for t in tissues], linewidths=0,
+               zorder=2)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("UMAP 1")
     ax.set_ylabel("UMAP 2")
     ax.set_title(title)
-    fig.tight_layout()
+    if labels:
+        names = list(dict.fromkeys(tissues))
+        anchors = np.array([np.median(coords[tissues == t], axis=0) for t in names])
+        ax.margins(0.15)
+        fig.tight_layout()
+        texts = [ax.text(x, y, _label(t), fontsize=6.5, ha="center", va="center", color="#222222", zorder=3)
+                 for t, (x, y) in zip(names, anchors)]
+        spread_labels(ax, texts, anchors)
+    else:
+        fig.tight_layout()
     return fig
 
 
@@ -149,25 +191,31 @@ def rate_curves(sweep: pd.DataFrame, title: str = "R² against the missing rate"
 
 
 def fraction_curves(sweep: pd.DataFrame) -> plt.Figure:
-    """One panel per shifted cohort: R² (mean ± sd over masks) against the observed fraction, the cohort
-    (solid) against its healthy GTEx tissue (dashed), one colour per method (Fig. 4)."""
+    """One panel per shifted cohort, one above the other: R² (mean ± sd over masks) against the observed fraction,
+    the cohort (solid) against its healthy GTEx tissue (dashed), one colour per method, one legend for all (Fig. 4)."""
+    from matplotlib.lines import Line2D
+
     cohorts = list(dict.fromkeys(sweep["cohort"]))
-    fig, axes = plt.subplots(1, len(cohorts), figsize=(4.2 * len(cohorts), 3.8), sharey=True, squeeze=False)
-    for ax, cohort in zip(axes[0], cohorts):
+    methods = list(dict.fromkeys(sweep["method"]))
+    fig, axes = plt.subplots(len(cohorts), 1, figsize=(7.5, 2.8 * len(cohorts) + 0.8), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, cohort in zip(axes[:, 0], cohorts):
         part = sweep[sweep["cohort"] == cohort]
         stats = part.groupby(["data", "method", "observed"], sort=False)["r2"].agg(["mean", "std"]).reset_index()
         for (data, method), line in stats.groupby(["data", "method"], sort=False):
             dashed = data.startswith("GTEx")
             ax.errorbar(line["observed"], line["mean"], yerr=line["std"].fillna(0), capsize=2, marker=".",
-                        ls="--" if dashed else "-", color=colour(method), alpha=0.7 if dashed else 1,
-                        label=f"{method}, {data}")
-        ax.set_title(f"{cohort} vs GTEx {_label(part['tissue'].iloc[0])}", fontsize=9)
-        ax.set_xlabel("observed fraction")
-        ax.legend(frameon=False, fontsize=6)
-    axes[0, 0].set_ylabel("R² (masked entries)")
+                        ls="--" if dashed else "-", color=colour(method), alpha=0.7 if dashed else 1)
+        ax.set_title(f"{cohort} against GTEx {_label(part['tissue'].iloc[0])}", fontsize=10)
+        ax.set_ylabel("R² (masked entries)")
+    axes[-1, 0].set_xlabel("observed fraction of genes")
     low = sweep.groupby(["data", "method", "observed"])["r2"].mean().min()
     axes[0, 0].set_ylim(max(low, -0.5) - 0.05, 1.0)  # a rare wild mean must not flatten every curve
-    fig.tight_layout()
+    handles = [Line2D([], [], color=colour(m), lw=2, label=m) for m in methods]
+    handles += [Line2D([], [], color="black", ls="-", label="shifted cohort"),
+                Line2D([], [], color="black", ls="--", label="GTEx tissue")]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     return fig
 
 

@@ -193,7 +193,7 @@ def split_labels(adata: ad.AnnData, seed: int = 0, resplit: bool = False) -> tup
 
 
 def prepare(adata: ad.AnnData, genes: Sequence[str] | None = None, seed: int = 0, resplit: bool = False,
-            source: str = "cohort") -> Prepared:
+            source: str = "cohort", validated: bool = False) -> Prepared:
     """Validate, split by donor and standardise every gene with statistics of its observed training entries.
 
     Parameters
@@ -209,8 +209,12 @@ def prepare(adata: ad.AnnData, genes: Sequence[str] | None = None, seed: int = 0
         Ignore ``obs['split']`` and draw a new donor-grouped split.
     source
         The cohort's name in error messages (its file name).
+    validated
+        ``adata`` has passed :func:`~gaingtex.data.schema.validate` already and has since only lost values to a
+        mask (a scenario's), which may leave a sample with nothing observed: skip the check.
     """
-    adata = validate(adata, source)
+    if not validated:
+        adata = validate(adata, source)
     obs = adata.obs
     gene_index = np.arange(adata.n_vars) if genes is None else select_genes(adata.var_names, genes)
     X = np.asarray(adata.X[:, gene_index], dtype=np.float32)

@@ -112,7 +112,7 @@ def scenario_data(adata: ad.AnnData, scenario: str, missing_rate: float = 0.5, s
         hidden[rows] = np.where(keep > 0, X[rows], np.nan)
     masked = ad.AnnData(X=hidden, obs=adata.obs.assign(split=labels), var=adata.var.iloc[gene_index],
                         uns=dict(adata.uns))
-    prepared = prepare(masked, seed=seed, source=source)
+    prepared = prepare(masked, seed=seed, source=source, validated=True)  # a sample may now be all hidden
     prepared.gene_index = gene_index
     truth = prepared.train.with_values(prepared.standardizer.transform(X[prepared.rows["train"]]))
     return ScenarioData(scenario, prepared, prepared.train, prepared.valid, prepared.train.mask, prepared.valid.mask,

@@ -132,8 +132,11 @@ def label(name: str) -> str:
 
 
 def colour(name_or_label: str) -> str:
-    """A method's colour in every figure (grey for a name the registry does not know)."""
-    try:
-        return spec(name_or_label).colour
-    except ValueError:
-        return "#888888"
+    """A method's colour in every figure; a variant such as ``oracle (healthy tissue)`` takes its method's colour,
+    a name the registry does not know is grey."""
+    for candidate in (name_or_label, name_or_label.split(" (")[0]):
+        try:
+            return spec(candidate).colour
+        except ValueError:
+            continue
+    return "#888888"

@@ -1,4 +1,4 @@
-"""The embedded GTEx-shaped cohort: GTEx v8's design with expression from a known linear-Gaussian factor model.
+"""The embedded cohort's generating model: a tissue-conditional linear-Gaussian factor model, and its parameters.
 
 Expression of sample ``i`` (tissue ``t``, donor ``d``, covariates ``c_i``) is, gene by gene,
 
@@ -9,7 +9,7 @@ by one gene module, or by all samples of a donor), ``a_t`` switches and scales t
 ``t``, ``β`` holds covariate effects, and the row scale ``r_t`` and noise ``ψ_t`` are set so that every gene has
 mean 0 and variance 1 within every tissue, as GTEx's per-tissue inverse-normal transform makes them. Donor
 factors are drawn once per donor and shared by all of its samples. Because the model is known, the best
-possible imputation is known too (:mod:`gaingtex.oracle`).
+possible imputation is known too (:mod:`gaingtex.imputers.oracle`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ...evaluation.masks import sample_mask
 from ..base import Imputer, check_inputs, keep_observed, observed_mask
 from ..registry import label
 from ._keras import keras, tf
-from .distribute import accelerator, default_strategy, use_threads  # noqa: F401 (use_threads: public here too)
+from .distribute import accelerator, default_strategy
 from .models import GAIN, PMI
 
 
