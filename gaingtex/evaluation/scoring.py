@@ -94,7 +94,11 @@ def display_table(table: pd.DataFrame, precision: int = 3):
     shown = table.rename(columns=HEADERS)
     numeric = [c for c in shown.columns if c != "method"]
     return (shown.style.format(precision=precision, subset=numeric).hide(axis="index")
-            .set_properties(subset=numeric, **{"text-align": "right"}))
+            .set_properties(subset=numeric, **{"text-align": "right"})
+            .set_properties(subset=["method"], **{"text-align": "left"})
+            .set_table_styles([{"selector": "th, td", "props": "padding: 0.15em 0.9em;"},
+                               {"selector": "th", "props": "text-align: right;"},
+                               {"selector": "th.col_heading.col0", "props": "text-align: left;"}]))
 
 
 def glue_key(method_label: str) -> str:
