@@ -170,7 +170,3 @@ def is_gtex(obs: pd.DataFrame) -> np.ndarray:
         return np.ones(len(obs), dtype=bool)
     return obs["cohort"].astype(str).to_numpy() == GTEX
 
-
-def observed(adata: ad.AnnData) -> np.ndarray:
-    """The 0/1 float32 mask of observed (non-NaN) entries."""
-    return (~np.isnan(np.asarray(adata.X, dtype=np.float32))).astype(np.float32)

@@ -18,18 +18,17 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
-from ..imputers import FactorAnalysisImputer, get
+from ..imputers import FactorAnalysisImputer, get, names, spec
 from .masks import missing_mask, stream
 from .metrics import masked_scores, summarize
 from .scenarios import ScenarioData, scenario_data
 from .scoring import build_methods, evaluate, fit_imputer, score_imputer
 from .studies import blood_surrogate_r2, shifted_cohorts
 
-RUNS: tuple[tuple[str, str], ...] = (
-    ("pmi", "inductive"), ("pmi", "inplace"),
-    ("gain", "inductive"), ("gain", "inplace"),
-    ("gain-mse", "inductive"), ("gain-mse", "inplace"),
-)
+
+def deep_runs() -> list[tuple[str, str]]:
+    """Every registered method that trains (the deep models), in every scenario it supports."""
+    return [(n, s) for n in names() if spec(n).trains for s in spec(n).scenarios]
 
 
 def matmul_throughput(n: int = 2048, repeats: int = 10) -> float:
@@ -97,12 +96,14 @@ def calibration(adata, data: ScenarioData, missing_rate: float = 0.5, seed: int 
     return out
 
 
-def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, runs=RUNS,
+def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, runs=None,
                   progress: bool = True) -> dict:
-    """Generate the cohort, train every model of ``runs``, and score all methods on identical masks."""
+    """Generate the cohort, train every model of ``runs`` (default :func:`deep_runs`), and score all methods on
+    identical masks."""
     from ..imputers.deep.distribute import accelerator, use_threads
 
     use_threads()
+    runs = deep_runs() if runs is None else runs
     t_start = time.perf_counter()
     adata = make_cohort(preset, seed)
     generator = factor_model(adata)
