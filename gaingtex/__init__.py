@@ -1,3 +1,3 @@
 """gaingtex: reproducible companion to Viñas et al. (2021), deep-learning imputation of gene expression."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

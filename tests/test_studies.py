@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import gaingtex
 from gaingtex.data import reference
 from gaingtex.evaluation import studies
 from gaingtex.data.embedded import factor_model
@@ -130,6 +131,13 @@ def test_run_folder_guards(tmp_path):
     assert (tmp_path / "r" / "run.json").is_file()
     with pytest.raises(ValueError, match="preset 'smoke', seed 0, not preset 'teach'"):
         Run(tmp_path / "r", "teach", 0)
+    import json
+
+    manifest = tmp_path / "r" / "run.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "gaingtex": "0.0.1"}))
+    with pytest.raises(ValueError, match="made by gaingtex 0.0.1.*--fresh"):
+        Run(tmp_path / "r", "smoke", 0)
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "gaingtex": gaingtex.__version__}))
     with pytest.raises(FileNotFoundError, match="run notebook 01"):
         run.cohort
     with pytest.raises(FileNotFoundError, match="model='gain', scenario='inplace'"):

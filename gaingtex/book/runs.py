@@ -42,8 +42,8 @@ class Run:
     folder
         The folder; created when absent.
     preset, seed
-        What the folder's cohort and models are made with. Opening a folder made with another preset or seed
-        raises, so that results of two configurations are never mixed.
+        What the folder's cohort and models are made with. Opening a folder made with another preset, seed or
+        gaingtex version raises, so that results of two configurations are never mixed.
     """
 
     folder: Path
@@ -62,6 +62,10 @@ class Run:
                 raise ValueError(f"{self.folder} holds a run with preset {found.get('preset')!r}, seed "
                                  f"{found.get('seed')!r}, not preset {self.preset!r}, seed {self.seed}; use another "
                                  "folder or delete this one")
+            if found.get("gaingtex") != __version__:  # its models and tables were made by other code
+                raise ValueError(f"{self.folder} was made by gaingtex {found.get('gaingtex')}, this is "
+                                 f"{__version__}: its models may not match this version's preparation; start it "
+                                 "anew (`gaingtex book --fresh`) or use another folder")
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             with atomic_path(manifest, suffix=".json") as tmp:
