@@ -102,12 +102,6 @@ class Run:
         check_choice(genes, GENE_SETS, "gene set")
         return None if genes == "all" else alzheimer_genes()
 
-    def prepared(self, genes: str = "all"):
-        """The cohort split by donor and standardised with training statistics (all genes or the pathway)."""
-        from ..data import prepare
-
-        return prepare(self.cohort, genes=self.genes(genes), seed=self.seed, source=str(self.cohort_path))
-
     def scenario(self, scenario: str, missing_rate: float = 0.5, genes: str = "all"):
         """The scenario's matrices and masks, drawn from the run's seed (the masks the models trained with)."""
         from ..evaluation.scenarios import scenario_data

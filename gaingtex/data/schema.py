@@ -54,8 +54,9 @@ def _categorical(obs: pd.DataFrame, column: str, allowed: tuple[str, ...], sourc
     text = np.array([str(v) for v in values], dtype=object)
     bad = ~np.isin(text, allowed)
     if bad.any():
+        expected = ", ".join(allowed) if len(allowed) <= 8 else f"{len(allowed)} values such as {', '.join(allowed[:3])}"
         raise SchemaError(f"{source}: obs column {column!r} holds {_first(values, bad, obs.index)}; expected one of "
-                          f"{', '.join(allowed) if len(allowed) <= 8 else f'{len(allowed)} values such as ' + ', '.join(allowed[:3])}")
+                          f"{expected}")
     categories = [a for a in allowed if a in set(text)] if present_only else list(allowed)
     obs[column] = pd.Categorical(text, categories=categories)
 

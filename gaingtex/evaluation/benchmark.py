@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
-from ..imputers import FactorAnalysisImputer, get, names, spec
+from ..imputers import get, names, spec
 from .masks import missing_mask, stream
 from .metrics import masked_scores, summarize
 from .scenarios import ScenarioData, scenario_data
@@ -60,8 +60,8 @@ def swap_tissues(obs: pd.DataFrame, same_group: bool, rng: np.random.Generator) 
     return pd.Categorical(new, categories=obs["tissue"].cat.categories)
 
 
-def calibration(adata, data: ScenarioData, missing_rate: float = 0.5, seed: int = 0) -> dict:
-    """The cohort's calibration figures at a missing rate, on the inductive scenario ``data``: the oracle's R²
+def calibration(adata, data: ScenarioData) -> dict:
+    """The cohort's calibration figures at the missing rate of the inductive scenario ``data``: the oracle's R²
     (overall and per tissue) on the extended test set, the per-tissue mean, the oracle told a wrong tissue, the
     blood surrogate, and the shifted cohorts against their tissue."""
     generator = factor_model(adata)
@@ -73,7 +73,8 @@ def calibration(adata, data: ScenarioData, missing_rate: float = 0.5, seed: int 
     out = {"oracle_r2": summarize(scores)["r2"],
            "oracle_r2_per_tissue": {k: float(v) for k, v in per_tissue.dropna().items()},
            "mean_r2": summarize(score_imputer(mean, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)[0])["r2"]}
-    rng = stream(seed, "calibration")
+    missing_rate = data.missing_rate
+    rng = stream(data.seed, "calibration")
     for which in ("same_group", "other_group"):
         swapped = data.eval.obs.assign(tissue=swap_tissues(data.eval.obs, which == "same_group", rng))
         hidden = np.where(data.eval_mask > 0, data.eval.x, np.nan)
@@ -118,7 +119,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
                          "train": len(prepared.train), "valid": len(prepared.valid), "test": len(prepared.test)}}
     flops = matmul_throughput()
     result["matmul_flops"] = flops
-    result["calibration"] = calibration(adata, inductive, missing_rate, seed)
+    result["calibration"] = calibration(adata, inductive)
     rows = []
     oracle_r2 = {}
     for scenario, data in scenarios.items():
@@ -152,7 +153,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
 
 def _reference_row(data, seed: int, oracle_r2: float, progress: bool) -> dict:
     """Fit and score the factor-analysis imputer (the learnable reference) on one scenario."""
-    imputer = FactorAnalysisImputer(seed=seed, progress=progress)
+    imputer = get("factor-analysis", seed=seed, progress=progress)
     t0 = time.perf_counter()
     imputer.fit(**data.fit_args())
     fit_seconds = time.perf_counter() - t0

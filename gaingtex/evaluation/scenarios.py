@@ -115,8 +115,9 @@ def scenario_data(adata: ad.AnnData, scenario: str, missing_rate: float = 0.5, s
     prepared = prepare(masked, seed=seed, source=source, validated=True)  # a sample may now be all hidden
     prepared.gene_index = gene_index
     truth = prepared.train.with_values(prepared.standardizer.transform(X[prepared.rows["train"]]))
-    return ScenarioData(scenario, prepared, prepared.train, prepared.valid, prepared.train.mask, prepared.valid.mask,
-                        truth, prepared.train.mask, None,
+    train_mask = prepared.train.mask  # what the methods see, and (where 0) what is scored
+    return ScenarioData(scenario, prepared, prepared.train, prepared.valid, train_mask, prepared.valid.mask,
+                        truth, train_mask, None,
                         scoring_scope(prepared.train.obs["tissue"].astype(str).value_counts(), min_samples),
                         missing_rate, seed)
 

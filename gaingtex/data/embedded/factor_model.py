@@ -81,12 +81,13 @@ class FactorModel:
 
     def gene_index(self, genes) -> np.ndarray:
         """Rows of the model's genes for ``genes``, matched by symbol; an error names genes it does not know."""
-        lookup = {g: i for i, g in enumerate(self.genes)}
-        unknown = [g for g in genes if g not in lookup]
-        if unknown:
-            raise ValueError(f"{len(unknown)} genes are not in the generating model ({len(self.genes)} genes), e.g. "
-                             f"{unknown[:5]}: the oracle needs the embedded cohort's own genes")
-        return np.array([lookup[g] for g in genes], dtype=int)
+        from ..preprocessing import select_genes
+
+        try:
+            return select_genes(self.genes, list(genes))
+        except KeyError as err:
+            raise ValueError(f"{err.args[0]} (the generating model's {len(self.genes)} genes): the oracle needs the "
+                             "embedded cohort's own genes") from None
 
     def unit_loadings(self, u: int) -> tuple[np.ndarray, np.ndarray]:
         """Active factor indices and the ``(genes, active)`` scaled loading matrix ``r ⊙ B a`` of unit ``u``."""
