@@ -168,3 +168,41 @@ def model_config(preset: str, model: str, scenario: str) -> ModelConfig:
         max_epochs=s["max_epochs"],
         patience=s["patience"],
     )
+
+
+@dataclass(frozen=True)
+class ComparisonConfig:
+    """How much of the comparison of methods (notebook 08, ``gaingtex benchmark``) a preset affords.
+
+    Attributes
+    ----------
+    seeds
+        Seeds per method (each redraws the masks and the method's own seed).
+    deep_seeds
+        Of those, how many the deep models are trained for (the first is the run's own model).
+    budget
+        Seconds a method may take to fit or to impute before it is reported as "> budget".
+    scaling_budget
+        Seconds per method and size in the scaling study.
+    """
+
+    seeds: int
+    deep_seeds: int
+    budget: float
+    scaling_budget: float
+
+
+# `book` trains the deep models for one seed: three seeds of three models in two scenarios would triple the
+# build's time; `gaingtex benchmark` trains them for every seed. `smoke` (the tests' book) keeps every stage,
+# with two seeds and budgets of seconds, so that its slow methods meet their budget.
+COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
+    "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0),
+    "teach": ComparisonConfig(seeds=3, deep_seeds=3, budget=300.0, scaling_budget=30.0),
+    "book": ComparisonConfig(seeds=3, deep_seeds=1, budget=120.0, scaling_budget=30.0),
+    "paper": ComparisonConfig(seeds=3, deep_seeds=1, budget=1800.0, scaling_budget=300.0),
+}
+
+
+def comparison_config(preset: str) -> ComparisonConfig:
+    """The comparison's configuration of a named preset."""
+    return COMPARISON_PRESETS[check_choice(preset, PRESETS, "preset")]

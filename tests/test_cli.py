@@ -56,26 +56,30 @@ def test_alzheimer_gene_subset(cohort_file, tmp_path):
 @pytest.mark.slow
 def test_benchmark_command(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["benchmark", "--preset", "smoke", "--seed", "1", "--out", str(out)]) == 0
+    assert main(["benchmark", "--preset", "smoke", "--seeds", "1", "2", "--gene-sets", "all", "--methods", "pmi",
+                 "GAIN-GTEx", "gain-mse", "oracle", "mean", "factor-analysis", "gaussian", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["preset"] == "smoke" and result["seed"] == 1 and result["missing_rate"] == 0.5
+    assert result["preset"] == "smoke" and result["seeds"] == [1, 2] and result["missing_rate"] == 0.5
     rows = result["results"]
-    keys = {"method", "scenario", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds"}
+    keys = {"method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds"}
     assert all(keys <= set(r) for r in rows)
-    methods = {(r["method"], r["scenario"]) for r in rows}
-    for m in ("PMI", "GAIN-GTEx", "GAIN-MSE", "oracle", "per-tissue mean", "factor-analysis"):
-        assert (m, "inductive") in methods and (m, "inplace") in methods
-    deep = [r for r in rows if r["method"] in ("PMI", "GAIN-GTEx", "GAIN-MSE")]
-    assert all(0 < r["matmul_fraction"] < 1.5 and r["fit_seconds"] > 0 for r in deep)
+    runs = {(r["method"], r["scenario"], r["seed"]) for r in rows}
+    for m in ("pmi", "gain", "gain-mse", "oracle", "mean", "factor-analysis", "gaussian"):
+        assert {(m, s, seed) for s in ("inductive", "inplace") for seed in (1, 2)} <= runs
+    deep = [r for r in rows if r["method"] in ("pmi", "gain", "gain-mse")]
+    assert all(0 < r["matmul_fraction"] < 1.5 and r["fit_seconds"] > 0 and r["epochs"] >= 1 for r in deep)
     assert result["matmul_flops"] > 1e9
-    reference = [r for r in rows if r["method"] == "factor-analysis"]
-    assert all(r["n_factors"] == int(min(r["validation_mse"], key=r["validation_mse"].get)) for r in reference)
-    assert all(r["r2"] > next(m["r2"] for m in rows if m["method"] == "per-tissue mean"
-                              and m["scenario"] == r["scenario"]) for r in reference)
+    summary = {(r["method"], r["scenario"]): r for r in result["summary"]}
+    assert all(r["seeds"] == 2 and r["r2_sd"] >= 0 for r in summary.values())
+    for scenario in ("inductive", "inplace"):
+        assert summary[("oracle", scenario)]["fraction"] == pytest.approx(1.0)
+        assert summary[("factor-analysis", scenario)]["r2_mean"] > summary[("mean", scenario)]["r2_mean"]
     cal = result["calibration"]
     assert "LAML-like" in cal["shifted"]
     assert cal["oracle_r2_other_group_tissue"] < cal["oracle_r2"]
-    assert "PMI" in capsys.readouterr().out
+    assert set(result["runtime"]["ratios"]) == {"gaussian/pmi", "gaussian/gain"}
+    shown = capsys.readouterr().out
+    assert "pmi" in shown and "0.5" in shown and "±" in shown
 
 
 def test_errors_are_clear(tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 from gaingtex.data import Split
 from gaingtex.imputers import FactorAnalysisImputer, fit_factor_model
 from gaingtex.evaluation.masks import missing_mask
-from gaingtex.imputers.gaussian import factor_posterior
+from gaingtex.imputers.posterior import factor_posterior
 
 
 def _low_rank(n, genes=40, k=3, seed=0):

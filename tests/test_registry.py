@@ -17,9 +17,17 @@ def build(name, scenario, seed, generator):
     params = {"scenario": scenario, "preset": "smoke", "seed": seed, "generator": generator}
     if spec(name).trains:
         params["config"] = model_config("smoke", name, scenario).replace(max_epochs=1, steps_per_epoch=3)
-    if name == "factor-analysis":
-        params.update(n_factors=4, max_iter=5)
+    params.update(SMALL.get(name, {}))
     return get(name, **params)
+
+
+# Settings that keep each fit within a second or two on the smoke cohort (fixed, where a method would otherwise
+# choose them on validation).
+SMALL = {"factor-analysis": dict(n_factors=4, max_iter=5), "gaussian": dict(max_iter=2),
+         "gaussian-pooled": dict(max_iter=2), "knn": dict(n_neighbors=5),
+         "mice": dict(n_nearest_features=10, max_iter=3),
+         "missforest": dict(n_estimators=3, n_nearest_features=5, max_iter=2),
+         "sample-lasso": dict(alpha=0.03, max_reference=100), "softimpute": dict(shrinkage=0.1, max_rank=20)}
 
 
 def fit(imputer, data, fill):
@@ -45,7 +53,8 @@ CASES = [(n, s) for n in names() for s in SCENARIOS if spec(n).supports(s)]
 
 
 def test_the_registry_holds_the_papers_methods():
-    assert {"pmi", "gain", "gain-mse", "mean", "factor-analysis", "blood-surrogate", "oracle"} <= set(names())
+    assert {"pmi", "gain", "gain-mse", "mean", "factor-analysis", "blood-surrogate", "oracle", "median", "gaussian",
+            "gaussian-pooled", "knn", "mice", "missforest", "sample-lasso", "softimpute"} <= set(names())
     assert spec("GAIN-GTEx").name == "gain" and spec("gain").label == "GAIN-GTEx"
     assert "blood-surrogate" not in names("inplace") and "pmi" in names("inplace")
     assert spec("oracle").needs_generator and spec("blood-surrogate").needs_blood and spec("pmi").saveable

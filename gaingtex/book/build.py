@@ -1,6 +1,6 @@
 """``gaingtex book``: execute the notebooks with papermill into one run folder, then build the Jupyter Book.
 
-Order: 01 data → 02 training (once per model and scenario) → 03 … 07. Every notebook reads what earlier ones
+Order: 01 data → 02 training (once per model and scenario) → 03 … 08. Every notebook reads what earlier ones
 left in the run folder (cohort, models) and never retrains a model that is there. The book is built from the
 executed copies with execution off and warnings as errors; a failed notebook or build removes the previously
 built HTML, so no stale page is left looking current.
@@ -24,7 +24,8 @@ from ..config import MODELS, SCENARIOS
 from ..imputers.registry import label
 from .runs import default_run_dir
 
-NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings")
+NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
+             "08_comparison")
 SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
 HIDDEN_TAGS = ("parameters", "injected-parameters")
 

@@ -250,3 +250,88 @@ def null_histogram(null: pd.DataFrame, observed: dict, title: str) -> plt.Figure
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def comparison_bars(summary: pd.DataFrame, genes: str = "all", title: str = "R² over seeds") -> plt.Figure:
+    """Mean R² (bars) and its sd over seeds (whiskers) of every method, one panel per scenario, best first; a
+    method that ran past its budget is listed with "> budget" instead of a bar."""
+    from ..imputers.registry import label
+
+    summary = summary[summary["genes"] == genes]
+    scenarios = list(dict.fromkeys(summary["scenario"]))
+    height = 0.3 * summary.groupby("scenario").size().max() + 1.2
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(10, height), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        block = summary[summary["scenario"] == scenario].sort_values("r2_mean", na_position="first")
+        names = [label(m) for m in block["method"]]
+        means = block["r2_mean"].fillna(0.0).clip(lower=-0.2)
+        ax.barh(names, means, xerr=block["r2_sd"].fillna(0.0), color=[colour(m) for m in block["method"]],
+                error_kw={"lw": 1})
+        for y, (m, status) in enumerate(zip(block["r2_mean"], block["status"])):
+            if pd.isna(m):
+                ax.text(0.01, y, status, va="center", fontsize=8)
+            elif m < -0.2:
+                ax.text(-0.19, y, f"{m:.2f}", va="center", fontsize=8, color="white")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlim(-0.2, 1.0)
+        ax.set_xlabel("R² on hidden entries (mean ± sd over seeds)")
+        ax.set_title(scenario.replace("inplace", "in place"))
+        ax.tick_params(axis="y", labelsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def time_bars(summary: pd.DataFrame, genes: str = "all", title: str = "Fit and imputation time") -> plt.Figure:
+    """Fit and imputation seconds of every method (log scale), one panel per scenario."""
+    from ..imputers.registry import label
+
+    summary = summary[(summary["genes"] == genes) & summary["r2_mean"].notna()]
+    scenarios = list(dict.fromkeys(summary["scenario"]))
+    height = 0.3 * summary.groupby("scenario").size().max() + 1.2
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(10, height), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        block = summary[summary["scenario"] == scenario].sort_values("fit_seconds_mean")
+        y = np.arange(len(block))
+        ax.barh(y + 0.2, block["fit_seconds_mean"].clip(lower=1e-3), height=0.4, color="#4c72b0", label="fit")
+        ax.barh(y - 0.2, block["impute_seconds_mean"].clip(lower=1e-3), height=0.4, color="#dd8452",
+                label="impute")
+        ax.set_yticks(y, [label(m) for m in block["method"]], fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds (mean over seeds)")
+        ax.set_title(scenario.replace("inplace", "in place"))
+    axes[0][0].legend(frameon=False, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def scaling_curves(table: pd.DataFrame, paper: dict | None = None) -> plt.Figure:
+    """Fit + imputation seconds against genes and against training samples, log-log, one line per method; a
+    cross marks where a method ran past its budget, and the paper's MissForest timing is a star."""
+    from ..imputers.registry import label
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, axis in zip(axes, ("genes", "samples")):
+        block = table[table["axis"] == axis]
+        for method, runs in block.groupby("method", sort=False):
+            ok = runs[runs["status"] == "ok"]
+            seconds = ok["fit_seconds"] + ok["impute_seconds"]
+            line, = ax.plot(ok[axis], seconds, marker="o", ms=3, color=colour(method), label=label(method))
+            over = runs[runs["status"] == "> budget"]
+            if len(over):
+                ax.scatter(over[axis], over["budget_seconds"], marker="x", color=line.get_color(), zorder=3)
+        if paper and axis == "genes":
+            ax.scatter([paper["genes"]], [paper["seconds"]], marker="*", s=120, color=colour("missforest"),
+                       label=f"MissForest, paper ({paper['samples']:,} samples)", zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(axis)
+        ax.set_ylabel("fit + impute seconds")
+    handles, labels = axes[1].get_legend_handles_labels()
+    extra = [(h, t) for h, t in zip(*axes[0].get_legend_handles_labels()) if t not in labels]
+    axes[1].legend(handles + [h for h, _ in extra], labels + [t for _, t in extra], frameon=False, fontsize=7,
+                   bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle("Time against problem size (× : past the budget)")
+    fig.tight_layout()
+    return fig

@@ -176,6 +176,25 @@ class Run:
         imputer.save(path)
         return imputer, True
 
+    def deep_models(self, deep_seeds, progress: bool = True):
+        """Deep models for the comparison (:func:`gaingtex.evaluation.comparison.compare`): at the run's seed the
+        folder's own (on all genes loaded, or trained once and saved; on a gene subset only those an earlier
+        notebook trained), at the other seeds of ``deep_seeds`` trained afresh, at any other seed left out."""
+        from ..imputers import get
+
+        deep_seeds = {int(s) for s in deep_seeds}
+
+        def provide(name, scenario, genes, seed, data):
+            if seed == self.seed:
+                if genes != "all" and not self.has_model(name, scenario, genes):
+                    return None
+                return self.train_or_load(name, scenario, genes, progress)[0]
+            if seed not in deep_seeds:
+                return None
+            return get(name, scenario=scenario, preset=self.preset, seed=seed, progress=progress).fit(**data.fit_args())
+
+        return provide
+
     # ------------------------------------------------------------------------------------------------- tables
     def table_path(self, name: str) -> Path:
         return self.folder / "tables" / f"{name}.csv"

@@ -1,5 +1,5 @@
-"""The benchmark behind ``gaingtex benchmark``: every deep model in both scenarios against the oracle and the
-per-tissue mean on identical masks, the cohort's calibration figures, and training throughput.
+"""The benchmark behind ``gaingtex benchmark``: the comparison of every registered method (:mod:`.comparison`)
+over several seeds, the embedded cohort's calibration figures, training throughput and the runtime study.
 
 Beside the oracle, which is *given* the generating parameters, a factor-analysis imputer *learns* them from the
 same training data as the deep models: its row shows how close to the oracle the right model family itself gets
@@ -10,25 +10,22 @@ from __future__ import annotations
 import os
 import platform
 import time
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
-from ..imputers import get, names, spec
+from ..imputers import get
+from .comparison import plus_minus, compare, summarise
 from .masks import missing_mask, stream
 from .metrics import masked_scores, summarize
+from .runtime import RUNTIME_METHODS, imputation_memory, runtime_ratios
 from .scenarios import ScenarioData, scenario_data
-from .scoring import build_methods, evaluate, fit_imputer, score_imputer
+from .scoring import fit_imputer, score_imputer
 from .studies import blood_surrogate_r2, shifted_cohorts
-
-
-def deep_runs() -> list[tuple[str, str]]:
-    """Every registered method that trains (the deep models), in every scenario it supports."""
-    return [(n, s) for n in names() if spec(n).trains for s in spec(n).scenarios]
 
 
 def matmul_throughput(n: int = 2048, repeats: int = 10) -> float:
@@ -97,88 +94,87 @@ def calibration(adata, data: ScenarioData) -> dict:
     return out
 
 
-def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, runs=None,
-                  progress: bool = True) -> dict:
-    """Generate the cohort, train every model of ``runs`` (default :func:`deep_runs`), and score all methods on
-    identical masks."""
+def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, seeds: Sequence[int] | None = None,
+                  methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer"),
+                  budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True) -> dict:
+    """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
+    ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
+    and the deep models' training throughput."""
     from ..imputers.deep.distribute import accelerator, use_threads
 
     use_threads()
-    runs = deep_runs() if runs is None else runs
     t_start = time.perf_counter()
-    adata = make_cohort(preset, seed)
-    generator = factor_model(adata)
-    scenarios = {s: scenario_data(adata, s, missing_rate, seed) for s in dict.fromkeys(s for _, s in runs)}
-    inductive = scenarios.get("inductive") or scenario_data(adata, "inductive", missing_rate, seed)
+    seeds = [seed, seed + 1, seed + 2] if seeds is None else [int(s) for s in seeds]
+    adata = make_cohort(preset, seed) if adata is None else adata
+    generator = factor_model(adata) if "generator" in adata.uns else None
+    inductive = scenario_data(adata, "inductive", missing_rate, seeds[0], source=source)
     prepared = inductive.prepared
-    gtex = adata.obs["cohort"] == "GTEx"
-    result = {"preset": preset, "seed": seed, "missing_rate": missing_rate, "gaingtex": __version__,
-              "device": accelerator(), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+    gtex = adata.obs["cohort"] == "GTEx" if "cohort" in adata.obs else np.ones(adata.n_obs, bool)
+    result = {"preset": preset, "seed": seeds[0], "seeds": seeds, "missing_rate": missing_rate, "budget": budget,
+              "cohort_source": source, "gaingtex": __version__, "device": accelerator(),
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "cohort": {"samples": int(gtex.sum()), "genes": int(adata.n_vars),
                          "donors": int(adata.obs.loc[gtex, "donor_id"].nunique()),
                          "train": len(prepared.train), "valid": len(prepared.valid), "test": len(prepared.test)}}
     flops = matmul_throughput()
     result["matmul_flops"] = flops
-    result["calibration"] = calibration(adata, inductive)
-    rows = []
-    oracle_r2 = {}
-    for scenario, data in scenarios.items():
-        base = evaluate(build_methods(["oracle", "mean"], data, preset, generator), data)
-        oracle_r2[scenario] = float(base.loc[base["method"] == "oracle", "r2"].iloc[0])
-        for _, r in base.iterrows():
-            rows.append({"method": r["method"], "scenario": scenario, "r2": r["r2"], "rmse": r["rmse"],
-                         "oracle_r2": oracle_r2[scenario], "fit_seconds": 0.0,
-                         "impute_seconds": r["impute_seconds"]})
-        rows.append(_reference_row(data, seed, oracle_r2[scenario], progress))
-    bar = tqdm(runs, desc="benchmark", disable=not progress)
-    for model, scenario in bar:
-        bar.set_postfix_str(f"{model} {scenario}")
-        data = scenarios[scenario]
-        imputer = get(model, scenario=scenario, preset=preset, seed=seed, progress=progress)
-        imputer.fit(**data.fit_args())
-        r = evaluate({imputer.name: imputer}, data).iloc[0]
-        train_flops = imputer.training_flops() * imputer.steps_ / imputer.fit_seconds_
-        rows.append({"method": imputer.name, "scenario": scenario, "r2": r["r2"], "rmse": r["rmse"],
-                     "oracle_r2": oracle_r2[scenario], "fit_seconds": imputer.fit_seconds_,
-                     "impute_seconds": r["impute_seconds"], "epochs": len(imputer.history_),
-                     "best_epoch": imputer.best_epoch_, "steps": imputer.steps_,
-                     "train_flops_per_second": train_flops, "matmul_fraction": train_flops / flops,
-                     "hidden": f"{imputer.config.hidden_layers}x{imputer.config.hidden_units}"})
-    for row in rows:
-        row["r2_vs_oracle"] = row["r2"] / row["oracle_r2"]
-    result["results"] = rows
+    if generator is not None:
+        result["calibration"] = calibration(adata, inductive)
+    memory = {}
+    rows = compare(adata, methods, seeds, genes=genes, missing_rate=missing_rate, preset=preset,
+                   generator=generator, budget=budget, source=source, progress=progress,
+                   keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
+    rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"]
+    if "train_flops_per_second" in rows:
+        rows["matmul_fraction"] = rows["train_flops_per_second"] / flops
+    result["results"] = _records(rows)
+    result["summary"] = _records(summarise(rows))
+    result["runtime"] = runtime_ratios(rows, memory, len(inductive.eval))
     result["wall_seconds"] = time.perf_counter() - t_start
     return result
 
 
-def _reference_row(data, seed: int, oracle_r2: float, progress: bool) -> dict:
-    """Fit and score the factor-analysis imputer (the learnable reference) on one scenario."""
-    imputer = get("factor-analysis", seed=seed, progress=progress)
-    t0 = time.perf_counter()
-    imputer.fit(**data.fit_args())
-    fit_seconds = time.perf_counter() - t0
-    r = evaluate({imputer.name: imputer}, data).iloc[0]
-    return {"method": imputer.name, "scenario": data.scenario, "r2": r["r2"], "rmse": r["rmse"],
-            "oracle_r2": oracle_r2, "fit_seconds": fit_seconds, "impute_seconds": r["impute_seconds"],
-            "n_factors": imputer.n_factors_, "validation_mse": imputer.validation_.to_dict()}
+def _records(table: pd.DataFrame) -> list[dict]:
+    """JSON rows without NaN cells (a field a method does not have is absent, not NaN)."""
+    return [{k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+            for row in table.to_dict(orient="records")]
+
+
+def _measure(memory: dict, row: dict, imputer, data, seed: int) -> None:
+    """Peak memory of one imputation of the extended test set, for the runtime study's methods (first seed)."""
+    if row["seed"] == seed and row["scenario"] == "inductive" and row["genes"] == "all" and \
+            row["method"] in RUNTIME_METHODS:
+        memory[row["method"]] = imputation_memory(imputer, data)
 
 
 def format_table(result: dict) -> str:
-    """A plain-text table of a benchmark result."""
-    df = pd.DataFrame(result["results"])
-    cols = ["method", "scenario", "r2", "oracle_r2", "r2_vs_oracle", "rmse", "fit_seconds", "impute_seconds"]
-    if "matmul_fraction" in df:
-        cols += ["epochs", "matmul_fraction"]
-    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 160):
-        table = df[cols].to_string(index=False)
-    cal = result["calibration"]
-    lines = [f"preset={result['preset']} seed={result['seed']} missing_rate={result['missing_rate']} "
+    """A plain-text table of a benchmark result: mean ± sd over seeds, then the calibration figures."""
+    summary = pd.DataFrame(result["summary"])
+    shown = pd.DataFrame({
+        "method": summary["method"], "scenario": summary["scenario"], "genes": summary["genes"],
+        "seeds": summary["seeds"].astype(str) + "/" + summary["runs"].astype(str),
+        "R²": [plus_minus(m, s) for m, s in zip(summary["r2_mean"], summary["r2_sd"])],
+        "RMSE": [plus_minus(m, s) for m, s in zip(summary["rmse_mean"], summary["rmse_sd"])],
+        "× ref": summary.get("fraction", pd.Series(np.nan, index=summary.index)).map("{:.3f}".format),
+        "fit s": summary["fit_seconds_mean"].map("{:.1f}".format),
+        "impute s": summary["impute_seconds_mean"].map("{:.2f}".format),
+        "status": summary["status"]})
+    with pd.option_context("display.width", 200, "display.max_colwidth", 40):
+        table = shown.to_string(index=False)
+    lines = [f"preset={result['preset']} seeds={result['seeds']} missing_rate={result['missing_rate']} "
              f"device={result['device']} matmul={result['matmul_flops'] / 1e9:.1f} GFLOP/s "
-             f"wall={result['wall_seconds']:.0f}s", table,
-             f"calibration: oracle R² {cal['oracle_r2']:.3f} (tissues {min(cal['oracle_r2_per_tissue'].values()):.2f}"
-             f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
-             f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}; oracle told another tissue: "
-             f"same group {cal['oracle_r2_same_group_tissue']:.3f}, other group {cal['oracle_r2_other_group_tissue']:.3f}"]
+             f"wall={result['wall_seconds']:.0f}s", table]
+    for name, r in result.get("runtime", {}).get("ratios", {}).items():
+        lines.append(f"imputation time of {r['method']} / {r['deep']}: {r['ratio']:.2f} ({r['seconds']:.2f} s vs "
+                     f"{r['deep_seconds']:.2f} s on {r['rows']} rows)")
+    cal = result.get("calibration")
+    if cal is None:
+        return "\n".join(lines + ["no generating model: no oracle, no calibration"])
+    lines.append(
+        f"calibration: oracle R² {cal['oracle_r2']:.3f} (tissues {min(cal['oracle_r2_per_tissue'].values()):.2f}"
+        f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
+        f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}; oracle told another tissue: "
+        f"same group {cal['oracle_r2_same_group_tissue']:.3f}, other group {cal['oracle_r2_other_group_tissue']:.3f}")
     for name, s in cal["shifted"].items():
         lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
                      f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")

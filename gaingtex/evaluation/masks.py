@@ -48,6 +48,8 @@ STREAMS = {
     "embedding-null": 17,     # random tissue embeddings
     "coexpression": 19,       # the genes of the co-expression similarity
     "user": 23,               # `gaingtex impute`: the validation split of a user's cohort
+    "holdout": 29,            # entries a method hides from its own training data to choose a setting (SoftImpute)
+    "scaling": 31,            # the scaling study's subsamples and masks
 }
 
 

@@ -7,11 +7,13 @@ observed entries exactly as they were. Constructors take settings only; data arr
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
 from ..data import Split
-from ..evaluation.masks import check_mask
+from ..evaluation.masks import check_mask, sample_mask
 
 
 def observed_mask(x: np.ndarray, mask: np.ndarray | None, what: str = "mask") -> np.ndarray:
@@ -45,6 +47,52 @@ def keep_observed(x: np.ndarray, mask: np.ndarray, prediction: np.ndarray) -> np
     return (mask * x + (1.0 - mask) * prediction).astype(np.float32)
 
 
+class BudgetExceeded(RuntimeError):
+    """A method ran past its time budget; ``done`` of ``total`` ``unit`` were finished (how far it got)."""
+
+    def __init__(self, method: str, budget: float, done: int, total: int, unit: str):
+        self.method, self.budget, self.done, self.total, self.unit = method, budget, done, total, unit
+        super().__init__(f"{method} ran past its budget of {budget:.0f} s after {done} of {total} {unit}")
+
+    @property
+    def progress(self) -> str:
+        return f"{self.done} of {self.total} {self.unit}"
+
+
+class Clock:
+    """The time budget of one ``fit`` or one ``transform`` call (``budget=None``: no limit)."""
+
+    def __init__(self, method: str, budget: float | None):
+        self.method, self.budget = method, budget
+        self.deadline = None if budget is None else time.monotonic() + float(budget)
+
+    def check(self, done: int, total: int, unit: str) -> None:
+        """Raise :class:`BudgetExceeded` once the budget is spent."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BudgetExceeded(self.method, self.budget, done, total, unit)
+
+
+def validation_task(valid: Split, valid_mask: np.ndarray | None, seed: int, max_rows: int | None = None):
+    """The validation rule shared by every method that chooses a setting: hide a fixed 50 % of the validation
+    split's observed entries (seeded) and score how well the rest predicts them.
+
+    Returns ``(x, inputs, targets, obs)``: the validation values, the entries shown (1), the entries to predict
+    (1), and the rows' annotations; at most ``max_rows`` rows, evenly spaced so that every tissue stays in."""
+    mask = observed_mask(valid.x, valid_mask, "valid_mask")
+    rows = np.arange(len(valid.x))
+    if max_rows is not None and len(rows) > max_rows:
+        rows = np.unique(np.linspace(0, len(rows) - 1, max_rows).round().astype(int))
+    keep = sample_mask(len(valid.x), valid.x.shape[1], 0.5, 0.5, np.random.default_rng(seed))[rows]
+    mask = mask[rows]
+    return valid.x[rows], mask * keep, mask * (1.0 - keep), valid.obs.iloc[rows]
+
+
+def masked_mse(x: np.ndarray, prediction: np.ndarray, targets: np.ndarray) -> float:
+    """Mean squared error over the entries where ``targets == 1``."""
+    error = np.where(targets > 0, x - prediction, 0.0)
+    return float((error ** 2).sum() / max(float(targets.sum()), 1.0))
+
+
 class Imputer:
     """Base class: a name, a seed, ``fit`` and ``transform``."""
 
@@ -53,6 +101,7 @@ class Imputer:
     def __init__(self, seed: int = 0):
         self.seed = seed
         self.n_genes: int | None = None
+        self.chosen_: dict = {}  # constructor settings chosen on validation, to reuse without choosing again
 
     def fit(self, train: Split, valid: Split | None = None, train_mask: np.ndarray | None = None,
             valid_mask: np.ndarray | None = None) -> "Imputer":

@@ -9,9 +9,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..data import reference
-from ..evaluation.masks import sample_mask
-from .base import Imputer, check_inputs, keep_observed, observed_mask
-from .gaussian import factor_posterior
+from .base import Imputer, check_inputs, keep_observed, masked_mse, observed_mask, validation_task
+from .posterior import factor_posterior, low_rank_mean
 from .registry import register
 
 
@@ -71,21 +70,20 @@ class FactorAnalysisImputer(Imputer):
         if len(self.candidates) == 1:
             self.models_ = self._fit_models(train.x, mask, keys, self.candidates[0])
             self.n_factors_ = self.candidates[0]
+            self.chosen_ = {"n_factors": self.n_factors_}
             return self
         if valid is None:
             raise ValueError("choosing the number of factors needs a validation split; pass valid or n_factors")
-        vmask = observed_mask(valid.x, valid_mask, "valid_mask")
-        keep = sample_mask(len(valid.x), valid.x.shape[1], 0.5, 0.5, np.random.default_rng(self.seed))
-        inputs, targets = vmask * keep, vmask * (1.0 - keep)
+        vx, inputs, targets, vobs = validation_task(valid, valid_mask, self.seed)
         errors, best = {}, None
         for k in self.candidates:
             models = self._fit_models(train.x, mask, keys, k)
-            prediction = self._predict(models, valid.x, inputs, self._keys(valid.obs), valid.obs)
-            error = np.where(targets > 0, valid.x - prediction, 0.0)
-            errors[k] = float((error ** 2).sum() / max(targets.sum(), 1.0))
+            prediction = self._predict(models, vx, inputs, self._keys(vobs), vobs)
+            errors[k] = masked_mse(vx, prediction, targets)
             if best is None or errors[k] < errors[best]:
                 best, self.models_ = k, models
         self.n_factors_ = best
+        self.chosen_ = {"n_factors": best}
         self.validation_ = pd.Series(errors, name="validation_mse").rename_axis("n_factors")
         return self
 
@@ -111,11 +109,7 @@ class FactorAnalysisImputer(Imputer):
                 raise ValueError(f"no training samples for {name!r} (tissue {', '.join(tissues)}): the factor model "
                                  f"knows {', '.join(sorted(models))}")
             rows = np.flatnonzero(keys == name)
-            mu, L, psi = models[name]
-            for start in range(0, len(rows), 2048):
-                r = rows[start: start + 2048]
-                f, _ = factor_posterior(L, psi, x[r] - mu, mask[r])
-                out[r] = mu + f @ L.T
+            out[rows] = low_rank_mean(*models[name], x[rows], mask[rows])
         return out
 
     def transform(self, x, mask, obs):

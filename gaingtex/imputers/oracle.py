@@ -1,7 +1,7 @@
 """The exact Bayes-optimal imputer of the embedded cohort: ``E[x_missing | x_observed, tissue, covariates]``.
 
 Within unit ``u`` (a tissue or a shifted cohort) a sample is Gaussian with mean ``μ(c)`` and covariance
-``L Lᵀ + diag(ψ)``, ``L`` of rank ``k`` (the active factors); :func:`gaingtex.imputers.gaussian.factor_posterior`
+``L Lᵀ + diag(ψ)``, ``L`` of rank ``k`` (the active factors); :func:`gaingtex.imputers.posterior.factor_posterior`
 gives the conditional mean. Genes outside a selected subset are marginalised out (their rows of ``L`` and ``ψ``
 dropped), so the oracle stays exact on any gene subset. Genes are matched to the generator by symbol.
 """
@@ -14,7 +14,7 @@ import pandas as pd
 from ..data import GTEX
 from ..data.embedded import FactorModel, encode_covariates
 from .base import Imputer, check_inputs, keep_observed
-from .gaussian import factor_posterior
+from .posterior import factor_posterior
 from .registry import register
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 SCENARIOS = ("inductive", "inplace")
-CONTEXT = ("scenario", "preset", "seed", "generator", "progress")  # what callers may pass to every method
+CONTEXT = ("scenario", "preset", "seed", "generator", "progress", "budget")  # what callers may pass to every method
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,9 @@ def spec(name: str) -> MethodSpec:
 def get(name: str, **params):
     """Build an unfitted imputer of a registered method.
 
-    The context keywords ``scenario``, ``preset``, ``seed``, ``generator`` and ``progress`` may be passed to every
-    method; each method takes those it uses. An unsupported ``scenario`` or a missing ``generator`` is an error.
+    The context keywords ``scenario``, ``preset``, ``seed``, ``generator``, ``progress`` and ``budget`` (seconds)
+    may be passed to every method; each method takes those it uses. An unsupported ``scenario`` or a missing
+    ``generator`` is an error.
     """
     s = spec(name)
     scenario = params.get("scenario")

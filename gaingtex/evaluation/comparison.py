@@ -1,0 +1,249 @@
+"""The comparison of methods: every registered method × scenario × gene set × seed, on identical masks within a
+seed, with fit and imputation times; slow methods under a time budget, reported as "> budget" with how far they
+got rather than dropped.
+
+One row per run keeps the benchmark schema ``{method, scenario, genes, seed, r2, rmse, oracle_r2, fit_seconds,
+impute_seconds}`` (``method`` the registry name) plus ``status`` and the settings a method chose; :func:`summarise`
+adds one row per method, scenario and gene set with the mean and sd over seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..config import SCENARIOS
+from ..data import alzheimer_genes
+from ..imputers import get, names, spec
+from ..imputers.base import BudgetExceeded
+from .metrics import summarize
+from .scenarios import scenario_data
+from .scoring import fit_imputer, score_imputer
+
+GENE_SETS = ("all", "alzheimer")
+NOT_TRAINED = "not trained"  # a deep model the caller chose not to train at this seed (the book's presets)
+ROW = ("method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds")
+
+# A deep model for (method, scenario, gene set, seed), fitted on that scenario's data, or None to leave it out.
+DeepModels = Callable[[str, str, str, int, object], object]
+
+
+def gene_sets(adata, wanted: Iterable[str] = GENE_SETS) -> dict[str, list[str] | None]:
+    """The gene sets of ``wanted`` that the cohort has: all genes, and the 273 Alzheimer genes when present."""
+    out = {}
+    for name in wanted:
+        if name not in GENE_SETS:
+            raise ValueError(f"unknown gene set {name!r}: expected one of {', '.join(GENE_SETS)}")
+        if name == "all":
+            out[name] = None
+        elif set(alzheimer_genes()) <= set(adata.var_names):
+            out[name] = alzheimer_genes()
+    return out
+
+
+def train_deep(preset: str, progress: bool = False) -> DeepModels:
+    """Deep models trained afresh for each seed with the preset's configuration."""
+
+    def train(name, scenario, genes, seed, data):
+        return get(name, scenario=scenario, preset=preset, seed=seed, progress=progress).fit(**data.fit_args())
+
+    return train
+
+
+def settings(imputer) -> dict:
+    """What a method chose on validation (factors, k, penalty, shrinkage) or did (epochs, throughput, pooled
+    tissues), for the row."""
+    out = dict(getattr(imputer, "chosen_", {}) or {})
+    if getattr(imputer, "history_", None) is not None:
+        steps = len(imputer.history_) * imputer.config.steps_per_epoch
+        out.update(epochs=len(imputer.history_), best_epoch=imputer.best_epoch_, steps=steps,
+                   hidden=f"{imputer.config.hidden_layers}x{imputer.config.hidden_units}",
+                   train_flops_per_second=imputer.training_flops() * steps / imputer.fit_seconds_)
+    if getattr(imputer, "pooled_tissues_", None):
+        out["pooled_tissues"] = len(imputer.pooled_tissues_)
+    return out
+
+
+def run_method(name: str, data, preset: str, seed: int, generator=None, budget: float | None = None,
+               deep: DeepModels | None = None, genes: str = "all", params: dict | None = None) -> tuple[dict, object]:
+    """Fit one method (with ``params``) on a scenario and score it on the scenario's mask; returns its row
+    (without the oracle's R²) and the fitted imputer (``None`` when it ran past its budget or was left out)."""
+    row = {"method": name, "scenario": data.scenario, "genes": genes, "seed": seed, "status": "ok"}
+    t0 = time.perf_counter()
+    try:
+        if spec(name).trains:
+            imputer = deep(name, data.scenario, genes, seed, data) if deep is not None else None
+            if imputer is None:
+                return {**row, "status": NOT_TRAINED}, None
+            fit_seconds = float(getattr(imputer, "fit_seconds_", time.perf_counter() - t0))
+        else:
+            imputer = fit_imputer(get(name, scenario=data.scenario, preset=preset, seed=seed, generator=generator,
+                                      budget=budget, **(params or {})), data)
+            fit_seconds = time.perf_counter() - t0
+        scores, impute_seconds = score_imputer(imputer, data.eval.x, data.eval_mask, data.eval.obs,
+                                               data.eval.genes, data.scope)
+    except BudgetExceeded as stop:
+        return {**row, "status": "> budget", "progress": stop.progress, "budget_seconds": stop.budget,
+                "fit_seconds": time.perf_counter() - t0}, None
+    summary = summarize(scores)
+    return {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
+            "impute_seconds": impute_seconds, **settings(imputer)}, imputer
+
+
+def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2),
+            scenarios: Sequence[str] = SCENARIOS, genes: Iterable[str] = GENE_SETS, missing_rate: float = 0.5,
+            preset: str = "book", generator=None, budget: float | None = 600.0, deep: DeepModels | None = None,
+            source: str = "cohort", progress: bool = True, keep: Callable | None = None,
+            reuse_choices: bool = True) -> pd.DataFrame:
+    """Every method on every scenario, gene set and seed; one row each (see the module's docstring).
+
+    Each seed redraws the scenario's masks (stream ``"scenario"``) and seeds every method; within a seed all
+    methods see the same masks. Methods that need a generator are left out without one; deep models come from
+    ``deep`` (default: trained afresh, :func:`train_deep`). ``keep(row, imputer, data)`` is called after each
+    run, for callers that want the fitted methods (the runtime study).
+
+    To share work across seeds, what a method chose on validation at the first seed (its ``chosen_``: factors,
+    k, penalty) is reused at the others when ``reuse_choices``, and a method that ran past its budget at the
+    first seed is not run again (its later rows say so).
+    """
+    methods = list(names() if methods is None else methods)
+    deep = train_deep(preset, progress) if deep is None else deep
+    sets = gene_sets(adata, genes)
+    plan = [(seed, scenario, g) for seed in seeds for scenario in scenarios for g in sets]
+    rows, chosen, over = [], {}, {}
+    bar = tqdm(total=sum(_runnable(m, s, generator) for _, s, _ in plan for m in methods), desc="comparison",
+               disable=not progress)
+    for seed, scenario, g in plan:
+        data = scenario_data(adata, scenario, missing_rate, seed, sets[g], source=source)
+        block = []
+        for name in methods:
+            if not _runnable(name, scenario, generator):
+                continue
+            bar.set_postfix_str(f"seed {seed} {scenario} {g} {name}")
+            key = (name, scenario, g)
+            if key in over:
+                block.append({"method": name, "scenario": scenario, "genes": g, "seed": seed, "status": "> budget",
+                              "progress": f"not rerun: past its budget at seed {over[key]}"})
+                bar.update()
+                continue
+            row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g,
+                                      chosen.get(key) if reuse_choices else None)
+            if row["status"] == "> budget":
+                over[key] = seed
+            elif imputer is not None and key not in chosen:
+                chosen[key] = dict(getattr(imputer, "chosen_", {}) or {})
+            block.append(row)
+            if keep is not None and imputer is not None:
+                keep(row, imputer, data)
+            bar.update()
+        oracle = next((r["r2"] for r in block if r["method"] == "oracle" and r["status"] == "ok"), np.nan)
+        rows += [{**r, "oracle_r2": oracle} for r in block]
+    bar.close()
+    table = pd.DataFrame(rows)
+    return table[[*ROW, *[c for c in table.columns if c not in ROW]]]
+
+
+def _runnable(name: str, scenario: str, generator) -> bool:
+    s = spec(name)
+    return s.supports(scenario) and not (s.needs_generator and generator is None)
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per method, scenario and gene set: mean and sd over seeds of R², RMSE and times, the seeds that
+    finished of those run (``seeds`` of ``runs``), and R² as a fraction of the oracle's (``reference`` =
+    ``"oracle"``) or, without an oracle, of the best method's in the same scenario and gene set. A deep model not
+    trained at some seeds is "ok" over the seeds it was; one never trained for a gene set has no row."""
+    out = []
+    for (scenario, g), block in rows.groupby(["scenario", "genes"], sort=False):
+        done = block[block["status"] == "ok"]
+        means = done.groupby("method", sort=False)["r2"].mean()
+        has_oracle = "oracle" in means.index
+        reference = "oracle" if has_oracle else (means.idxmax() if len(means) else None)
+        for method, runs in block.groupby("method", sort=False):
+            ok = runs[runs["status"] == "ok"]
+            failed = runs[~runs["status"].isin(["ok", NOT_TRAINED])]
+            if not len(ok) and not len(failed):
+                continue  # never trained for this gene set: nothing to report
+            row = {"method": method, "scenario": scenario, "genes": g, "seeds": int(len(ok)), "runs": int(len(runs)),
+                   "status": failed["status"].iloc[0] if len(failed) else "ok", "reference": reference}
+            for column in ("r2", "rmse", "fit_seconds", "impute_seconds"):
+                values = ok[column].astype(float)
+                row[f"{column}_mean"] = float(values.mean()) if len(values) else np.nan
+                row[f"{column}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+            if reference is not None and len(ok):
+                ref = done[done["method"] == reference].set_index("seed")["r2"]
+                row["fraction"] = float((ok.set_index("seed")["r2"] / ref.reindex(ok["seed"])).mean())
+            if len(failed) and "progress" in failed:
+                row["progress"] = "; ".join(failed["progress"].dropna().astype(str))
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+LINEAR = ("gaussian", "gaussian-pooled", "factor-analysis")  # the linear-Gaussian references
+PAPER_BEST = {"inductive": "pmi", "inplace": "gain"}  # the paper's best method in each scenario
+
+
+def ordering(summary: pd.DataFrame, genes: str = "all") -> dict:
+    """Whether the paper's ordering holds, per scenario: the best learnt method (the oracle is not learnt), the
+    paper's best (PMI inductive, GAIN-GTEx in place) and its rank, and the best linear reference; as values and
+    one plain sentence per scenario (``<scenario>_verdict``) for the page."""
+    from ..imputers import label
+
+    out = {}
+    for scenario, block in summary[summary["genes"] == genes].groupby("scenario", sort=False):
+        learnt = block[(block["method"] != "oracle") & block["r2_mean"].notna()].sort_values("r2_mean",
+                                                                                              ascending=False)
+        if not len(learnt):
+            continue
+        r2 = learnt.set_index("method")["r2_mean"]
+        best, paper = r2.index[0], PAPER_BEST[scenario]
+        linear = [m for m in r2.index if m in LINEAR]
+        values = {"best": label(best), "best_r2": float(r2.iloc[0])}
+        sentence = f"{label(best)} is the best learnt method (R² {r2.iloc[0]:.3f})"
+        if paper in r2:
+            rank = int(list(r2.index).index(paper)) + 1
+            values.update(paper=label(paper), paper_r2=float(r2[paper]), paper_rank=rank, holds=bool(best == paper))
+            sentence += (", as in the paper" if best == paper else
+                         f"; the paper's best, {label(paper)}, ranks {rank} of {len(r2)} (R² {r2[paper]:.3f})")
+        if linear:
+            values.update(linear=label(linear[0]), linear_r2=float(r2[linear[0]]))
+            if paper in r2 and linear[0] != paper:
+                gap = float(r2[paper] - r2[linear[0]])
+                sentence += (f". {label(paper)} {'beats' if gap >= 0 else 'trails'} the best linear reference, "
+                             f"{label(linear[0])}, by {abs(gap):.3f}")
+        values["verdict"] = sentence + "."
+        out.update({f"{scenario}_{k}": v for k, v in values.items()})
+    return out
+
+
+def display_summary(summary: pd.DataFrame, genes: str = "all"):
+    """The comparison as a page shows it: one row per method and scenario, best first, with human headers."""
+    from ..imputers import label
+    from .scoring import display_table
+
+    block = summary[summary["genes"] == genes].copy()
+    block["order"] = block["r2_mean"].fillna(-np.inf)
+    block = block.sort_values(["scenario", "order"], ascending=[True, False])
+    reference = block["reference"].dropna()
+    ratio = "× oracle" if len(reference) and (reference == "oracle").all() else "× best"
+    table = pd.DataFrame({
+        "method": block["method"].map(label).to_numpy(),
+        "scenario": block["scenario"].str.replace("inplace", "in place").to_numpy(),
+        "R²": [plus_minus(m, s) for m, s in zip(block["r2_mean"], block["r2_sd"])],
+        "RMSE": [plus_minus(m, s) for m, s in zip(block["rmse_mean"], block["rmse_sd"])],
+        ratio: block.get("fraction", pd.Series(np.nan, index=block.index)).to_numpy(),
+        "fit s": block["fit_seconds_mean"].to_numpy(), "impute s": block["impute_seconds_mean"].to_numpy(),
+        "seeds": (block["seeds"].astype(str) + " of " + block["runs"].astype(str)).to_numpy(),
+        "status": block["status"].to_numpy()})
+    return display_table(table)
+
+
+def plus_minus(mean: float, sd: float) -> str:
+    """``0.612 ± 0.004`` (or ``—`` for a method that did not finish)."""
+    if pd.isna(mean):
+        return "—"
+    return f"{mean:.3f}" if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"

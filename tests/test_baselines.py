@@ -1,0 +1,154 @@
+"""The standard baselines, each on a small case with a known answer; the registry's contract test covers the rest."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gaingtex.data import Split
+from gaingtex.evaluation.masks import missing_mask
+from gaingtex.imputers import get
+from gaingtex.imputers.base import BudgetExceeded
+from gaingtex.imputers.gaussian import fit_complete, fit_incomplete
+from gaingtex.imputers.posterior import dense_mean
+from gaingtex.imputers.softimpute import soft_impute
+
+
+def _obs(tissues, donors=None):
+    n = len(tissues)
+    return pd.DataFrame({"tissue": pd.Categorical(tissues), "sex": ["female", "male"] * (n // 2) + ["female"] * (n % 2),
+                         "age": np.linspace(25, 75, n), "hardy": ["NA"] * n,
+                         "donor_id": donors if donors is not None else [f"D{i}" for i in range(n)]},
+                        index=[f"S{i}" for i in range(n)])
+
+
+def _gaussian(n, cov, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal(np.arange(len(cov), dtype=float) * 0.1, cov, size=n)
+
+
+def _cov(genes=6, seed=1):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((genes, genes))
+    return a @ a.T / genes + 0.3 * np.eye(genes)
+
+
+def test_median_is_the_training_median_per_tissue():
+    x = np.array([[1.0, 10.0], [2.0, np.nan], [9.0, 30.0], [5.0, 1.0], [7.0, 3.0]], dtype=np.float32)
+    train = Split(x, _obs(["A", "A", "A", "B", "B"]))
+    imputer = get("median").fit(train)
+    query = np.full((3, 2), np.nan, dtype=np.float32)
+    out = imputer.transform(query, None, _obs(["A", "B", "C"]))
+    np.testing.assert_allclose(out[0], [2.0, 20.0])  # NaN never counts
+    np.testing.assert_allclose(out[1], [6.0, 2.0])
+    np.testing.assert_allclose(out[2], [5.0, 6.5])  # an unseen tissue: the median over all samples
+
+
+def test_gaussian_is_the_exact_conditional_mean_without_shrinkage():
+    cov = _cov()
+    x = _gaussian(400, cov).astype(np.float32)
+    train, test = Split(x[:300], _obs(["A"] * 300)), x[300:]
+    imputer = get("gaussian", shrinkage="none", min_samples=1).fit(train)
+    mask = missing_mask(*test.shape, 0.5, 3)
+    out = imputer.transform(np.where(mask > 0, test, np.nan), mask, _obs(["A"] * 100))
+    mu = x[:300].astype(np.float64).mean(0)
+    s = np.cov(x[:300].astype(np.float64).T, bias=True)
+    for i in range(len(test)):
+        o, m = mask[i] > 0, mask[i] == 0
+        if m.any() and o.any():
+            expected = mu[m] + s[np.ix_(m, o)] @ np.linalg.solve(s[np.ix_(o, o)], test[i, o] - mu[o])
+            np.testing.assert_allclose(out[i, m], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_shrinkage_covariance_of_few_samples_is_kept_low_rank_and_exact():
+    """Fewer samples than genes: the Ledoit–Wolf estimate is rank n plus a constant diagonal, and the Woodbury
+    posterior equals the dense one."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((15, 40))
+    model = fit_complete(x, "ledoit-wolf")
+    assert model.cov is None and model.loadings.shape == (40, 15) and 0 < model.shrinkage < 1
+    dense = model.loadings @ model.loadings.T + np.diag(model.noise)
+    query = rng.standard_normal((5, 40))
+    mask = missing_mask(5, 40, 0.5, 1)
+    hidden = mask == 0
+    np.testing.assert_allclose(model.predict(query, mask)[hidden], dense_mean(model.mean, dense, query, mask)[hidden],
+                               atol=1e-8)
+
+
+def test_em_in_place_recovers_the_covariance():
+    cov = _cov()
+    x = _gaussian(3000, cov)
+    mask = missing_mask(*x.shape, 0.4, 2)
+    model = fit_incomplete(np.where(mask > 0, x, 0.0), mask, "none", max_iter=30, tol=1e-6)
+    assert model.em_iterations > 1
+    np.testing.assert_allclose(model.cov, np.cov(x.T, bias=True), atol=0.08)
+
+
+def test_small_tissues_use_the_pooled_gaussian():
+    x = _gaussian(60, _cov()).astype(np.float32)
+    imputer = get("gaussian", min_samples=20).fit(Split(x, _obs(["A"] * 50 + ["B"] * 10)))
+    assert imputer.pooled_tissues_ == ["B"] and imputer.models_["B"] is imputer.models_["all"]
+    with pytest.raises(ValueError, match="no training samples of tissue 'C'"):
+        imputer.transform(x[:1], np.ones_like(x[:1]), _obs(["C"]))
+
+
+def test_softimpute_recovers_an_exact_low_rank_matrix():
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal((120, 3)) @ rng.standard_normal((3, 40))
+    mask = missing_mask(*truth.shape, 0.3, 1)
+    z = soft_impute(np.where(mask > 0, truth, 0.0), mask, shrinkage=0.1, max_rank=10, max_iter=3000, tol=1e-12)
+    hidden = mask == 0
+    assert np.abs(z - truth)[hidden].max() < 0.05 * np.abs(truth).max()
+    imputer = get("softimpute", shrinkage=2e-3, max_rank=10, max_iter=3000, tol=1e-12)
+    train = Split(np.where(mask > 0, truth, np.nan).astype(np.float32), _obs(["A"] * 120))
+    out = imputer.fit(train).transform(train.x, mask, train.obs)
+    np.testing.assert_allclose(out[hidden], truth[hidden], atol=0.05 * np.abs(truth).max())
+
+
+def test_blood_surrogate_returns_the_donors_blood():
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    blood = Split(x[:2], _obs(["Whole_Blood"] * 2, donors=["D1", "D2"]))
+    train = Split(x, _obs(["Lung", "Lung", "Whole_Blood", "Whole_Blood"]))
+    imputer = get("blood-surrogate").fit(train, blood=blood)
+    query = np.full((2, 3), np.nan, dtype=np.float32)
+    query[:, 0] = 99.0
+    out = imputer.transform(query, None, _obs(["Lung", "Lung"], donors=["D2", "D1"]))
+    np.testing.assert_array_equal(out, [[99.0, 4.0, 5.0], [99.0, 1.0, 2.0]])
+
+
+def test_sample_lasso_finds_the_duplicated_training_sample():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((30, 60)).astype(np.float32)
+    imputer = get("sample-lasso", alpha=1e-3).fit(Split(ref, _obs(["A"] * 30)))
+    mask = missing_mask(1, 60, 0.5, 4)
+    out = imputer.transform(np.where(mask > 0, ref[7:8], np.nan), mask, _obs(["A"]))
+    np.testing.assert_allclose(out[0], ref[7], atol=0.1)
+
+
+@pytest.mark.parametrize("name, params", [("knn", {"n_neighbors": 3}),
+                                          ("mice", {"n_nearest_features": 5, "max_iter": 3})])
+def test_inductive_fits_see_training_samples_only(name, params):
+    """Fitted on the training samples alone, and each test sample imputed on its own: imputing the test samples
+    together, one at a time, or beside other samples gives the same values."""
+    cov = _cov(8)
+    x = _gaussian(140, cov).astype(np.float32)
+    train, test = Split(x[:100], _obs(["A", "B"] * 50)), x[100:]
+    imputer = get(name, **params).fit(train)
+    fitted_rows = imputer.knn_._fit_X.shape[0] if name == "knn" else imputer.chain_.n_features_in_
+    assert fitted_rows == (100 if name == "knn" else 8 + imputer.covariates_.n_columns)
+    mask = missing_mask(*test.shape, 0.5, 5)
+    hidden = np.where(mask > 0, test, np.nan)
+    obs = _obs(["A", "B"] * 20)
+    together = imputer.transform(hidden, mask, obs)
+    alone = np.vstack([imputer.transform(hidden[i:i + 1], mask[i:i + 1], obs.iloc[i:i + 1]) for i in range(40)])
+    np.testing.assert_allclose(together, alone, rtol=1e-6, atol=1e-6)
+
+
+def test_a_slow_method_stops_at_its_budget_and_says_how_far_it_got():
+    x = _gaussian(60, _cov(8)).astype(np.float32)
+    x[::3, 0] = np.nan
+    with pytest.raises(BudgetExceeded, match=r"missforest ran past its budget of 0 s after 0 of \d+ regressions"):
+        get("missforest", budget=0.0, n_estimators=2).fit(Split(x, _obs(["A"] * 60)))
+    knn = get("knn", n_neighbors=3, budget=0.0).fit(Split(x, _obs(["A"] * 60)))
+    with pytest.raises(BudgetExceeded, match="after 0 of 60 samples") as caught:
+        knn.transform(x, None, _obs(["A"] * 60))
+    assert caught.value.progress == "0 of 60 samples"
