@@ -212,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", help="seeds of the masks and methods (default: --seed and the "
                    "next two)")
     p.add_argument("--methods", nargs="+", help="registry names (default: every registered method)")
-    p.add_argument("--gene-sets", nargs="+", choices=["all", "alzheimer"], default=["all", "alzheimer"],
-                   help="all genes, and the 273 Alzheimer genes where the cohort has them")
+    p.add_argument("--gene-sets", nargs="+", choices=["all", "alzheimer", "panel"],
+                   default=["all", "alzheimer", "panel"],
+                   help="all genes, the 273 Alzheimer genes where the cohort has them, a 59-gene panel")
     p.add_argument("--budget", type=float,
                    help="seconds a method may take to fit or impute before it is reported as '> budget' "
                    "(default 600; scaling: 300 per size)")

@@ -59,16 +59,17 @@ def test_gaussian_is_the_exact_conditional_mean_without_shrinkage():
             np.testing.assert_allclose(out[i, m], expected, rtol=1e-4, atol=1e-4)
 
 
-def test_a_shrinkage_covariance_of_few_samples_is_kept_low_rank_and_exact():
+@pytest.mark.parametrize("n", [15, 80])  # blocks of rows below rank 64, one product per row above
+def test_a_shrinkage_covariance_of_few_samples_is_kept_low_rank_and_exact(n):
     """Fewer samples than genes: the Ledoit–Wolf estimate is rank n plus a constant diagonal, and the Woodbury
     posterior equals the dense one."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((15, 40))
+    x = rng.standard_normal((n, 120))
     model = fit_complete(x, "ledoit-wolf")
-    assert model.cov is None and model.loadings.shape == (40, 15) and 0 < model.shrinkage < 1
+    assert model.cov is None and model.loadings.shape == (120, n) and 0 < model.shrinkage < 1
     dense = model.loadings @ model.loadings.T + np.diag(model.noise)
-    query = rng.standard_normal((5, 40))
-    mask = missing_mask(5, 40, 0.5, 1)
+    query = rng.standard_normal((5, 120))
+    mask = missing_mask(5, 120, 0.5, 1)
     hidden = mask == 0
     np.testing.assert_allclose(model.predict(query, mask)[hidden], dense_mean(model.mean, dense, query, mask)[hidden],
                                atol=1e-8)

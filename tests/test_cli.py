@@ -57,16 +57,16 @@ def test_alzheimer_gene_subset(cohort_file, tmp_path):
 def test_benchmark_command(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["benchmark", "--preset", "smoke", "--seeds", "1", "2", "--gene-sets", "all", "--methods", "pmi",
-                 "GAIN-GTEx", "gain-mse", "oracle", "mean", "factor-analysis", "gaussian", "--out", str(out)]) == 0
+                 "GAIN-GTEx", "oracle", "mean", "factor-analysis", "gaussian", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["preset"] == "smoke" and result["seeds"] == [1, 2] and result["missing_rate"] == 0.5
     rows = result["results"]
     keys = {"method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds"}
     assert all(keys <= set(r) for r in rows)
     runs = {(r["method"], r["scenario"], r["seed"]) for r in rows}
-    for m in ("pmi", "gain", "gain-mse", "oracle", "mean", "factor-analysis", "gaussian"):
+    for m in ("pmi", "gain", "oracle", "mean", "factor-analysis", "gaussian"):
         assert {(m, s, seed) for s in ("inductive", "inplace") for seed in (1, 2)} <= runs
-    deep = [r for r in rows if r["method"] in ("pmi", "gain", "gain-mse")]
+    deep = [r for r in rows if r["method"] in ("pmi", "gain")]
     assert all(0 < r["matmul_fraction"] < 1.5 and r["fit_seconds"] > 0 and r["epochs"] >= 1 for r in deep)
     assert result["matmul_flops"] > 1e9
     summary = {(r["method"], r["scenario"]): r for r in result["summary"]}

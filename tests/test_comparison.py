@@ -96,3 +96,18 @@ def test_scaling_times_each_size_and_stops_past_the_budget(panel):
     stopped = scaling(panel, ["missforest"], gene_counts=(10, 30), sample_fractions=(1.0,), preset="smoke",
                       budget=0.0, test_rows=40, progress=False)
     assert list(stopped["status"]) == ["> budget", "skipped (> budget at a smaller size)", "> budget"]
+
+
+def test_gene_sets_of_a_cohort(smoke, panel):
+    from gaingtex.data import alzheimer_genes, panel_genes
+    from gaingtex.evaluation.comparison import gene_sets
+
+    sets = gene_sets(smoke)
+    assert sets["all"] is None and sets["alzheimer"] == alzheimer_genes()
+    assert sets["panel"] == panel_genes(smoke.var_names) and len(set(sets["panel"])) == 59
+    assert sets["panel"][0] == smoke.var_names[0] and sets["panel"][-1] == smoke.var_names[-1]
+    assert set(gene_sets(panel)) == {"all"}  # 30 genes: no Alzheimer set, too few for a panel
+    with pytest.raises(ValueError, match="a 59-gene panel needs at least 59 genes; the cohort has 30"):
+        panel_genes(panel.var_names)
+    with pytest.raises(ValueError, match="unknown gene set 'kegg'"):
+        gene_sets(smoke, ["kegg"])

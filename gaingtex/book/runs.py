@@ -6,6 +6,7 @@ Layout of ``runs/<preset>-seed<seed>/``::
     cohort.h5ad               the embedded cohort (notebook 01)
     models/<model>-<scenario>.keras             all genes (notebook 02)
     models/alzheimer-<model>-<scenario>.keras   the 273 pathway genes (notebook 06)
+    models/panel-<model>-<scenario>.keras       the 59-gene panel (notebook 08)
     tables/<name>.csv         result tables a later notebook or reader may want
 
 Notebooks never retrain a model that is already in the folder: they load it.
@@ -25,7 +26,7 @@ from .. import __version__
 from .._io import atomic_path
 from ..config import MODELS, PRESETS, SCENARIOS, check_choice
 
-GENE_SETS = ("all", "alzheimer")
+GENE_SETS = ("all", "alzheimer", "panel")
 
 
 def default_run_dir(preset: str, seed: int) -> Path:
@@ -97,9 +98,11 @@ class Run:
 
     def genes(self, genes: str = "all") -> list[str] | None:
         """The gene symbols of a gene set (``None`` for all genes)."""
-        from ..data import alzheimer_genes
+        from ..data import alzheimer_genes, panel_genes
 
         check_choice(genes, GENE_SETS, "gene set")
+        if genes == "panel":
+            return panel_genes(self.cohort.var_names)
         return None if genes == "all" else alzheimer_genes()
 
     def scenario(self, scenario: str, missing_rate: float = 0.5, genes: str = "all"):
@@ -154,8 +157,8 @@ class Run:
 
         path = self.model_path(model, scenario, genes)
         if not path.is_file():
-            hint = (f"run notebook 02 (training) with model={model!r}, scenario={scenario!r}" if genes == "all"
-                    else "run notebook 06 (Alzheimer's pathway)")
+            hint = {"all": f"run notebook 02 (training) with model={model!r}, scenario={scenario!r}",
+                    "alzheimer": "run notebook 06 (Alzheimer's pathway)", "panel": "run notebook 08 (comparison)"}[genes]
             raise FileNotFoundError(f"{path} does not exist: {hint} for this run folder first")
         return DeepImputer.load(path)
 
@@ -178,15 +181,15 @@ class Run:
 
     def deep_models(self, deep_seeds, progress: bool = True):
         """Deep models for the comparison (:func:`gaingtex.evaluation.comparison.compare`): at the run's seed the
-        folder's own (on all genes loaded, or trained once and saved; on a gene subset only those an earlier
-        notebook trained), at the other seeds of ``deep_seeds`` trained afresh, at any other seed left out."""
+        folder's own (loaded, or trained once and saved; on the Alzheimer genes only those notebook 06 trained),
+        at the other seeds of ``deep_seeds`` trained afresh, at any other seed left out."""
         from ..imputers import get
 
         deep_seeds = {int(s) for s in deep_seeds}
 
         def provide(name, scenario, genes, seed, data):
             if seed == self.seed:
-                if genes != "all" and not self.has_model(name, scenario, genes):
+                if genes == "alzheimer" and not self.has_model(name, scenario, genes):
                     return None
                 return self.train_or_load(name, scenario, genes, progress)[0]
             if seed not in deep_seeds:

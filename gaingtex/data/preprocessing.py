@@ -256,6 +256,18 @@ def alzheimer_genes() -> list[str]:
     return list(reference.alzheimer_genes())
 
 
+PANEL_SIZE = 59  # the size of the real GTEx v8 panel on which a per-tissue Gaussian beat PMI (59 genes × 15,201)
+
+
+def panel_genes(var_names: Sequence[str], n: int = PANEL_SIZE) -> list[str]:
+    """A small gene panel of a cohort: ``n`` genes evenly spaced along its gene order (so, in the embedded cohort,
+    spread over its co-expression modules), the size of a real targeted panel."""
+    if len(var_names) < n:
+        raise ValueError(f"a {n}-gene panel needs at least {n} genes; the cohort has {len(var_names)}")
+    index = np.unique(np.linspace(0, len(var_names) - 1, n).round().astype(int))
+    return [str(var_names[i]) for i in index]
+
+
 def extended_index(obs: pd.DataFrame, per_tissue: int | None = None) -> np.ndarray:
     """Row positions of the extended test set: each tissue's samples cycled to the same count.
 

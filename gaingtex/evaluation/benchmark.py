@@ -95,7 +95,7 @@ def calibration(adata, data: ScenarioData) -> dict:
 
 
 def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, seeds: Sequence[int] | None = None,
-                  methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer"),
+                  methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer", "panel"),
                   budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True) -> dict:
     """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures

@@ -17,14 +17,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..config import SCENARIOS
-from ..data import alzheimer_genes
+from ..data import alzheimer_genes, panel_genes
+from ..data.preprocessing import PANEL_SIZE
 from ..imputers import get, names, spec
 from ..imputers.base import BudgetExceeded
 from .metrics import summarize
 from .scenarios import scenario_data
 from .scoring import fit_imputer, score_imputer
 
-GENE_SETS = ("all", "alzheimer")
+GENE_SETS = ("all", "alzheimer", "panel")
 NOT_TRAINED = "not trained"  # a deep model the caller chose not to train at this seed (the book's presets)
 ROW = ("method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds")
 
@@ -33,15 +34,18 @@ DeepModels = Callable[[str, str, str, int, object], object]
 
 
 def gene_sets(adata, wanted: Iterable[str] = GENE_SETS) -> dict[str, list[str] | None]:
-    """The gene sets of ``wanted`` that the cohort has: all genes, and the 273 Alzheimer genes when present."""
+    """The gene sets of ``wanted`` that the cohort has: all genes, the 273 Alzheimer genes when present, and a
+    59-gene panel (:func:`gaingtex.data.panel_genes`) when the cohort has more genes than that."""
     out = {}
     for name in wanted:
         if name not in GENE_SETS:
             raise ValueError(f"unknown gene set {name!r}: expected one of {', '.join(GENE_SETS)}")
         if name == "all":
             out[name] = None
-        elif set(alzheimer_genes()) <= set(adata.var_names):
+        elif name == "alzheimer" and set(alzheimer_genes()) <= set(adata.var_names):
             out[name] = alzheimer_genes()
+        elif name == "panel" and adata.n_vars > PANEL_SIZE:
+            out[name] = panel_genes(adata.var_names)
     return out
 
 

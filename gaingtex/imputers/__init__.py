@@ -1,8 +1,10 @@
 """Imputation methods behind one contract (:mod:`.base`) and one registry (:mod:`.registry`).
 
 ``names()`` lists the registered methods, ``get(name, **params)`` builds one, ``spec(name)`` says what it supports.
-One file per method: :mod:`.mean`, :mod:`.oracle` (with the Gaussian posterior of :mod:`.gaussian`, shared with
-:mod:`.factor_analysis`), :mod:`.blood_surrogate`, and the deep models in :mod:`.deep`.
+One file per method: :mod:`.mean` and :mod:`.median`; the linear-Gaussian :mod:`.gaussian` (per tissue and
+pooled), :mod:`.factor_analysis` and :mod:`.oracle`, which share the posteriors of :mod:`.posterior`;
+:mod:`.knn`, :mod:`.mice` and :mod:`.missforest` (chained equations, :mod:`._chained`), :mod:`.sample_lasso`,
+:mod:`.softimpute`, :mod:`.blood_surrogate`; and the deep models in :mod:`.deep`.
 """
 
 from .base import Imputer, check_inputs, keep_observed, observed_mask
