@@ -2,8 +2,8 @@
 
 The paper ran ``missingpy``'s MissForest, which no longer imports under current scikit-learn. scikit-learn's
 ``IterativeImputer`` with an ``ExtraTreesRegressor`` is the MissForest-like variant its own documentation shows,
-and needs nothing beyond scikit-learn; ``miceforest`` (LightGBM) would add a compiled dependency whose interface
-changed in each major release.
+and needs nothing beyond scikit-learn; ``miceforest`` would add LightGBM, a compiled dependency, for the same
+chained-trees idea.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """SoftImpute (Mazumder, Hastie & Tibshirani, JMLR 2010, 11:2287): low-rank matrix completion by iterated
 soft-thresholded SVDs, in place only.
 
-No maintained package installs cleanly beside Keras 3 (``fancyimpute`` pins its own TensorFlow and Keras), and
-the algorithm is a few lines around scikit-learn's randomised SVD, so it is written here and tested on an exact
-low-rank matrix.
+The package that has it, ``fancyimpute`` (0.7.0, 2022, source only), installs the cvxpy and cvxopt solvers,
+pytest and the unmaintained nose as run-time dependencies; the algorithm is a few lines around scikit-learn's
+randomised SVD, so it is written here and tested on an exact low-rank matrix.
 """
 
 from __future__ import annotations
