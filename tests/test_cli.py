@@ -111,7 +111,8 @@ def holey_file(cohort_file, tmp_path_factory):
     return path, holes
 
 
-@pytest.mark.parametrize("method", ["mean", "factor-analysis", pytest.param("gain-mse", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", ["mean", "factor-analysis", "gaussian", "softimpute", "knn",
+                                    pytest.param("gain-mse", marks=pytest.mark.slow)])
 def test_impute_fills_every_hole_and_keeps_the_rest(holey_file, tmp_path, method, capsys):
     path, holes = holey_file
     out = tmp_path / "filled.h5ad"
