@@ -127,10 +127,9 @@ def _benchmark(args) -> None:
         from .evaluation.runtime import format_scaling, scaling
 
         adata = read_h5ad(args.cohort) if args.cohort else make_cohort("paper", args.seed or 0)
-        table = scaling(adata, methods, missing_rate=rate, preset=args.preset, seed=args.seed or 0,
-                        budget=300.0 if args.budget is None else args.budget)
-        result = {"preset": args.preset, "seed": args.seed or 0, "missing_rate": rate,
-                  "budget": 300.0 if args.budget is None else args.budget,
+        budget = 300.0 if args.budget is None else args.budget
+        table = scaling(adata, methods, missing_rate=rate, preset=args.preset, seed=args.seed or 0, budget=budget)
+        result = {"preset": args.preset, "seed": args.seed or 0, "missing_rate": rate, "budget": budget,
                   "cohort_source": str(args.cohort or "preset:paper"), "scaling": table.to_dict(orient="records")}
         print(format_scaling(table))
     else:

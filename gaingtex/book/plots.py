@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import reference
-from ..imputers.registry import colour
+from ..imputers.registry import colour, label
 
 
 def _label(tissue: str) -> str:
@@ -252,17 +252,23 @@ def null_histogram(null: pd.DataFrame, observed: dict, title: str) -> plt.Figure
     return fig
 
 
-def comparison_bars(summary: pd.DataFrame, genes: str = "all", title: str = "R² over seeds") -> plt.Figure:
-    """Mean R² (bars) and its sd over seeds (whiskers) of every method, one panel per scenario, best first; a
-    method that ran past its budget is listed with "> budget" instead of a bar."""
-    from ..imputers.registry import label
-
-    summary = summary[summary["genes"] == genes]
+def _scenario_panels(summary: pd.DataFrame):
+    """A figure with one titled panel per scenario of a summary, tall enough for its methods; returns it and the
+    ``(axes, rows of that scenario)`` pairs."""
     scenarios = list(dict.fromkeys(summary["scenario"]))
     height = 0.3 * summary.groupby("scenario").size().max() + 1.2
     fig, axes = plt.subplots(1, len(scenarios), figsize=(10, height), squeeze=False)
     for ax, scenario in zip(axes[0], scenarios):
-        block = summary[summary["scenario"] == scenario].sort_values("r2_mean", na_position="first")
+        ax.set_title(scenario.replace("inplace", "in place"))
+    return fig, [(ax, summary[summary["scenario"] == s]) for ax, s in zip(axes[0], scenarios)]
+
+
+def comparison_bars(summary: pd.DataFrame, genes: str = "all", title: str = "R² over seeds") -> plt.Figure:
+    """Mean R² (bars) and its sd over seeds (whiskers) of every method, one panel per scenario, best first; a
+    method that ran past its budget is listed with "> budget" instead of a bar."""
+    fig, panels = _scenario_panels(summary[summary["genes"] == genes])
+    for ax, block in panels:
+        block = block.sort_values("r2_mean", na_position="first")
         names = [label(m) for m in block["method"]]
         means = block["r2_mean"].fillna(0.0).clip(lower=-0.2)
         ax.barh(names, means, xerr=block["r2_sd"].fillna(0.0), color=[colour(m) for m in block["method"]],
@@ -275,7 +281,6 @@ def comparison_bars(summary: pd.DataFrame, genes: str = "all", title: str = "R²
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlim(-0.2, 1.0)
         ax.set_xlabel("R² on hidden entries (mean ± sd over seeds)")
-        ax.set_title(scenario.replace("inplace", "in place"))
         ax.tick_params(axis="y", labelsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -284,14 +289,9 @@ def comparison_bars(summary: pd.DataFrame, genes: str = "all", title: str = "R²
 
 def time_bars(summary: pd.DataFrame, genes: str = "all", title: str = "Fit and imputation time") -> plt.Figure:
     """Fit and imputation seconds of every method (log scale), one panel per scenario."""
-    from ..imputers.registry import label
-
-    summary = summary[(summary["genes"] == genes) & summary["r2_mean"].notna()]
-    scenarios = list(dict.fromkeys(summary["scenario"]))
-    height = 0.3 * summary.groupby("scenario").size().max() + 1.2
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(10, height), squeeze=False)
-    for ax, scenario in zip(axes[0], scenarios):
-        block = summary[summary["scenario"] == scenario].sort_values("fit_seconds_mean")
+    fig, panels = _scenario_panels(summary[(summary["genes"] == genes) & summary["r2_mean"].notna()])
+    for ax, block in panels:
+        block = block.sort_values("fit_seconds_mean")
         y = np.arange(len(block))
         ax.barh(y + 0.2, block["fit_seconds_mean"].clip(lower=1e-3), height=0.4, color="#4c72b0", label="fit")
         ax.barh(y - 0.2, block["impute_seconds_mean"].clip(lower=1e-3), height=0.4, color="#dd8452",
@@ -299,8 +299,7 @@ def time_bars(summary: pd.DataFrame, genes: str = "all", title: str = "Fit and i
         ax.set_yticks(y, [label(m) for m in block["method"]], fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel("seconds (mean over seeds)")
-        ax.set_title(scenario.replace("inplace", "in place"))
-    axes[0][0].legend(frameon=False, loc="lower right")
+    panels[0][0].legend(frameon=False, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -309,8 +308,6 @@ def time_bars(summary: pd.DataFrame, genes: str = "all", title: str = "Fit and i
 def scaling_curves(table: pd.DataFrame, paper: dict | None = None) -> plt.Figure:
     """Fit + imputation seconds against genes and against training samples, log-log, one line per method; a
     cross marks where a method ran past its budget, and the paper's MissForest timing is a star."""
-    from ..imputers.registry import label
-
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, axis in zip(axes, ("genes", "samples")):
         block = table[table["axis"] == axis]

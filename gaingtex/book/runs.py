@@ -183,9 +183,10 @@ class Run:
         """Deep models for the comparison (:func:`gaingtex.evaluation.comparison.compare`): at the run's seed the
         folder's own (loaded, or trained once and saved; on the Alzheimer genes only those notebook 06 trained),
         at the other seeds of ``deep_seeds`` trained afresh, at any other seed left out."""
-        from ..imputers import get
+        from ..evaluation.comparison import train_deep
 
         deep_seeds = {int(s) for s in deep_seeds}
+        fresh = train_deep(self.preset, progress)
 
         def provide(name, scenario, genes, seed, data):
             if seed == self.seed:
@@ -194,7 +195,7 @@ class Run:
                 return self.train_or_load(name, scenario, genes, progress)[0]
             if seed not in deep_seeds:
                 return None
-            return get(name, scenario=scenario, preset=self.preset, seed=seed, progress=progress).fit(**data.fit_args())
+            return fresh(name, scenario, genes, seed, data)
 
         return provide
 

@@ -4,6 +4,7 @@ regressed on its ``n_nearest_features`` most correlated genes and the covariates
 from __future__ import annotations
 
 import itertools
+import time
 import warnings
 
 import numpy as np
@@ -27,8 +28,6 @@ class _Budgeted(RegressorMixin, BaseEstimator):
         self.estimator, self.deadline, self.token = estimator, deadline, token
 
     def fit(self, X, y):
-        import time
-
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TimeoutError(self.token)
         self.estimator_ = clone(self.estimator).fit(X, y)
@@ -72,8 +71,6 @@ class ChainedImputer(Imputer):
         return np.hstack([np.where(mask > 0, x, np.nan), self.covariates_.transform(obs)])
 
     def fit(self, train, valid=None, train_mask=None, valid_mask=None):
-        import time
-
         super().fit(train)
         mask = observed_mask(train.x, train_mask, "train_mask")
         self.covariates_ = CovariateColumns().fit(train.obs)
