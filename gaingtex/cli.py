@@ -1,4 +1,4 @@
-"""Command line: ``gaingtex cohort | train | evaluate | impute | benchmark | book``."""
+"""Command line: ``gaingtex cohort | gtex | xena | train | evaluate | impute | benchmark | book``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,46 @@ def _cohort(args) -> None:
     gtex = adata.obs["cohort"] == "GTEx"
     print(f"wrote {args.out}: {int(gtex.sum())} GTEx-shaped samples from {adata.obs.loc[gtex, 'donor_id'].nunique()} "
           f"donors × {adata.n_vars} genes, plus {int((~gtex).sum())} shifted-cohort samples")
+
+
+def _gtex(args) -> None:
+    import warnings
+
+    from .data import write_h5ad
+    from .data.gene_ids import read_gene_list
+    from .data.gtex import read_gtex
+
+    _check_output(args.out, ".h5ad", [*args.expression, args.samples, args.phenotypes])
+    genes = args.genes if args.genes in ("protein-coding", "all") else read_gene_list(args.genes)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adata = read_gtex(args.expression, args.samples, args.phenotypes, tissues=args.tissues,
+                          genotyped_only=args.genotyped_only, genes=genes, normalize=args.normalize,
+                          min_samples=args.min_samples, progress=True)
+    _print_report([str(w.message) for w in caught] + adata.uns["gaingtex"]["report"])
+    write_h5ad(adata, args.out)
+    print(f"wrote {args.out}: {adata.n_obs} samples of {adata.obs['tissue'].nunique()} tissues from "
+          f"{adata.obs['donor_id'].nunique()} donors × {adata.n_vars} genes (normalisation: "
+          f"{adata.uns['gaingtex']['normalize']})")
+
+
+def _xena(args) -> None:
+    from .data import read_h5ad, write_h5ad
+    from .data.xena import read_xena
+
+    _check_output(args.out, ".h5ad", [args.expression, args.clinical, args.genes_like])
+    reference = read_h5ad(args.genes_like)
+    adata = read_xena(args.expression, args.clinical, reference, tissue=args.tissue, code=args.code,
+                      sample_types=args.sample_types)
+    _print_report(adata.uns["gaingtex"]["report"])
+    write_h5ad(adata, args.out)
+    print(f"wrote {args.out}: {adata.n_obs} TCGA-{adata.uns['gaingtex']['project']} samples (as "
+          f"{adata.uns['gaingtex']['tissue']}) × {adata.n_vars} genes of {args.genes_like}")
+
+
+def _print_report(lines) -> None:
+    for line in lines:
+        print(f"note: {line}")
 
 
 def _cohort_of(args):
@@ -120,6 +160,8 @@ def _benchmark(args) -> None:
     from .evaluation.benchmark import format_table, run_benchmark
 
     _check_output(args.out, ".json", [args.cohort])
+    if args.deep_seeds is not None and args.deep_seeds < 0:
+        raise ValueError(f"--deep-seeds must be 0 or more, got {args.deep_seeds}")
     rate = 0.5 if args.missing_rate is None else args.missing_rate
     methods = _method_list(args.methods)
     if args.scaling:
@@ -136,7 +178,7 @@ def _benchmark(args) -> None:
         adata = read_h5ad(args.cohort) if args.cohort else None
         result = run_benchmark(args.preset, args.seed or 0, rate, seeds=args.seeds, methods=methods,
                                genes=args.gene_sets, budget=600.0 if args.budget is None else args.budget,
-                               adata=adata, source=str(args.cohort or "cohort"))
+                               adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds)
         print(format_table(result))
     write_json(result, args.out)
     print(f"wrote {args.out}")
@@ -182,6 +224,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output .h5ad")
     p.set_defaults(func=_cohort)
 
+    p = sub.add_parser("gtex", help="GTEx v8 files (eQTL BED files or a GCT, sample and phenotype tables) → a "
+                       "cohort .h5ad")
+    p.add_argument("--expression", type=Path, nargs="+", required=True,
+                   help="<Tissue>.v8.normalized_expression.bed.gz files, or one GCT of read counts or TPM")
+    p.add_argument("--samples", type=Path, required=True, help="GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt "
+                   "or the v8 paper's GTEx_Analysis_v8_RNAseq_samples.txt")
+    p.add_argument("--phenotypes", type=Path, required=True,
+                   help="GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt")
+    p.add_argument("--out", type=Path, required=True, help="output .h5ad")
+    p.add_argument("--tissues", default="paper", help="paper (the 49), all (54) or comma-separated tissue ids")
+    p.add_argument("--genotyped-only", action="store_true", help="only samples of donors with genotypes")
+    p.add_argument("--genes", default="protein-coding",
+                   help="protein-coding (default), all, or a file of symbols or Ensembl ids, one per line")
+    p.add_argument("--normalize", choices=["tmm-int", "int", "none"],
+                   help="per tissue: TMM then inverse-normal (default for a GCT), inverse-normal only (a gene "
+                   "panel), or none (default for eQTL files, already normalised)")
+    p.add_argument("--min-samples", type=int, default=10, help="leave out tissues with fewer samples (default 10)")
+    p.set_defaults(func=_gtex)
+
+    p = sub.add_parser("xena", help="a UCSC Xena TCGA FPKM table and clinical matrix → an external cohort .h5ad")
+    p.add_argument("--expression", type=Path, required=True, help="TCGA-<CODE>.htseq_fpkm.tsv (log2(FPKM+1))")
+    p.add_argument("--clinical", type=Path, required=True, help="<CODE>_clinicalMatrix")
+    p.add_argument("--tissue", help="the matched GTEx tissue id (default: LAML → Whole_Blood, BRCA → "
+                   "Breast_Mammary_Tissue, LUAD → Lung)")
+    p.add_argument("--code", help="the TCGA project code (default: from the file name)")
+    p.add_argument("--genes-like", type=Path, required=True, help="the GTEx cohort .h5ad whose genes to keep")
+    p.add_argument("--sample-types", choices=["primary", "all"], default="primary",
+                   help="primary tumours only (default) or every sample")
+    p.add_argument("--out", type=Path, required=True, help="output .h5ad")
+    p.set_defaults(func=_xena)
+
     p = sub.add_parser("train", help="train PMI, GAIN-GTEx or GAIN-MSE and save it as .keras")
     common(p)
     p.add_argument("--model", choices=MODELS, required=True)
@@ -210,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cohort", type=Path, help="cohort .h5ad (default: generate the preset's embedded cohort)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds of the masks and methods (default: --seed and the "
                    "next two)")
+    p.add_argument("--deep-seeds", type=int, help="train the deep models at only the first N seeds (default: all)")
     p.add_argument("--methods", nargs="+", help="registry names (default: every registered method)")
     p.add_argument("--gene-sets", nargs="+", choices=["all", "alzheimer", "panel"],
                    default=["all", "alzheimer", "panel"],

@@ -53,6 +53,19 @@ def test_alzheimer_gene_subset(cohort_file, tmp_path):
     assert main(["evaluate", "--cohort", str(cohort_file), "--model", str(model)]) != 0
 
 
+def test_benchmark_deep_seeds(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["benchmark", "--preset", "smoke", "--seeds", "0", "1", "--deep-seeds", "1", "--gene-sets", "panel",
+                 "--methods", "pmi", "mean", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["deep_seeds"] == [0]
+    status = {(r["method"], r["scenario"], r["seed"]): r["status"] for r in result["results"]}
+    assert status[("pmi", "inductive", 0)] == "ok" and status[("pmi", "inductive", 1)] == "not trained"
+    assert status[("mean", "inplace", 1)] == "ok"
+    assert main(["benchmark", "--preset", "smoke", "--deep-seeds", "-1", "--out", str(out)]) == 2
+    assert "--deep-seeds must be 0 or more" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_benchmark_command(tmp_path, capsys):
     out = tmp_path / "bench.json"

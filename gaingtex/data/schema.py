@@ -70,7 +70,9 @@ def _hardy(value):
     return value
 
 
-def _matrix(adata: ad.AnnData, source: str) -> np.ndarray:
+def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray) -> np.ndarray:
+    """``X`` as dense float32, checked: finite, every sample with an observed value, and every gene observed in
+    some GTEx sample (an external cohort may lack a gene entirely: its loader reports it)."""
     X = adata.X
     if X is None:
         raise SchemaError(f"{source}: the AnnData has no expression matrix X")
@@ -87,7 +89,9 @@ def _matrix(adata: ad.AnnData, source: str) -> np.ndarray:
                           f"{adata.obs_names[i]}, gene {adata.var_names[j]}; use NaN for a missing value")
     observed = ~np.isnan(X)
     for axis, names, what in ((0, adata.var_names, "gene"), (1, adata.obs_names, "sample")):
-        empty = ~observed.any(axis=axis)
+        if axis == 0 and not gtex.any():
+            continue
+        empty = ~(observed[gtex] if axis == 0 else observed).any(axis=axis)
         if empty.any():
             raise SchemaError(f"{source}: {int(empty.sum())} {what}s have no observed value, e.g. "
                               f"{list(names[empty][:3])}; drop them before imputing")
@@ -161,7 +165,7 @@ def validate(adata: ad.AnnData, source: str = "cohort") -> ad.AnnData:
     if "generator" in uns and kind != "embedded":
         raise SchemaError(f"{source}: uns['generator'] is only for embedded cohorts (uns['gaingtex']['kind'] is "
                           f"{kind!r}, expected 'embedded')")
-    X = _matrix(adata, source)
+    X = _matrix(adata, source, is_gtex(obs))
     return ad.AnnData(X=X, obs=obs, var=var, uns=uns)
 
 

@@ -19,7 +19,7 @@ from .. import __version__
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
 from ..imputers import get
-from .comparison import plus_minus, compare, summarise
+from .comparison import compare, plus_minus, summarise, train_deep
 from .masks import missing_mask, stream
 from .metrics import masked_scores, summarize
 from .runtime import RUNTIME_METHODS, imputation_memory, runtime_ratios
@@ -96,10 +96,12 @@ def calibration(adata, data: ScenarioData) -> dict:
 
 def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, seeds: Sequence[int] | None = None,
                   methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer", "panel"),
-                  budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True) -> dict:
+                  budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True,
+                  deep_seeds: int | None = None) -> dict:
     """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
-    and the deep models' training throughput."""
+    and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
+    (default: all of them); at the others their rows say "not trained"."""
     from ..imputers.deep.distribute import accelerator, use_threads
 
     use_threads()
@@ -121,8 +123,15 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     if generator is not None:
         result["calibration"] = calibration(adata, inductive)
     memory = {}
+    fresh = train_deep(preset, progress)
+    trained = set(seeds if deep_seeds is None else seeds[:deep_seeds])
+    result["deep_seeds"] = sorted(trained)
+
+    def deep(name, scenario, genes, seed, data):
+        return fresh(name, scenario, genes, seed, data) if seed in trained else None
+
     rows = compare(adata, methods, seeds, genes=genes, missing_rate=missing_rate, preset=preset,
-                   generator=generator, budget=budget, source=source, progress=progress,
+                   generator=generator, budget=budget, source=source, progress=progress, deep=deep,
                    keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
     rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"]
     if "train_flops_per_second" in rows:

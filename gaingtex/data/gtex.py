@@ -1,0 +1,295 @@
+"""GTEx v8 files → a cohort in the schema (``gaingtex gtex``).
+
+Expression comes either as the eQTL pipeline's per-tissue ``<Tissue>.v8.normalized_expression.bed.gz`` files
+(``#chr start end gene_id`` then one column per donor; already normalised, merged on the genes present in every
+tissue) or as a GCT 1.2 matrix of read counts or TPM (one column per sample; normalised here per tissue, see
+:mod:`gaingtex.data.normalise`). Samples and donors are annotated from the public tables of
+:mod:`gaingtex.data.gtex_tables`. Every decision the loader takes (files, samples or genes left out, duplicates
+resolved, ages converted) is a sentence in ``uns["gaingtex"]["report"]``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from . import reference
+from .gct import numbers, open_text, read_gct, read_header
+from .gene_ids import GeneMap, map_genes, strip_version
+from .gtex_tables import read_phenotypes, read_samples
+from .normalise import METHODS, normalise_tissue
+from .schema import GTEX, validate
+
+BED_NAME = re.compile(r"^(?P<tissue>.+)\.v8\.normalized_expression\.bed(\.gz)?$")
+BED_COLUMNS = ("#chr", "start", "end", "gene_id")
+MIN_SAMPLES = 10
+
+
+@dataclass
+class Report:
+    """The decisions a loader took, in order; printed by the CLI and kept in the cohort."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+
+def tissue_set(tissues: str | Sequence[str]) -> list[str]:
+    """``paper`` (the paper's 49), ``all`` (GTEx v8's 54) or tissue ids (a list, or one comma-separated string)."""
+    table = reference.tissues(in_paper_only=False)
+    if isinstance(tissues, str) and tissues in ("paper", "all"):
+        return list(reference.tissues(in_paper_only=tissues == "paper").index)
+    names = tissues.split(",") if isinstance(tissues, str) else list(tissues)
+    names = [t.strip() for t in names if t.strip()]
+    unknown = [t for t in names if t not in table.index]
+    if unknown:
+        raise ValueError(f"--tissues names {unknown[0]!r}, which is not a GTEx v8 tissue id (e.g. {table.index[0]}); "
+                         "expected paper, all or comma-separated ids")
+    return names
+
+
+def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLike, phenotypes: str | os.PathLike,
+              tissues: str | Sequence[str] = "paper", genotyped_only: bool = False,
+              genes: str | list[str] = "protein-coding", normalize: str | None = None,
+              min_samples: int = MIN_SAMPLES, progress: bool = False) -> ad.AnnData:
+    """Read GTEx v8 expression files and annotation tables into a validated cohort.
+
+    Parameters
+    ----------
+    expression
+        Per-tissue eQTL BED files, or one GCT (read counts or TPM).
+    samples, phenotypes
+        The sample table and the subject phenotype table (:mod:`gaingtex.data.gtex_tables`).
+    tissues
+        ``paper``, ``all`` or a list of tissue ids.
+    genotyped_only
+        Keep only samples of donors with genotypes: needs the v8 paper's sample table, or eQTL files (whose donors
+        all have genotypes).
+    genes
+        ``protein-coding``, ``all`` or a list of symbols or Ensembl ids (:func:`gaingtex.data.gene_ids.map_genes`).
+    normalize
+        ``tmm-int``, ``int`` or ``none``; default ``none`` for eQTL files and ``tmm-int`` for a GCT.
+    min_samples
+        Tissues with fewer samples after filtering are left out (and reported).
+    """
+    paths = [Path(p) for p in expression]
+    if not paths:
+        raise ValueError("--expression needs at least one file")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"expression file {path} does not exist")
+    beds = [bool(BED_NAME.match(p.name)) for p in paths]
+    if any(beds) and not all(beds):
+        raise ValueError(f"--expression mixes eQTL BED files and others ({paths[beds.index(False)]}); give either "
+                         "the <Tissue>.v8.normalized_expression.bed.gz files or one GCT")
+    if not all(beds) and len(paths) > 1:
+        raise ValueError(f"--expression takes one GCT file, got {len(paths)}")
+    normalize = normalize or ("none" if beds[0] else "tmm-int")
+    if normalize not in METHODS:
+        raise ValueError(f"--normalize {normalize!r}: expected one of {', '.join(METHODS)}")
+    if min_samples < 1:
+        raise ValueError(f"--min-samples must be at least 1, got {min_samples}")
+    wanted = tissue_set(tissues)
+    report = Report()
+    sample_table, lines = read_samples(samples)
+    report.add(*lines)
+    donors, lines = read_phenotypes(phenotypes)
+    report.add(*lines)
+    if genotyped_only and not beds[0] and sample_table["has_genotype"].isna().all():
+        raise ValueError(f"--genotyped-only needs the v8 paper's sample table (with has_genotype) or eQTL files; "
+                         f"{samples} is the Portal's sample attributes")
+    if beds[0]:
+        if normalize == "tmm-int":
+            raise ValueError("the eQTL BED files are already normalised values, not read counts: use --normalize "
+                             "none (the default for them) or int")
+        values, obs, gene_map = _read_beds(paths, sample_table, wanted, genes, report, progress)
+    else:
+        values, obs, gene_map = _read_gct(paths[0], sample_table, wanted, genes, normalize, genotyped_only, report,
+                                          progress)
+    obs = _annotate(obs, donors, report)
+    keep = obs["keep"].to_numpy(dtype=bool)
+    values, obs = values[keep], obs[keep].drop(columns="keep")
+    explicit = not (isinstance(tissues, str) and tissues in ("paper", "all"))
+    values, obs, var = _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report)
+    meta = {"kind": "gtex", "normalize": normalize, "genes": genes if isinstance(genes, str) else "list",
+            "sources": [str(p) for p in paths], "report": list(report.lines)}
+    adata = ad.AnnData(X=values, obs=obs, var=var, uns={"gaingtex": meta})
+    return validate(adata, str(paths[0]) if len(paths) == 1 else f"{len(paths)} eQTL files")
+
+
+def _read_beds(paths, sample_table, wanted, genes, report, progress):
+    """eQTL files of the wanted tissues, merged on the genes every one of them has."""
+    frames = {}
+    skipped = []
+    for path in paths:
+        tissue = BED_NAME.match(path.name).group("tissue")
+        if tissue not in reference.tissues(in_paper_only=False).index:
+            raise ValueError(f"{path}: the file name names tissue {tissue!r}, which is not a GTEx v8 tissue id")
+        if tissue not in wanted:
+            skipped.append(tissue)
+            continue
+        if tissue in frames:
+            raise ValueError(f"{path}: a second file for tissue {tissue}")
+        frames[tissue] = _read_bed(path)
+    if skipped:
+        report.add(f"left out {len(skipped)} eQTL files of tissues outside --tissues, e.g. {skipped[:3]}")
+    if not frames:
+        raise ValueError("no eQTL file is of a tissue in --tissues")
+    common = set.intersection(*(set(f.index) for f in frames.values()))
+    every = set.union(*(set(f.index) for f in frames.values()))
+    if len(every) > len(common):
+        report.add(f"merged {len(frames)} tissues on the {len(common)} genes present in every one; left out "
+                   f"{len(every) - len(common)} genes missing from some")
+    order = [g for g in next(iter(frames.values())).index if g in common]
+    gene_map = map_genes(order, genes=genes, source="eQTL files")
+    report.add(*gene_map.decisions)
+    ids = [order[i] for i in gene_map.rows]
+    blocks, obs = [], []
+    lookup = sample_table.reset_index().rename(columns={"index": "sample_id"})
+    for tissue, frame in frames.items():
+        donors = list(frame.columns)
+        rows = lookup[(lookup["tissue"] == tissue) & lookup["donor_id"].isin(donors)]
+        if rows["has_genotype"].notna().any():
+            rows = rows[rows["has_genotype"].astype(bool)]
+        dup = rows["donor_id"][rows["donor_id"].duplicated()]
+        if len(dup):
+            raise ValueError(f"the sample table has two {tissue} samples of donor {dup.iloc[0]}; cannot tell which "
+                             "is the eQTL file's")
+        sample_of = dict(zip(rows["donor_id"], rows["sample_id"]))
+        absent = [d for d in donors if d not in sample_of]
+        if absent:
+            raise ValueError(f"{tissue}: donor {absent[0]} of the eQTL file has no {tissue} sample in the sample "
+                             f"table ({len(absent)} such donors)")
+        blocks.append(frame.loc[ids].to_numpy(dtype=np.float32).T)
+        obs.append(pd.DataFrame({"donor_id": donors, "tissue": tissue, "keep": True},
+                                index=[sample_of[d] for d in donors]))
+    return np.concatenate(blocks), pd.concat(obs), GeneMap(np.arange(len(ids)), gene_map.var, gene_map.decisions)
+
+
+def _read_bed(path: Path) -> pd.DataFrame:
+    """One eQTL file as genes (versioned ids) × donors."""
+    try:
+        with open_text(path) as handle:
+            frame = pd.read_csv(handle, sep="\t", dtype={"#chr": str, "gene_id": str}, low_memory=False)
+    except (OSError, UnicodeDecodeError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: cannot be read as a tab-separated BED file ({type(err).__name__})") from None
+    if tuple(frame.columns[:4]) != BED_COLUMNS:
+        raise ValueError(f"{path}: the first columns are {list(frame.columns[:4])}; an eQTL expression file starts "
+                         f"with {list(BED_COLUMNS)}")
+    donors = frame.columns[4:]
+    if not len(donors):
+        raise ValueError(f"{path}: no donor column")
+    bad = [d for d in donors if not str(d).startswith("GTEX-") or "." in str(d)]
+    if bad:
+        raise ValueError(f"{path}: column {bad[0]!r} is not a donor id such as GTEX-1117F (a repeated column?)")
+    strip_version(frame["gene_id"])  # a one-line error for a row that is not a gene id
+    dup = frame["gene_id"][frame["gene_id"].duplicated()]
+    if len(dup):
+        raise ValueError(f"{path}: gene id {dup.iloc[0]!r} appears more than once")
+    ids = frame["gene_id"].to_numpy()
+    return pd.DataFrame(numbers(frame.iloc[:, 4:], ids, path, "donor"), index=ids, columns=donors)
+
+
+def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, report, progress):
+    """A GCT's samples of the wanted tissues (and donors), with the rows that normalisation needs."""
+    header = read_header(path)
+    known = [s for s in header.samples if s in sample_table.index]
+    if len(known) < len(header.samples):
+        unknown = [s for s in header.samples if s not in sample_table.index]
+        if not known:
+            raise ValueError(f"{path}: none of its {len(header.samples)} samples is in the sample table (e.g. "
+                             f"{unknown[0]})")
+        report.add(f"{path}: left out {len(unknown)} samples that are not in the sample table, e.g. {unknown[:2]}")
+    table = sample_table.loc[known]
+    chosen = table["tissue"].isin(wanted).to_numpy()
+    if genotyped_only:
+        chosen &= table["has_genotype"].fillna(False).astype(bool).to_numpy()
+    if not chosen.any():
+        raise ValueError(f"{path}: no sample is of a tissue in --tissues"
+                         f"{' with a genotyped donor' if genotyped_only else ''}")
+    columns = list(table.index[chosen])
+    if normalize == "tmm-int":  # TMM uses every gene of the file, as the GTEx pipeline does
+        keep_rows = None
+    elif isinstance(genes, str) and genes == "protein-coding":
+        coding = set(reference.protein_coding_genes()["ensembl_gene_id"])
+        keep_rows = lambda names: np.isin(strip_version(names)[0], list(coding))  # noqa: E731
+    else:
+        keep_rows = None
+    gct = read_gct(path, columns, keep_rows=keep_rows, progress=progress)
+    gene_map = map_genes(gct.ids, gct.descriptions, genes=genes, source=str(path))
+    report.add(*gene_map.decisions)
+    values = gct.values
+    if normalize != "tmm-int":  # only the mapped genes are needed
+        values = values[gene_map.rows]
+        gene_map = GeneMap(np.arange(len(gene_map.rows)), gene_map.var, gene_map.decisions)
+    obs = table.loc[gct.samples, ["donor_id", "tissue"]].assign(keep=True)
+    return values.T, obs, gene_map
+
+
+def _annotate(obs: pd.DataFrame, donors: pd.DataFrame, report: Report) -> pd.DataFrame:
+    """Each sample's sex, age and Hardy scale from its donor; samples of donors absent from the table are marked
+    to be left out (and counted)."""
+    known = obs["donor_id"].isin(donors.index).to_numpy()
+    if not known.any():
+        raise ValueError(f"no sample's donor is in the phenotype table (e.g. {obs['donor_id'].iloc[0]})")
+    if (~known).any():
+        report.add(f"left out {int((~known).sum())} samples whose donor is not in the phenotype table, e.g. "
+                   f"{obs.index[~known][0]} (donor {obs['donor_id'][~known].iloc[0]})")
+    obs = obs.assign(keep=obs["keep"].to_numpy() & known)
+    info = donors.reindex(obs["donor_id"].to_numpy())
+    for column in info.columns:
+        obs[column] = info[column].to_numpy()
+    obs["cohort"] = GTEX
+    return obs
+
+
+def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report):
+    """Normalise each tissue (when asked), keep the genes that pass in every tissue, leave out tiny tissues.
+
+    A tissue named in an explicit ``--tissues`` list that has no sample is an error; of ``paper`` or ``all``, the
+    absent tissues are reported."""
+    tissue = obs["tissue"].astype(str).to_numpy()
+    counts = pd.Series(tissue).value_counts()
+    absent = [t for t in wanted if t not in counts.index]
+    if absent and explicit:
+        raise ValueError(f"tissue {absent[0]} of --tissues has no sample left in the files (after the sample and "
+                         "donor filters)")
+    if absent:
+        report.add(f"{len(absent)} of the {len(wanted)} tissues have no sample in the files, e.g. {absent[:3]}")
+    small = sorted(t for t, n in counts.items() if n < min_samples)
+    if small:
+        report.add(f"left out {len(small)} tissues with fewer than {min_samples} samples: "
+                   + ", ".join(f"{t} ({counts[t]})" for t in small))
+    present = [t for t in wanted if t in counts.index and t not in small]
+    if not present:
+        raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
+    out = np.full((len(obs), len(gene_map.rows)), np.nan, dtype=np.float32)
+    passing = np.ones(len(gene_map.rows), dtype=bool)
+    for t in present:
+        rows = np.flatnonzero(tissue == t)
+        if normalize == "none":
+            out[rows] = values[rows][:, gene_map.rows]
+            continue
+        norm, keep = normalise_tissue(values[rows], normalize)
+        index = np.full(values.shape[1], -1)
+        index[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
+        kept = index[gene_map.rows]
+        passing &= kept >= 0
+        out[rows] = np.where(kept >= 0, norm[:, np.maximum(kept, 0)], np.nan)
+    if normalize != "none":
+        if not passing.any():
+            raise ValueError("no gene passes the expression thresholds (≥ 6 reads, or TPM ≥ 0.1, in ≥ 20 % of "
+                             "samples) in every tissue")
+        if (~passing).any():
+            report.add(f"kept the {int(passing.sum())} genes that pass GTEx's expression thresholds in every tissue; "
+                       f"left out {int((~passing).sum())}")
+    rows = np.isin(tissue, present)
+    return out[rows][:, passing], obs[rows], gene_map.var[passing]
