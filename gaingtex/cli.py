@@ -125,16 +125,30 @@ def _evaluate(args) -> None:
 
 
 def _impute(args) -> None:
-    from .data import read_h5ad, write_h5ad
-    from .impute import impute_cohort
+    from .data.user_tables import file_kind, read_user_file, write_like
+    from .impute import impute_cohort, impute_with_model
 
-    _check_output(args.output, ".h5ad", [args.input])
-    adata = read_h5ad(args.input)
-    result = impute_cohort(adata, args.method, args.preset, args.seed or 0, source=str(args.input), progress=True)
-    write_h5ad(result, args.output)
+    inputs = [args.input, args.obs, args.model]
+    _check_output(args.output, "", inputs)
+    if file_kind(args.output) != file_kind(args.input):
+        raise ValueError(f"the output {args.output} must have the input's format ({file_kind(args.input)}), like "
+                         f"{args.input}")
+    table = read_user_file(args.input, args.obs)
+    _print_report(table.report)
+    if args.model is not None:
+        from .imputers.deep.trainer import DeepImputer
+
+        result = impute_with_model(table.adata, DeepImputer.load(args.model), source=str(args.input))
+        _print_report(result.uns["gaingtex_impute"]["report"])
+        how = f"the model {args.model}"
+    else:
+        result = impute_cohort(table.adata, args.method, args.preset, args.seed or 0, source=str(args.input),
+                               progress=True)
+        how = args.method
+    write_like(table, result, args.output)
     info = result.uns["gaingtex_impute"]
-    print(f"filled {info['filled_entries']:,} entries ({info['filled_fraction']:.1%}) of {args.input} with "
-          f"{args.method}; wrote {args.output}")
+    print(f"filled {info['filled_entries']:,} entries ({info['filled_fraction']:.1%}) of {args.input} with {how}; "
+          f"wrote {args.output}")
 
 
 def _check_output(path: Path, suffix: str, inputs) -> None:
@@ -145,7 +159,7 @@ def _check_output(path: Path, suffix: str, inputs) -> None:
     for given in inputs:
         if given is not None and Path(given).resolve() == path.resolve():
             raise ValueError(f"the output {path} is one of the command's inputs; choose another file")
-    if path.suffix != suffix:
+    if suffix and path.suffix != suffix:
         raise ValueError(f"the output must end in {suffix}, got {path}")
     parent = path.resolve().parent
     while not parent.exists():
@@ -269,10 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="optional JSON output")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("impute", help="fill every missing (NaN) entry of a cohort .h5ad with a registered method")
-    p.add_argument("--method", required=True, choices=_inplace_methods(), help="the method (trained on the file)")
-    p.add_argument("--input", type=Path, required=True, help="the incomplete cohort .h5ad (NaN = missing)")
-    p.add_argument("--output", type=Path, required=True, help="the completed cohort .h5ad (never the input)")
+    p = sub.add_parser("impute", help="fill every missing entry of a file (CSV, TSV, GCT or .h5ad) with a method "
+                       "trained on it, or with a trained inductive model")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--method", choices=_inplace_methods(), help="a method, trained on the file's observed entries")
+    how.add_argument("--model", type=Path, help="an inductive .keras model written by `gaingtex train`")
+    p.add_argument("--input", type=Path, required=True,
+                   help="the incomplete file: .csv/.tsv (samples × genes plus tissue, sex, age columns), .gct or "
+                   ".h5ad; empty cells, NA or NaN are missing")
+    p.add_argument("--obs", type=Path, help="a CSV/TSV of covariates by sample id (tissue, sex, age, donor_id, "
+                   "hardy), for a GCT or a table without them")
+    p.add_argument("--output", type=Path, required=True, help="the completed file, in the input's format (never "
+                   "the input)")
     p.add_argument("--preset", choices=PRESETS, default="book", help="model sizes for the deep methods")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(func=_impute)

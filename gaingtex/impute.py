@@ -1,18 +1,25 @@
-"""``gaingtex impute``: fill every missing (NaN) entry of a user's cohort, in place, with a registered method.
+"""``gaingtex impute``: fill every missing (NaN) entry of a user's cohort.
 
-The method trains on the cohort's observed entries — a donor-grouped tenth-or-so of the donors held out for
-validation (early stopping, factor counts) — and then imputes every sample. Observed values come back bit for bit.
+- With a registered method (in place): the method trains on the cohort's observed entries — a donor-grouped
+  tenth-or-so of the donors held out for validation (early stopping, factor counts) — and then imputes every sample.
+- With a trained inductive model (``--model M.keras``): the model's genes are aligned by symbol, the genes it knows
+  that the file lacks are added (all missing), and every missing entry of its genes is imputed from the observed
+  ones; genes the model does not know are left as they are.
+
+Observed values come back bit for bit.
 """
 
 from __future__ import annotations
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 from . import __version__
-from .data import Split, Standardizer, validate
+from .data import Split, Standardizer, reference, validate
 from .evaluation.masks import stream
 from .imputers import registry
+from .imputers.registry import label
 
 VALID_SHARE = 0.15
 
@@ -65,3 +72,78 @@ def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: in
                                      "filled_entries": int((~observed).sum()), "validation_samples": int(valid.sum()),
                                      "version": __version__}
     return result
+
+
+def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.AnnData:
+    """A copy of ``adata`` whose missing entries of ``model``'s genes are imputed by the trained inductive
+    ``model`` (a :class:`~gaingtex.imputers.deep.trainer.DeepImputer`), with the model's genes that ``adata`` lacks
+    appended; the decisions are listed in ``uns["gaingtex_impute"]["report"]``."""
+    if model.scenario != "inductive":
+        raise ValueError(f"{model.name} was trained in place, on its own cohort's samples; --model needs an "
+                         "inductive model (gaingtex train --scenario inductive)")
+    if getattr(model, "genes_", None) is None or getattr(model, "scale_", None) is None:
+        raise ValueError(f"{model.name}: the model file records no gene symbols or standardisation (written by an "
+                         "older gaingtex); retrain it with this version")
+    adata = validate(adata, source)
+    genes = list(model.genes_)
+    own = list(adata.var_names)
+    shared = [g for g in genes if g in set(own)]
+    if not shared:
+        raise ValueError(f"{source}: none of the model's {len(genes)} genes is in the file (the model's first: "
+                         f"{genes[:3]})")
+    lacking = [g for g in genes if g not in set(own)]
+    unknown = [g for g in own if g not in set(genes)]
+    report = []
+    if lacking:
+        report.append(f"{len(lacking)} of the model's {len(genes)} genes are not in {source}; they are added and "
+                      f"imputed, e.g. {lacking[:3]}")
+    if unknown:
+        report.append(f"{len(unknown)} genes of {source} are not the model's; they are left as they are, e.g. "
+                      f"{unknown[:3]}")
+    X = np.asarray(adata.X, dtype=np.float32)
+    column = {g: i for i, g in enumerate(own)}
+    xm = np.full((adata.n_obs, len(genes)), np.nan, dtype=np.float32)
+    for j, g in enumerate(genes):
+        if g in column:
+            xm[:, j] = X[:, column[g]]
+    observed = ~np.isnan(xm)
+    blind = ~observed.any(axis=1)
+    if blind.any():
+        report.append(f"{int(blind.sum())} samples have none of the model's genes observed; they are imputed from "
+                      "their covariates alone")
+    scale = model.scale_
+    filled = scale.inverse(model.transform(scale.transform(xm), observed.astype(np.float32), adata.obs))
+    filled = np.where(observed, xm, filled).astype(np.float32)
+    out = X.copy()
+    at = {g: j for j, g in enumerate(genes)}
+    for g in shared:
+        out[:, column[g]] = filled[:, at[g]]
+    out = np.concatenate([out, filled[:, [at[g] for g in lacking]]], axis=1)
+    table = reference.protein_coding_genes().drop_duplicates("symbol").set_index("symbol")
+    extra = pd.DataFrame({"ensembl_id": table["ensembl_gene_id"].reindex(lacking).fillna("").to_numpy(),
+                          "chromosome": table["contig"].reindex(lacking).fillna("").to_numpy()},
+                         index=pd.Index(lacking, name=adata.var.index.name))
+    var = _append_genes(adata.var, extra)
+    result = ad.AnnData(X=out, obs=adata.obs.copy(), var=var, uns=dict(adata.uns))
+    entries = int(np.isnan(X[:, [column[g] for g in shared]]).sum()) + len(lacking) * adata.n_obs
+    result.uns["gaingtex_impute"] = {"method": label(model.model_name), "model": "inductive", "seed": int(model.seed),
+                                     "filled_entries": entries, "filled_fraction": entries / out.size,
+                                     "added_genes": len(lacking), "report": report, "version": __version__}
+    return result
+
+
+def _append_genes(var: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """``var`` with the rows of ``extra`` appended; the added genes' other annotations are missing (``<NA>`` for a
+    flag or number, an empty string for text), never invented."""
+    if extra.empty:
+        return var.copy()
+    out = var.copy()
+    for column in out.columns.difference(extra.columns):
+        kind = out[column].dtype
+        if pd.api.types.is_bool_dtype(kind):
+            out[column] = out[column].astype("boolean")
+        elif pd.api.types.is_numeric_dtype(kind):
+            out[column] = out[column].astype("Float64")
+        else:
+            extra[column] = ""
+    return pd.concat([out, extra.astype({c: str for c in extra.columns})])

@@ -160,7 +160,7 @@ def test_impute_errors(holey_file, tmp_path, capsys):
                  "--output", str(tmp_path / "o.h5ad")]) == 2
     assert "no.h5ad does not exist" in capsys.readouterr().err
     assert main(["impute", "--method", "mean", "--input", str(path), "--output", str(tmp_path / "o.csv")]) == 2
-    assert "must end in .h5ad" in capsys.readouterr().err
+    assert "must have the input's format (h5ad)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["impute", "--method", "blood-surrogate", "--input", str(path), "--output", str(tmp_path / "o.h5ad")])
     assert "invalid choice: 'blood-surrogate'" in capsys.readouterr().err

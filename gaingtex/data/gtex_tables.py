@@ -98,20 +98,29 @@ def read_samples(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
     return out, decisions
 
 
-def _age(value: str, donor: str, path) -> tuple[float, str | None]:
-    text = value.strip()
+def parse_age(value) -> tuple[float, str | None]:
+    """An age as GTEx writes it, in years, and its ten-year bracket: a bracket such as ``60-69`` becomes its
+    middle (64.5); a number stays as it is (its bracket is ``None`` outside 20–79). ``ValueError`` otherwise."""
+    text = str(value).strip()
     if text in AGE_BRACKETS:
         low, high = (int(v) for v in text.split("-"))
         return (low + high) / 2, text
     try:
         age = float(text)
     except ValueError:
-        raise ValueError(f"{path}: donor {donor} has AGE {value!r}; expected a bracket such as 60-69 "
-                         f"({', '.join(AGE_BRACKETS)}) or a number of years") from None
+        age = np.nan
     if not np.isfinite(age) or age <= 0:
-        raise ValueError(f"{path}: donor {donor} has AGE {value!r}; expected a positive number of years")
+        raise ValueError(f"expected a bracket such as 60-69 ({', '.join(AGE_BRACKETS)}) or a positive number of "
+                         "years")
     bracket = next((b for b in AGE_BRACKETS if int(b[:2]) <= age < int(b[:2]) + 10), None)
     return age, bracket
+
+
+def _age(value: str, donor: str, path) -> tuple[float, str | None]:
+    try:
+        return parse_age(value)
+    except ValueError as err:
+        raise ValueError(f"{path}: donor {donor} has AGE {value!r}; {err}") from None
 
 
 def _hardy(value: str, donor: str, path) -> str:

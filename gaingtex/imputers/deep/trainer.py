@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..._io import atomic_path
 from ...config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
-from ...data import CovariateEncoder, Split
+from ...data import CovariateEncoder, Split, Standardizer
 from ...evaluation.masks import sample_mask
 from ..base import Imputer, check_inputs, keep_observed, observed_mask
 from ..registry import label
@@ -151,6 +151,7 @@ class DeepImputer(Imputer):
         self.n_genes = n_genes
         self.encoder_ = CovariateEncoder.fit(train.obs)  # training statistics only
         self.genes_ = None if train.genes is None else list(train.genes)
+        self.scale_ = train.scale  # the standardisation its inputs were in: how to apply it to new samples
         strategy = self.strategy or default_strategy()
         with strategy.scope():
             self.model_ = self._build(n_genes)
@@ -232,6 +233,8 @@ class DeepImputer(Imputer):
         meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed,
                 "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
                 "genes": getattr(self, "genes_", None),
+                "scale": None if getattr(self, "scale_", None) is None else
+                {"mean": self.scale_.mean.tolist(), "std": self.scale_.std.tolist()},
                 "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
                 "history": None if self.history_ is None else self.history_.to_dict(orient="list"),
                 "info": self.info}
@@ -257,6 +260,9 @@ class DeepImputer(Imputer):
         self.encoder_ = CovariateEncoder.from_config(meta["encoder"])
         self.n_genes = meta["n_genes"]
         self.genes_ = meta.get("genes")
+        scale = meta.get("scale")
+        self.scale_ = None if scale is None else Standardizer(np.asarray(scale["mean"], dtype=np.float32),
+                                                              np.asarray(scale["std"], dtype=np.float32))
         self.fit_seconds_ = meta["fit_seconds"]
         self.best_epoch_ = meta["best_epoch"]
         self.info = meta.get("info", {})
