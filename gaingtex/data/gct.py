@@ -21,7 +21,8 @@ import pandas as pd
 
 from .._io import atomic_path
 
-CHUNK_ROWS = 2000
+CHUNK_CELLS = 4_000_000  # cells parsed at a time: ~230 rows of the 17,382-sample matrix, a few hundred MB at most
+MAX_DECLARED = 100_000  # GENCODE v26 has 56,200 genes
 
 
 class LoadWarning(UserWarning):
@@ -80,7 +81,7 @@ class GctTable:
 
 
 def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
-             keep_rows: Callable[[np.ndarray], np.ndarray] | None = None, chunk_rows: int = CHUNK_ROWS,
+             keep_rows: Callable[[np.ndarray], np.ndarray] | None = None, chunk_rows: int | None = None,
              progress: bool = False) -> GctTable:
     """Stream a GCT into float32, keeping the sample columns ``samples`` (default all, in file order) and the
     rows for which ``keep_rows(names)`` is true (default all).
@@ -101,9 +102,14 @@ def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
         warnings.warn(f"{path}: the header declares {header.columns} sample columns but the table has "
                       f"{len(header.samples)}; reading the table as it is", LoadWarning, stacklevel=2)
     dtype = {"Name": str, "Description": str}
+    chunk_rows = chunk_rows or max(20, CHUNK_CELLS // len(wanted))
     reader = pd.read_csv(path, sep="\t", skiprows=2, usecols=["Name", "Description", *wanted], dtype=dtype,
                          chunksize=chunk_rows, keep_default_na=False, na_values=[""], engine="c", low_memory=False)
     ids, descriptions, blocks, n_rows = [], [], [], 0
+    # Every row kept: fill one float32 array of the declared size (no second copy when the blocks are joined).
+    # (At most MAX_DECLARED rows: a damaged shape line must not claim the memory.)
+    whole = (np.empty((min(header.rows, MAX_DECLARED), len(wanted)), dtype=np.float32) if keep_rows is None
+             else None)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -118,8 +124,14 @@ def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
             keep = np.ones(len(chunk), dtype=bool) if keep_rows is None else np.asarray(keep_rows(names), dtype=bool)
             if not keep.any():
                 continue
-            part = chunk.loc[keep, wanted]
-            blocks.append(numbers(part, names[keep], path))
+            block = numbers(chunk.loc[keep, wanted], names[keep], path)
+            start = n_rows - len(chunk)
+            if whole is not None and n_rows <= len(whole):
+                whole[start:n_rows] = block
+            else:
+                if whole is not None:  # more rows than declared: keep what was filled, then go on in blocks
+                    blocks, whole = [whole[:start]], None
+                blocks.append(block)
             ids.append(names[keep])
             descriptions.append(chunk["Description"].to_numpy(dtype=object)[keep])
     except pd.errors.ParserError as err:
@@ -132,7 +144,10 @@ def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
     if n_rows != header.rows:
         warnings.warn(f"{path}: the header declares {header.rows} genes but the table has {n_rows}; reading the "
                       "table as it is", LoadWarning, stacklevel=2)
-    values = np.concatenate(blocks) if blocks else np.empty((0, len(wanted)), dtype=np.float32)
+    if whole is not None:
+        values = whole[:n_rows]
+    else:
+        values = np.concatenate(blocks) if blocks else np.empty((0, len(wanted)), dtype=np.float32)
     cat = (lambda parts: np.concatenate(parts) if parts else np.empty(0, dtype=object))
     return GctTable(cat(ids), cat(descriptions), wanted, values)
 

@@ -114,9 +114,8 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
     else:
         values, obs, gene_map = _read_gct(paths[0], sample_table, wanted, genes, normalize, genotyped_only, report,
                                           progress)
-    obs = _annotate(obs, donors, report)
-    keep = obs["keep"].to_numpy(dtype=bool)
-    values, obs = values[keep], obs[keep].drop(columns="keep")
+    obs = _annotate(obs.assign(row=np.arange(len(obs))), donors, report)
+    obs = obs[obs["keep"].to_numpy(dtype=bool)].drop(columns="keep")  # the matrix is not copied: rows index it
     explicit = not (isinstance(tissues, str) and tissues in ("paper", "all"))
     values, obs, var = _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report)
     meta = {"kind": "gtex", "normalize": normalize, "genes": genes if isinstance(genes, str) else "list",
@@ -257,6 +256,7 @@ def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit,
     A tissue named in an explicit ``--tissues`` list that has no sample is an error; of ``paper`` or ``all``, the
     absent tissues are reported."""
     tissue = obs["tissue"].astype(str).to_numpy()
+    position = obs.pop("row").to_numpy()  # each sample's row of ``values``
     counts = pd.Series(tissue).value_counts()
     absent = [t for t in wanted if t not in counts.index]
     if absent and explicit:
@@ -276,9 +276,9 @@ def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit,
     for t in present:
         rows = np.flatnonzero(tissue == t)
         if normalize == "none":
-            out[rows] = values[rows][:, gene_map.rows]
+            out[rows] = values[position[rows]][:, gene_map.rows]
             continue
-        norm, keep = normalise_tissue(values[rows], normalize)
+        norm, keep = normalise_tissue(values[position[rows]], normalize)
         index = np.full(values.shape[1], -1)
         index[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
         kept = index[gene_map.rows]

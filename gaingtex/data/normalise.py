@@ -68,13 +68,16 @@ def inverse_normal(x: np.ndarray) -> np.ndarray:
     """Rank-based inverse-normal transform of each column (gene) across rows (samples): Φ⁻¹(rank / (n + 1)) with
     tied values given their mean rank; NaN stays NaN and the observed values are ranked among themselves."""
     x = np.asarray(x, dtype=np.float64)
-    out = np.full(x.shape, np.nan)
-    for j in range(x.shape[1]):
+    holes = np.isnan(x).any(axis=0)
+    out = np.full(x.shape, np.nan, dtype=np.float32)
+    if (~holes).any():  # complete genes at once
+        out[:, ~holes] = stats.norm.ppf(stats.rankdata(x[:, ~holes], axis=0) / (len(x) + 1))
+    for j in np.flatnonzero(holes):
         seen = ~np.isnan(x[:, j])
         n = int(seen.sum())
         if n:
             out[seen, j] = stats.norm.ppf(stats.rankdata(x[seen, j]) / (n + 1))
-    return out.astype(np.float32)
+    return out
 
 
 def looks_like_counts(values: np.ndarray) -> bool:

@@ -1,0 +1,118 @@
+"""Time and peak memory of `gaingtex gtex` on a GCT of the real GTEx v8 read-count matrix's size.
+
+    .venv/bin/python benchmarks/gct_loading.py --out benchmarks/results/gct-loading.json
+    .venv/bin/python benchmarks/gct_loading.py --genes 2000 --samples 500 --out /tmp/small.json   # a quick try
+
+It writes a synthetic GCT 1.2 of read counts (default 56,200 genes × 17,382 samples, as
+GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_reads.gct.gz; the first 19,000 rows carry protein-coding Ensembl
+ids), a Portal sample-attribute table spreading the samples over the 49 tissues in proportion to their GTEx v8
+sample counts, and a phenotype table; then runs `gaingtex gtex --normalize tmm-int` on them in a child process and
+reads the child's peak resident memory (``ru_maxrss``). The JSON holds the sizes, the file size, the seconds of
+writing and of loading, and the peak memory; the table prints the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gaingtex._io import write_json  # noqa: E402
+from gaingtex.data import reference  # noqa: E402
+
+
+def write_inputs(folder: Path, n_genes: int, n_samples: int, seed: int = 0) -> dict[str, Path]:
+    """The synthetic GCT (gzip level 1, written a block of rows at a time) and its two tables."""
+    rng = np.random.default_rng(seed)
+    tissues = reference.tissues()
+    share = tissues["rnaseq_samples"] / tissues["rnaseq_samples"].sum()
+    tissue = rng.choice(tissues.index.to_numpy(), size=n_samples, p=share.to_numpy())
+    n_donors = max(3, n_samples // 18)
+    donor = np.array([f"GTEX-{i:05X}" for i in rng.integers(0, n_donors, size=n_samples)])
+    samples = [f"{d}-{i:04d}-SM-{i:05d}" for i, d in enumerate(donor)]
+    table = pd.DataFrame({"SAMPID": samples, "SMTS": tissues.loc[tissue, "tissue_site"].to_numpy(),
+                          "SMTSD": tissues.loc[tissue, "tissue_site_detail"].to_numpy(), "SMAFRZE": "RNASEQ"})
+    table.to_csv(folder / "samples.txt", sep="\t", index=False)
+    donors = sorted(set(donor))
+    pd.DataFrame({"SUBJID": donors, "SEX": rng.integers(1, 3, len(donors)),
+                  "AGE": rng.choice(["20-29", "40-49", "60-69"], len(donors)),
+                  "DTHHRDY": rng.choice(["0", "2", ""], len(donors))}).to_csv(folder / "phenotypes.txt", sep="\t",
+                                                                                index=False)
+    coding = reference.protein_coding_genes()["ensembl_gene_id"].to_numpy()
+    n_coding = min(len(coding), 19_000, n_genes)
+    ids = [f"{e}.1" for e in coding[:n_coding]] + [f"ENSG9{i:010d}.1" for i in range(n_genes - n_coding)]
+    level = rng.lognormal(3.0, 2.0, size=n_genes)  # gene means from a few reads to thousands
+    library = rng.uniform(0.5, 2.0, size=n_samples)
+    path = folder / "reads.gct.gz"
+    with gzip.open(path, "wt", compresslevel=1) as handle:
+        handle.write(f"#1.2\n{n_genes}\t{n_samples}\nName\tDescription\t" + "\t".join(samples) + "\n")
+        for start in range(0, n_genes, 500):
+            stop = min(start + 500, n_genes)
+            counts = rng.poisson(level[start:stop, None] * library[None, :])
+            block = pd.DataFrame(counts)
+            block.insert(0, "Description", [f"G{i}" for i in range(start, stop)])
+            block.insert(0, "Name", ids[start:stop])
+            block.to_csv(handle, sep="\t", header=False, index=False)
+    return {"expression": path, "samples": folder / "samples.txt", "phenotypes": folder / "phenotypes.txt"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--genes", type=int, default=56_200)
+    parser.add_argument("--samples", type=int, default=17_382)
+    parser.add_argument("--out", type=Path, required=True, help="output JSON")
+    parser.add_argument("--workdir", type=Path, help="where to write the synthetic files (default: a temporary "
+                        "folder, removed afterwards)")
+    args = parser.parse_args(argv)
+    if args.out.suffix != ".json":
+        raise SystemExit(f"error: --out must end in .json, got {args.out}")
+    if not os.access(args.out.resolve().parent if args.out.resolve().parent.exists() else ROOT, os.W_OK):
+        raise SystemExit(f"error: cannot write {args.out}")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        files = write_inputs(folder, args.genes, args.samples)
+        write_seconds = time.perf_counter() - t0
+        cohort = folder / "cohort.h5ad"
+        exe = Path(sys.executable).with_name("gaingtex")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        run = subprocess.run([str(exe), "gtex", "--expression", str(files["expression"]), "--samples",
+                              str(files["samples"]), "--phenotypes", str(files["phenotypes"]), "--normalize", "tmm-int",
+                              "--out", str(cohort)], capture_output=True, text=True)
+        load_seconds = time.perf_counter() - t0
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if run.returncode != 0:
+            print(run.stderr[-2000:], file=sys.stderr)
+            return 1
+        result = {"genes": args.genes, "samples": args.samples, "cells": args.genes * args.samples,
+                  "gct_bytes": files["expression"].stat().st_size, "write_seconds": write_seconds,
+                  "load_seconds": load_seconds, "peak_rss_bytes": peak_kib * 1024,
+                  "peak_rss_before_bytes": before * 1024, "float32_matrix_bytes": args.genes * args.samples * 4,
+                  "cohort_bytes": cohort.stat().st_size, "machine": {"cpus": os.cpu_count()},
+                  "summary": run.stdout.strip().splitlines()[-1]}
+    print(f"GCT {args.genes:,} genes × {args.samples:,} samples ({result['gct_bytes'] / 1e9:.2f} GB gzipped): "
+          f"written in {write_seconds:.0f} s")
+    print(f"| load (gaingtex gtex, tmm-int) | {load_seconds:.0f} s | peak memory {peak_kib / 2**20:.2f} GiB "
+          f"(the whole matrix as float32: {result['float32_matrix_bytes'] / 2**30:.2f} GiB) |")
+    print(result["summary"])
+    write_json(result, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
