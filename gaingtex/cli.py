@@ -15,10 +15,9 @@ def _cohort(args) -> None:
     from .data import write_h5ad
     from .data.embedded import make_cohort
 
-    if args.out.suffix != ".h5ad":
-        raise ValueError(f"--out must end in .h5ad, got {args.out}")
+    _check_output(args.out, ".h5ad", [])
     adata = make_cohort(args.preset, args.seed)
-    write_h5ad(adata, args.out)
+    _write(lambda path: write_h5ad(adata, path), args.out)
     gtex = adata.obs["cohort"] == "GTEx"
     print(f"wrote {args.out}: {int(gtex.sum())} GTEx-shaped samples from {adata.obs.loc[gtex, 'donor_id'].nunique()} "
           f"donors × {adata.n_vars} genes, plus {int((~gtex).sum())} shifted-cohort samples")
@@ -39,7 +38,7 @@ def _gtex(args) -> None:
                           genotyped_only=args.genotyped_only, genes=genes, normalize=args.normalize,
                           min_samples=args.min_samples, progress=True)
     _print_report([str(w.message) for w in caught] + adata.uns["gaingtex"]["report"])
-    write_h5ad(adata, args.out)
+    _write(lambda path: write_h5ad(adata, path), args.out)
     print(f"wrote {args.out}: {adata.n_obs} samples of {adata.obs['tissue'].nunique()} tissues from "
           f"{adata.obs['donor_id'].nunique()} donors × {adata.n_vars} genes (normalisation: "
           f"{adata.uns['gaingtex']['normalize']})")
@@ -54,7 +53,7 @@ def _xena(args) -> None:
     adata = read_xena(args.expression, args.clinical, reference, tissue=args.tissue, code=args.code,
                       sample_types=args.sample_types)
     _print_report(adata.uns["gaingtex"]["report"])
-    write_h5ad(adata, args.out)
+    _write(lambda path: write_h5ad(adata, path), args.out)
     print(f"wrote {args.out}: {adata.n_obs} TCGA-{adata.uns['gaingtex']['project']} samples (as "
           f"{adata.uns['gaingtex']['tissue']}) × {adata.n_vars} genes of {args.genes_like}")
 
@@ -81,7 +80,7 @@ def _train(args) -> None:
     imputer = train_model(adata, args.model, args.scenario, args.preset, seed=args.seed or 0, missing_rate=rate,
                           genes=genes, verbose=2 if args.verbose else 0, progress=True)
     imputer.info.update({"cohort": str(args.cohort or f"preset:{args.preset}"), "genes": args.genes})
-    imputer.save(args.out)
+    _write(imputer.save, args.out)
     print(f"trained {imputer.name} ({args.scenario}) in {imputer.fit_seconds_:.1f}s, {len(imputer.history_)} epochs "
           f"(best {imputer.best_epoch_}); wrote {args.out}")
 
@@ -120,7 +119,8 @@ def _evaluate(args) -> None:
     if args.out:
         from ._io import write_json
 
-        write_json({"missing_rate": rate, "seed": seed, "results": table.to_dict(orient="records")}, args.out)
+        _write(lambda path: write_json({"missing_rate": rate, "seed": seed,
+                                        "results": table.to_dict(orient="records")}, path), args.out)
         print(f"wrote {args.out}")
 
 
@@ -145,10 +145,35 @@ def _impute(args) -> None:
         result = impute_cohort(table.adata, args.method, args.preset, args.seed or 0, source=str(args.input),
                                progress=True)
         how = args.method
-    write_like(table, result, args.output)
+    _write(lambda path: write_like(table, result, path), args.output)
     info = result.uns["gaingtex_impute"]
     print(f"filled {info['filled_entries']:,} entries ({info['filled_fraction']:.1%}) of {args.input} with {how}; "
           f"wrote {args.output}")
+
+
+class Rescued(OSError):
+    """The output could not be written where asked, and was written elsewhere instead."""
+
+
+def _write(write, path: Path) -> None:
+    """``write(path)``; if the file system refuses (full disk, permissions changed during the run), write the
+    finished work beside the working directory (or in the temporary folder) instead and say where, so that
+    nothing is lost."""
+    import tempfile
+
+    try:
+        write(path)
+        return
+    except OSError as err:
+        reason = err.strerror or str(err)
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        rescue = folder / f"{path.stem}.rescued{''.join(path.suffixes[-1:])}"
+        try:
+            write(rescue)
+        except OSError:
+            continue
+        raise Rescued(f"could not write {path} ({reason}); the results were written to {rescue} instead")
+    raise Rescued(f"could not write {path} ({reason}), nor a copy in {Path.cwd()} or {tempfile.gettempdir()}")
 
 
 def _check_output(path: Path, suffix: str, inputs) -> None:
@@ -159,11 +184,17 @@ def _check_output(path: Path, suffix: str, inputs) -> None:
     for given in inputs:
         if given is not None and Path(given).resolve() == path.resolve():
             raise ValueError(f"the output {path} is one of the command's inputs; choose another file")
+    if path.is_dir():
+        raise ValueError(f"the output {path} is a directory; give a file name")
     if suffix and path.suffix != suffix:
         raise ValueError(f"the output must end in {suffix}, got {path}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"cannot write {path}: the file is read-only")
     parent = path.resolve().parent
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise ValueError(f"cannot write {path}: {parent} is not writable")
 
@@ -194,7 +225,7 @@ def _benchmark(args) -> None:
                                genes=args.gene_sets, budget=600.0 if args.budget is None else args.budget,
                                adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds)
         print(format_table(result))
-    write_json(result, args.out)
+    _write(lambda path: write_json(result, path), args.out)
     print(f"wrote {args.out}")
 
 
@@ -218,13 +249,28 @@ def _inplace_methods() -> list[str]:
     return names("inplace")
 
 
+SEED_MAX = 2**32 - 1  # what numpy's and TensorFlow's generators take
+
+
+def seed(text: str) -> int:
+    """A seed as every command takes it: a whole number from 0 to 2³²−1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 … {SEED_MAX} (2³²−1)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaingtex", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, cohort=True):
         p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
-        p.add_argument("--seed", type=int, help="random seed (default: 0; an in-place model's own mask seed)")
+        p.add_argument("--seed", type=seed, help="random seed (default: 0; an in-place model's own mask seed)")
         if cohort:
             p.add_argument("--cohort", type=Path, help="cohort .h5ad (default: generate the preset's embedded cohort)")
             p.add_argument("--genes", choices=["all", "alzheimer"], default="all",
@@ -234,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cohort", help="generate the embedded GTEx-shaped cohort")
     p.add_argument("--preset", choices=PRESETS, default="book")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", type=Path, required=True, help="output .h5ad")
     p.set_defaults(func=_cohort)
 
@@ -296,14 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True, help="the completed file, in the input's format (never "
                    "the input)")
     p.add_argument("--preset", choices=PRESETS, default="book", help="model sizes for the deep methods")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default: 0)")
     p.set_defaults(func=_impute)
 
     p = sub.add_parser("benchmark", help="compare every method over several seeds (or, with --scaling, time them "
                        "against genes and samples)")
     common(p, cohort=False)
     p.add_argument("--cohort", type=Path, help="cohort .h5ad (default: generate the preset's embedded cohort)")
-    p.add_argument("--seeds", type=int, nargs="+", help="seeds of the masks and methods (default: --seed and the "
+    p.add_argument("--seeds", type=seed, nargs="+", help="seeds of the masks and methods (default: --seed and the "
                    "next two)")
     p.add_argument("--deep-seeds", type=int, help="train the deep models at only the first N seeds (default: all)")
     p.add_argument("--methods", nargs="+", help="registry names (default: every registered method)")
@@ -320,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
     p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default: 0)")
     p.add_argument("--run-dir", type=Path,
                    help="run folder shared by the notebooks (default: runs/<preset>-seed<seed>)")
     p.add_argument("--root", type=Path, default=Path("."), help="repository root (default: the current folder)")
@@ -333,15 +379,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    """SIGTERM (what `timeout` and cluster schedulers send) unwinds like Ctrl-C, so temporary files are removed."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         args.func(args)
     except (SchemaError, ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        if args.debug:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # a KeyError's str() is quoted
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except BookError as err:  # a notebook or the book build failed
+        if args.debug:
+            raise
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Rescued as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a read-only target, a full disk, a directory where a file was expected, …
+        if args.debug:
+            raise
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     return 0
 
