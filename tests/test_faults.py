@@ -90,3 +90,14 @@ def test_a_killed_runs_temporary_file_is_removed_by_the_next(tmp_path):
         tmp.write_text("whole")
     assert target.read_text() == "whole" and not stale.exists() and live.exists()
     assert remove_stale(target, ".h5ad") == []
+
+
+def test_a_missing_covariate_is_called_missing_not_unseen(smoke_prepared):
+    from gaingtex.data import CovariateEncoder
+
+    obs = smoke_prepared.train.obs.copy()
+    encoder = CovariateEncoder.fit(obs)
+    obs["sex"] = obs["sex"].astype(object)
+    obs.iloc[0, obs.columns.get_loc("sex")] = None
+    with pytest.raises(ValueError, match=r"'sex' is missing for 1 samples \(e\.g\. GTEX-"):
+        encoder.encode(obs)

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse
 
 from gaingtex.data import SchemaError, read_h5ad, validate
+from gaingtex.data.schema import SchemaWarning
 
 
 @pytest.fixture()
@@ -39,8 +40,10 @@ def _first(column, value):
     (lambda a: a.obs.drop(columns="sex", inplace=True), r"my\.h5ad: obs has no 'sex' column"),
     (_first("tissue", "Moon_Rock"), r"my\.h5ad: obs column 'tissue' holds 'Moon_Rock' \(sample"),
     (_first("sex", "M"), r"obs column 'sex' holds 'M'.*expected one of female, male"),
-    (_first("age", "60-69"), r"obs column 'age' holds '60-69'.*convert brackets"),
+    (_first("age", "sixty"), r"obs column 'age' holds 'sixty'.*a number of years or a bracket such as 60-69"),
     (_first("age", None), r"obs column 'age' holds None"),
+    (_first("sex", None), r"obs column 'sex' is missing for None \(sample .*every sample needs one of female"),
+    (lambda a: a.X.__setitem__((2, 3), 1e30), r"values beyond ±1e\+09, first 1e\+30 at sample .*, gene"),
     (_first("split", "Train"), r"obs column 'split' holds 'Train'"),
     (_first("hardy", "7"), r"obs column 'hardy' holds '7'"),
     (_first("donor_id", ""), r"'donor_id' is empty"),
@@ -80,6 +83,22 @@ def test_awkward_but_valid_inputs_are_normalised(small):
     assert isinstance(out.X, np.ndarray) and out.X.dtype == np.float32
     assert set(out.obs["hardy"].astype(str)) == {"3", "NA"} and out.obs["age"].dtype == float
     assert out.var.loc["APP", "ensembl_id"].startswith("ENSG")
+
+
+def test_age_brackets_become_years_with_a_warning(small):
+    odd = small.copy()
+    odd.obs["age"] = np.resize(["60-69", "20-29"], odd.n_obs)
+    del odd.obs["age_bracket"]
+    with pytest.warns(SchemaWarning, match=r"\d+ ages are ten-year brackets"):
+        out = validate(odd)
+    assert set(out.obs["age"]) == {64.5, 24.5} and set(out.obs["age_bracket"].astype(str)) == {"60-69", "20-29"}
+
+
+def test_sparse_x_is_densified_in_blocks(small):
+    from gaingtex.data.schema import _dense
+
+    dense = np.nan_to_num(np.asarray(small.X))
+    np.testing.assert_array_equal(_dense(scipy.sparse.csr_matrix(dense), rows=7), dense)
 
 
 def test_read_h5ad_validates_and_accepts_a_cohort_without_split(tmp_path, small):

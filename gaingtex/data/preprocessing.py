@@ -82,6 +82,10 @@ class CovariateEncoder:
         _check_columns(obs)
         codes = np.empty((len(obs), len(CATEGORICAL)), dtype=np.int32)
         for j, column in enumerate(CATEGORICAL):
+            missing = obs[column].isna().to_numpy()
+            if missing.any():
+                raise ValueError(f"obs column {column!r} is missing for {int(missing.sum())} samples (e.g. "
+                                 f"{obs.index[missing][0]}); every sample needs a value")
             values = obs[column].astype(str).to_numpy()
             lookup = {v: i for i, v in enumerate(self.categories[column])}
             unknown = sorted(set(values) - set(lookup))

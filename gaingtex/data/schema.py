@@ -16,6 +16,8 @@ column and the offending value.
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -34,8 +36,15 @@ OPTIONAL_OBS = ("split", "cohort", "age_bracket")
 VAR_COLUMNS = ("ensembl_id", "chromosome")
 
 
+LARGEST = 1e9  # |value| above this is an error: no log-scale or normalised expression comes near it
+
+
 class SchemaError(ValueError):
     """A cohort does not follow the schema; the message names the source, the column and the value."""
+
+
+class SchemaWarning(UserWarning):
+    """A cohort was accepted after a conversion the message names (e.g. age brackets to years)."""
 
 
 def _first(values: np.ndarray, bad: np.ndarray, index: pd.Index) -> str:
@@ -55,6 +64,10 @@ def _categorical(obs: pd.DataFrame, column: str, allowed: tuple[str, ...], sourc
     bad = ~np.isin(text, allowed)
     if bad.any():
         expected = ", ".join(allowed) if len(allowed) <= 8 else f"{len(allowed)} values such as {', '.join(allowed[:3])}"
+        empty = pd.isna(obs[column].to_numpy()) & bad
+        if empty.any():  # a missing value, not an unknown one
+            raise SchemaError(f"{source}: obs column {column!r} is missing for {_first(values, empty, obs.index)}; "
+                              f"every sample needs one of {expected}")
         raise SchemaError(f"{source}: obs column {column!r} holds {_first(values, bad, obs.index)}; expected one of "
                           f"{expected}")
     categories = [a for a in allowed if a in set(text)] if present_only else list(allowed)
@@ -76,8 +89,8 @@ def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray) -> np.ndarray:
     X = adata.X
     if X is None:
         raise SchemaError(f"{source}: the AnnData has no expression matrix X")
-    if scipy.sparse.issparse(X):
-        X = X.toarray()  # scanpy writes sparse matrices; an absent entry of a sparse matrix is a 0, not missing
+    if scipy.sparse.issparse(X) or hasattr(X, "to_memory"):
+        X = _dense(X)
     X = np.asarray(X)
     if X.ndim != 2 or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise SchemaError(f"{source}: X must be a numeric samples × genes matrix, got dtype {X.dtype}")
@@ -87,6 +100,12 @@ def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray) -> np.ndarray:
         i, j = np.argwhere(inf)[0]
         raise SchemaError(f"{source}: X holds {int(inf.sum())} infinite values, first {X[i, j]} at sample "
                           f"{adata.obs_names[i]}, gene {adata.var_names[j]}; use NaN for a missing value")
+    huge = np.abs(X) > LARGEST
+    if huge.any():
+        i, j = np.argwhere(huge)[0]
+        raise SchemaError(f"{source}: X holds {int(huge.sum())} values beyond ±{LARGEST:.0e}, first {X[i, j]:.3g} at "
+                          f"sample {adata.obs_names[i]}, gene {adata.var_names[j]}; expression on a log or "
+                          "normalised scale never reaches that (their squares overflow float32)")
     observed = ~np.isnan(X)
     for axis, names, what in ((0, adata.var_names, "gene"), (1, adata.obs_names, "sample")):
         if axis == 0 and not gtex.any():
@@ -96,6 +115,37 @@ def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray) -> np.ndarray:
             raise SchemaError(f"{source}: {int(empty.sum())} {what}s have no observed value, e.g. "
                               f"{list(names[empty][:3])}; drop them before imputing")
     return X
+
+
+def _dense(X, rows: int = 4096) -> np.ndarray:
+    """A sparse (or backed) matrix as dense float32, a block of rows at a time: scanpy writes sparse matrices, and
+    an entry absent from one is a 0, not a missing value."""
+    out = np.empty(X.shape, dtype=np.float32)
+    for start in range(0, X.shape[0], rows):
+        block = X[start: start + rows]
+        out[start: start + rows] = block.toarray() if scipy.sparse.issparse(block) else np.asarray(block)
+    return out
+
+
+def _ages(obs: pd.DataFrame, source: str) -> None:
+    """``age`` in years: numbers as they are; GTEx brackets (``60-69``) become their middle year, with the bracket
+    kept in ``age_bracket`` and a warning; anything else is an error naming the sample."""
+    raw = obs["age"]
+    age = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    text = raw.astype(str).str.strip().to_numpy()
+    bracket = np.isin(text, AGE_BRACKETS)
+    if bracket.any():
+        low = np.array([int(t[:2]) if b else 0 for t, b in zip(text, bracket)])
+        age = np.where(bracket, low + 4.5, age)
+        if "age_bracket" not in obs.columns and bracket.all():
+            obs["age_bracket"] = text
+        warnings.warn(f"{source}: {int(bracket.sum())} ages are ten-year brackets (e.g. {text[bracket][0]!r}); each "
+                      "became its middle year (60-69 → 64.5)", SchemaWarning, stacklevel=3)
+    bad = np.isnan(age)
+    if bad.any():
+        raise SchemaError(f"{source}: obs column 'age' holds {_first(raw.to_numpy(), bad, obs.index)}; "
+                          "expected a number of years or a bracket such as 60-69")
+    obs["age"] = age
 
 
 def validate(adata: ad.AnnData, source: str = "cohort") -> ad.AnnData:
@@ -133,12 +183,7 @@ def validate(adata: ad.AnnData, source: str = "cohort") -> ad.AnnData:
     _categorical(obs, "tissue", tuple(reference.tissues(in_paper_only=False).index), source, present_only=True)
     _categorical(obs, "sex", SEXES, source)
     _categorical(obs, "hardy", HARDY_LEVELS, source, normalise=_hardy)
-    age = pd.to_numeric(obs["age"], errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(age)
-    if bad.any():
-        raise SchemaError(f"{source}: obs column 'age' holds {_first(obs['age'].to_numpy(), bad, obs.index)}; "
-                          "expected a number of years (convert brackets such as '60-69' to a number first)")
-    obs["age"] = age
+    _ages(obs, source)
     if "split" in obs.columns:
         _categorical(obs, "split", SPLITS, source)
     if "age_bracket" in obs.columns:
