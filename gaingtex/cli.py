@@ -90,6 +90,7 @@ def _evaluate(args) -> None:
 
     from .data.embedded import factor_model
     from .evaluation.scenarios import check_trained_masks, scenario_data
+    from .fingerprint import cohort_fingerprint
     from .evaluation.scoring import build_methods, evaluate
     from .imputers.deep.trainer import DeepImputer
 
@@ -97,11 +98,16 @@ def _evaluate(args) -> None:
         _check_output(args.out, ".json", [args.cohort, args.model])
     adata, genes = _cohort_of(args)
     imputer = DeepImputer.load(args.model)
-    n_genes = adata.n_vars if genes is None else len(genes)
-    if imputer.n_genes != n_genes:
-        raise ValueError(f"{args.model} was trained on {imputer.n_genes} genes, the cohort has {n_genes} (use the "
-                         "same --genes as for training)")
+    genes = _model_genes(imputer, adata, genes, args.model)
     info = imputer.info
+    fingerprint = cohort_fingerprint(adata)
+    hashes = imputer.hashes()
+    print(f"model {args.model}: weights {hashes['weights']}, training inputs {hashes['inputs']}; cohort "
+          f"{fingerprint} (trained on {info.get('cohort_fingerprint', 'unknown')})")
+    if imputer.scenario == "inplace" and info.get("cohort_fingerprint") not in (None, fingerprint):
+        raise ValueError(f"{args.model} was trained in place on another cohort (fingerprint "
+                         f"{info['cohort_fingerprint']}, this one is {fingerprint}); an in-place model is scored on "
+                         "its own cohort's hidden entries")
     if imputer.scenario == "inplace":  # scored on the mask it trained with, unless told otherwise (then refused)
         rate = info.get("missing_rate", 0.5) if args.missing_rate is None else args.missing_rate
         seed = info.get("mask_seed", 0) if args.seed is None else args.seed
@@ -122,6 +128,27 @@ def _evaluate(args) -> None:
         _write(lambda path: write_json({"missing_rate": rate, "seed": seed,
                                         "results": table.to_dict(orient="records")}, path), args.out)
         print(f"wrote {args.out}")
+
+
+def _model_genes(imputer, adata, genes, path) -> list[str] | None:
+    """The genes to score a model on, in the model's order, matched by symbol; an error names the genes the
+    cohort lacks. Models that record no genes (older files) are checked by count."""
+    wanted = getattr(imputer, "genes_", None)
+    if wanted is None:
+        n_genes = adata.n_vars if genes is None else len(genes)
+        if imputer.n_genes != n_genes:
+            raise ValueError(f"{path} was trained on {imputer.n_genes} genes, the cohort has {n_genes} (use the "
+                             "same --genes as for training)")
+        return genes
+    lacking = [g for g in wanted if g not in set(adata.var_names)]
+    if lacking:
+        raise ValueError(f"the cohort lacks {len(lacking)} of the {len(wanted)} genes {path} was trained on, e.g. "
+                         f"{lacking[:5]}; score it on a cohort with its genes (or impute them: gaingtex impute "
+                         "--model)")
+    if genes is not None and list(genes) != list(wanted):
+        raise ValueError(f"{path} was trained on {len(wanted)} genes, not the {len(genes)} of --genes; use the same "
+                         "--genes as for training")
+    return list(wanted)
 
 
 def _impute(args) -> None:

@@ -137,13 +137,15 @@ def train_model(adata: ad.AnnData, model: str, scenario: str, preset: str = "boo
                 progress: bool = False):
     """Train one deep imputer in one scenario of ``adata``; returns the fitted
     :class:`~gaingtex.imputers.deep.trainer.DeepImputer`, which records the rate and seed of its masks."""
+    from ..fingerprint import cohort_fingerprint
     from ..imputers import get
 
     data = scenario_data(adata, scenario, missing_rate, seed, genes)
     imputer = get(model, scenario=scenario, preset=preset, config=config, seed=seed, verbose=verbose,
                   progress=progress)
     imputer.fit(**data.fit_args())
-    imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset})
+    imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset,
+                         "cohort_fingerprint": cohort_fingerprint(adata)})
     return imputer
 
 

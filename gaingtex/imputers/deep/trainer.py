@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..._io import atomic_path
+from ...fingerprint import arrays_digest, text_digest
 from ...config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
 from ...data import CovariateEncoder, Split, Standardizer
 from ...evaluation.masks import sample_mask
@@ -230,7 +231,7 @@ class DeepImputer(Imputer):
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"model files end in .keras, got {path.name}")
-        meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed,
+        meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed, "hashes": self.hashes(),
                 "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
                 "genes": getattr(self, "genes_", None),
                 "scale": None if getattr(self, "scale_", None) is None else
@@ -253,10 +254,14 @@ class DeepImputer(Imputer):
         try:
             with zipfile.ZipFile(path) as archive:
                 meta = json.loads(archive.read("gaingtex.json"))
-        except (zipfile.BadZipFile, KeyError) as err:
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path} is not a gaingtex model archive ({err})") from None
         self = cls(meta["model"], meta["scenario"], ModelConfig(**meta["config"]), seed=meta["seed"])
-        self.model_ = keras.saving.load_model(path, compile=False)
+        try:
+            self.model_ = keras.saving.load_model(path, compile=False)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: the model archive is damaged ({type(err).__name__}: "
+                             f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else ''})") from None
         self.encoder_ = CovariateEncoder.from_config(meta["encoder"])
         self.n_genes = meta["n_genes"]
         self.genes_ = meta.get("genes")
@@ -268,4 +273,21 @@ class DeepImputer(Imputer):
         self.info = meta.get("info", {})
         if meta["history"] is not None:
             self.history_ = pd.DataFrame(meta["history"])
+        recorded = meta.get("hashes", {}).get("weights")
+        if recorded is not None and recorded != self.hashes()["weights"]:
+            raise ValueError(f"{path}: its weights do not match the hash recorded when it was saved ({recorded}); "
+                             "the file is damaged or was altered")
         return self
+
+    def hashes(self) -> dict[str, str]:
+        """Content hashes: ``weights`` (every weight array, in order) and ``inputs`` (the training cohort's
+        fingerprint, the genes, the seed and the configuration). Equal for two runs with the same inputs and
+        seed."""
+        if self.model_ is None:
+            raise RuntimeError(f"{self.name} is not fitted")
+        inputs = {"cohort": self.info.get("cohort_fingerprint"), "genes": getattr(self, "genes_", None),
+                  "seed": self.seed, "model": self.model_name, "scenario": self.scenario,
+                  "config": self.config.__dict__, "missing_rate": self.info.get("missing_rate"),
+                  "mask_seed": self.info.get("mask_seed")}
+        return {"weights": arrays_digest(keras.ops.convert_to_numpy(w) for w in self.model_.weights),
+                "inputs": text_digest(inputs)}
