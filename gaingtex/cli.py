@@ -77,8 +77,11 @@ def _train(args) -> None:
     _check_output(args.out, ".keras", [args.cohort])
     adata, genes = _cohort_of(args)
     rate = 0.5 if args.missing_rate is None else args.missing_rate
+    checkpoint = args.out.with_name(args.out.name + ".checkpoint.npz")  # resumed by a rerun after an interrupt
     imputer = train_model(adata, args.model, args.scenario, args.preset, seed=args.seed or 0, missing_rate=rate,
-                          genes=genes, verbose=2 if args.verbose else 0, progress=True)
+                          genes=genes, verbose=2 if args.verbose else 0, progress=True, checkpoint=checkpoint)
+    if imputer.resumed_from_:
+        print(f"resumed from {checkpoint} after epoch {imputer.resumed_from_}")
     imputer.info.update({"cohort": str(args.cohort or f"preset:{args.preset}"), "genes": args.genes})
     _write(imputer.save, args.out)
     print(f"trained {imputer.name} ({args.scenario}) in {imputer.fit_seconds_:.1f}s, {len(imputer.history_)} epochs "

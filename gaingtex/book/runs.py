@@ -173,7 +173,7 @@ class Run:
         if path.is_file():
             return self.load_model(model, scenario, genes), False
         imputer = train_model(self.cohort, model, scenario, self.preset, seed=self.seed, genes=self.genes(genes),
-                              progress=progress)
+                              progress=progress, checkpoint=path.with_suffix(".checkpoint.npz"))
         imputer.info["genes"] = genes
         path.parent.mkdir(parents=True, exist_ok=True)
         imputer.save(path)

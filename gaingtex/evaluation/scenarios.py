@@ -134,7 +134,7 @@ def scoring_scope(counts: pd.Series, min_samples: int = 10) -> Scope:
 
 def train_model(adata: ad.AnnData, model: str, scenario: str, preset: str = "book", config=None, seed: int = 0,
                 missing_rate: float = 0.5, genes: Sequence[str] | None = None, verbose: int = 0,
-                progress: bool = False):
+                progress: bool = False, checkpoint=None):
     """Train one deep imputer in one scenario of ``adata``; returns the fitted
     :class:`~gaingtex.imputers.deep.trainer.DeepImputer`, which records the rate and seed of its masks."""
     from ..fingerprint import cohort_fingerprint
@@ -143,7 +143,7 @@ def train_model(adata: ad.AnnData, model: str, scenario: str, preset: str = "boo
     data = scenario_data(adata, scenario, missing_rate, seed, genes)
     imputer = get(model, scenario=scenario, preset=preset, config=config, seed=seed, verbose=verbose,
                   progress=progress)
-    imputer.fit(**data.fit_args())
+    imputer.fit(**data.fit_args(), checkpoint=checkpoint)
     imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset,
                          "cohort_fingerprint": cohort_fingerprint(adata)})
     return imputer

@@ -20,6 +20,7 @@ from ..base import Imputer, check_inputs, keep_observed, observed_mask
 from ..registry import label
 from ._keras import keras, tf
 from .distribute import accelerator, default_strategy
+from . import checkpoint as ckpt
 from .models import GAIN, PMI
 
 
@@ -122,7 +123,8 @@ class DeepImputer(Imputer):
 
     # -------------------------------------------------------------------------------------------------- fit
     def fit(self, train: Split, valid: Split | None = None, train_mask: np.ndarray | None = None,
-            valid_mask: np.ndarray | None = None) -> "DeepImputer":
+            valid_mask: np.ndarray | None = None, checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: int = 5) -> "DeepImputer":
         """Train with early stopping on the validation imputation error; restores the best weights.
 
         In the inductive scenario ``train`` and ``valid`` are complete. In the in-place scenario ``train_mask``
@@ -130,6 +132,10 @@ class DeepImputer(Imputer):
         read. Without ``valid``, a tenth of the training donors is held out. Under a strategy with several
         replicas, the global batch is ``batch_size`` (split across replicas) and the validation set is cut to a
         multiple of the replica count.
+
+        With ``checkpoint`` (a ``.npz`` path), the run is checkpointed atomically every ``checkpoint_every``
+        epochs; a later ``fit`` with the same inputs resumes from it and ends with the same weights as an
+        uninterrupted run (:mod:`gaingtex.imputers.deep.checkpoint`). The checkpoint is removed once training ends.
         """
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -171,15 +177,34 @@ class DeepImputer(Imputer):
         if replicas > 1:  # every validation batch must split evenly across replicas: drop < `replicas` samples
             vdata = {k: v[: len(x_valid) // replicas * replicas] for k, v in vdata.items()}
         valid_ds = tf.data.Dataset.from_tensor_slices(vdata).batch(512 * replicas)
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True)
-        callbacks = [stop] + ([EpochProgress(c.max_epochs, f"{self.name} {self.scenario}")]
+        key = arrays_digest([x_train, train_mask, x_valid, valid_mask, data["cat"], vdata["cat"]]) + text_digest(
+            {"model": self.model_name, "scenario": self.scenario, "seed": self.seed, "config": c.__dict__})
+        resumed = ckpt.load(checkpoint, key) if checkpoint is not None else None
+        done = 0 if resumed is None else resumed["epochs"]
+        self.resumed_from_ = done
+        if resumed is not None:
+            ckpt.restore(self.model_, resumed)
+            train_ds = train_ds.skip(done * c.steps_per_epoch)  # the seeded stream, where the run stopped
+        history = [] if resumed is None else resumed["history"]
+        stop = ckpt.ResumableStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True,
+                                      state=None if resumed is None else resumed["stop"])
+        callbacks = [stop] + ([EpochProgress(c.max_epochs - done, f"{self.name} {self.scenario}")]
                               if self.progress and not self.verbose else [])
+        if checkpoint is not None:
+            callbacks.append(ckpt.Checkpointer(checkpoint, checkpoint_every, key, stop, history))
         t0 = time.perf_counter()
-        history = self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs,
-                                  steps_per_epoch=c.steps_per_epoch, callbacks=callbacks, verbose=self.verbose,
-                                  shuffle=False)  # the dataset shuffles itself, seeded
+        if done < c.max_epochs and not (resumed and resumed["stop"]["wait"] >= c.patience):
+            fitted = self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs, initial_epoch=done,
+                                     steps_per_epoch=c.steps_per_epoch, callbacks=callbacks, verbose=self.verbose,
+                                     shuffle=False)  # the dataset shuffles itself, seeded
+            if checkpoint is None:
+                history = [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
+        elif resumed["stop"]["best_weights"] is not None:  # killed after its last epoch: what fit would have ended on
+            self.model_.set_weights(resumed["stop"]["best_weights"])
+        if checkpoint is not None:
+            ckpt.remove(checkpoint)
         self.fit_seconds_ = time.perf_counter() - t0
-        self.history_ = pd.DataFrame(history.history).rename_axis("epoch").reset_index()
+        self.history_ = pd.DataFrame(history).rename_axis("epoch").reset_index()
         self.history_["epoch"] += 1
         self.best_epoch_ = int(stop.best_epoch) + 1 if stop.best_epoch is not None else len(self.history_)
         self.steps_ = len(self.history_) * c.steps_per_epoch
