@@ -39,6 +39,7 @@ def test_same_seed_same_hashes_and_evaluate_prints_them(trained, capsys):
     a, b = DeepImputer.load(models["a"]), DeepImputer.load(models["b"])
     assert a.hashes() == b.hashes() and len(a.hashes()["weights"]) == 16
     assert a.info["cohort_fingerprint"] == cohort_fingerprint(read_h5ad(cohort))
+    assert a.info["ensembl_ids"][0].startswith("ENSG") and len(a.info["ensembl_ids"]) == len(a.genes_)
     capsys.readouterr()
     assert main(["evaluate", "--preset", "smoke", "--cohort", str(cohort), "--model", str(models["a"])]) == 0
     out = capsys.readouterr().out

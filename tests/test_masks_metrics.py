@@ -78,3 +78,18 @@ def test_per_tissue_mean_scores_near_zero(book):
     np.testing.assert_array_equal(xhat[mask > 0], p.test.x[mask > 0])
     r2 = summarize(masked_scores(p.test.x, xhat, mask, p.test.obs["tissue"].to_numpy()))["r2"]
     assert -0.1 < r2 < 0.01
+
+
+def test_small_and_unscored_tissues_are_counted_not_dropped():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["big", "small", "tiny"], [40, 8, 3])
+    x = rng.standard_normal((len(groups), 4))
+    mask = np.zeros_like(x)
+    scores = masked_scores(x, x * 0.5, mask, groups, samples=np.arange(len(groups)))
+    assert dict(scores.groupby("tissue")["samples"].first()) == {"big": 40, "small": 8, "tiny": 3}
+    summary = summarize(scores)
+    assert (summary["tissues"], summary["small_tissues"], summary["unscored_tissues"]) == (2, 1, 1)
+    from gaingtex.evaluation.studies.tissues import per_tissue
+
+    table = per_tissue(scores.assign(method="m"), sizes=True)
+    assert list(table.loc[["big", "small"], "small"]) == [False, True] and table.loc["tiny", "samples"] == 3

@@ -123,3 +123,12 @@ def test_not_an_anndata():
         validate(ad.AnnData(X=np.array([["a"]], dtype=object),
                             obs=pd.DataFrame({"donor_id": ["d"], "tissue": ["Lung"], "sex": ["male"], "age": [50],
                                               "hardy": ["1"]}, index=["s"])))
+
+
+def test_values_far_outside_the_standardised_range_are_warned_about(smoke):
+    from gaingtex.data import prepare
+
+    odd = smoke.copy()
+    odd.X[5, 2] = 1e6
+    with pytest.warns(SchemaWarning, match=r"1 \w+ values lie more than 50 training standard deviations.*first 1e\+06"):
+        prepare(odd)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import reference
+from ..evaluation.metrics import SMALL_TISSUE, tissue_sizes
 from ..imputers.registry import colour, label
 
 
@@ -160,19 +161,31 @@ def tissue_boxplot(scores: pd.DataFrame, train_counts: pd.Series, title: str) ->
     return fig
 
 
+def _sizes(scores: pd.DataFrame) -> pd.Series | None:
+    return tissue_sizes(scores) if "samples" in scores else None
+
+
 def method_boxplot(scores: pd.DataFrame, title: str) -> plt.Figure:
-    """Per-tissue mean R² of every method, one box per method (each point a tissue)."""
+    """Per-tissue mean R² of every method, one box per method (each point a tissue; a tissue scored on fewer
+    than ``SMALL_TISSUE`` samples is a red ring)."""
     per_tissue = scores.groupby(["method", "tissue"], sort=False)["r2"].mean().reset_index()
     methods = list(dict.fromkeys(per_tissue["method"]))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     data = [per_tissue.loc[per_tissue["method"] == m, "r2"].dropna().to_numpy() for m in methods]
-    boxes = ax.boxplot(data, patch_artist=True, widths=0.6)
+    boxes = ax.boxplot(data, patch_artist=True, widths=0.6, showfliers=False)  # every tissue is a point
     for patch, m in zip(boxes["boxes"], methods):
         patch.set_facecolor(colour(m))
         patch.set_alpha(0.8)
-    for i, d in enumerate(data, start=1):
-        ax.scatter(np.full(len(d), i) + np.random.default_rng(i).uniform(-0.12, 0.12, len(d)), d, s=6,
-                   color="black", alpha=0.5, zorder=3)
+    small = set(sizes[sizes < SMALL_TISSUE].index) if (sizes := _sizes(scores)) is not None else set()
+    for i, m in enumerate(methods, start=1):
+        part = per_tissue[(per_tissue["method"] == m) & per_tissue["r2"].notna()]
+        flag = part["tissue"].isin(small).to_numpy()
+        jitter = np.full(len(part), i) + np.random.default_rng(i).uniform(-0.12, 0.12, len(part))
+        ax.scatter(jitter[~flag], part["r2"].to_numpy()[~flag], s=6, color="black", alpha=0.5, zorder=3)
+        ax.scatter(jitter[flag], part["r2"].to_numpy()[flag], s=18, facecolors="none", edgecolors="#d62728",
+                   zorder=4, label=f"tissue with < {SMALL_TISSUE} samples" if i == 1 and flag.any() else None)
+    if small:
+        ax.legend(loc="best", fontsize=8, frameon=False)
     ax.set_xticks(range(1, len(methods) + 1), methods)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel("mean R² per tissue")

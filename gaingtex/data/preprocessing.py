@@ -3,6 +3,7 @@ extended test set and gene subsets."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import reference
-from .schema import SPLITS, is_gtex, validate
+from .schema import SPLITS, SchemaWarning, is_gtex, validate
 from .splits import check_donor_split, donor_split
 
 CATEGORICAL = ("tissue", "sex", "hardy")
@@ -237,11 +238,30 @@ def prepare(adata: ad.AnnData, genes: Sequence[str] | None = None, seed: int = 0
     std = Standardizer.fit(X[rows["train"]], names=names)
     splits = {name: Split(std.transform(X[r]), obs.iloc[r].assign(split=pd.Categorical(split[r], categories=SPLITS)),
                           names, std) for name, r in rows.items()}
+    _check_range(splits, source)
     info = dict(adata.uns.get("gaingtex", {}))
     if drawn:
         info["split_seed"] = int(seed)
     return Prepared(splits["train"], splits["valid"], splits["test"], splits["external"], names, gene_index, std,
                     rows, info)
+
+
+FAR = 50.0  # standardised values beyond ±FAR training standard deviations are warned about
+
+
+def _check_range(splits: dict, source: str) -> None:
+    """Warn about values far outside the standardised range (a gene in other units, a typo such as 1e30):
+    they pass the schema but dominate every squared error."""
+    for name, split in splits.items():
+        with np.errstate(invalid="ignore"):
+            far = np.abs(split.x) > FAR
+        if far.any():
+            i, j = np.argwhere(far)[0]
+            raw = split.x[i, j] * split.scale.std[j] + split.scale.mean[j] if split.scale is not None else split.x[i, j]
+            warnings.warn(f"{source}: {int(far.sum())} {name} values lie more than {FAR:g} training standard "
+                          f"deviations from their gene's training mean, first {raw:.4g} at sample {split.obs.index[i]}, "
+                          f"gene {split.genes[j]}; check that every value is on the same (log or normalised) scale",
+                          SchemaWarning, stacklevel=3)
 
 
 def select_genes(var_names: Sequence[str], genes: Sequence[str]) -> np.ndarray:

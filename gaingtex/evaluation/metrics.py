@@ -10,7 +10,8 @@ import pandas as pd
 from .masks import check_mask
 
 
-MIN_SAMPLES = 5
+MIN_SAMPLES = 5  # fewer distinct samples in a tissue: its R² is not computed (NaN), and the summary counts it
+SMALL_TISSUE = 20  # fewer distinct samples: scored, and flagged as small in tables and figures
 
 
 def masked_scores(
@@ -28,7 +29,8 @@ def masked_scores(
 
     Returns
     -------
-    DataFrame with columns ``tissue``, ``gene``, ``r2``, ``rmse``, ``n``.
+    DataFrame with columns ``tissue``, ``gene``, ``r2``, ``rmse``, ``n`` (masked entries) and ``samples``
+    (distinct samples of the tissue).
     """
     mask = check_mask(mask, x_true.shape)
     if x_hat.shape != x_true.shape:
@@ -39,7 +41,8 @@ def masked_scores(
     samples = np.arange(len(groups)) if samples is None else np.asarray(samples)
     for g in sorted(set(groups)):
         rows = groups == g
-        enough = len(set(samples[rows])) >= min_samples
+        distinct = len(set(samples[rows]))
+        enough = distinct >= min_samples
         miss = (1.0 - mask[rows]) * ~np.isnan(x_true[rows])
         xt = np.where(miss > 0, x_true[rows], 0.0).astype(np.float64)
         xh = np.where(miss > 0, x_hat[rows], 0.0).astype(np.float64)
@@ -50,12 +53,26 @@ def masked_scores(
             ss_res = (miss * (xt - xh) ** 2).sum(axis=0)
             r2 = np.where((n >= max(2, min_entries)) & (ss_tot > 0) & enough, 1.0 - ss_res / ss_tot, np.nan)
             rmse = np.where(n >= 1, np.sqrt(ss_res / n), np.nan)
-        frames.append(pd.DataFrame({"tissue": g, "gene": genes, "r2": r2, "rmse": rmse, "n": n.astype(int)}))
+        frames.append(pd.DataFrame({"tissue": g, "gene": genes, "r2": r2, "rmse": rmse, "n": n.astype(int),
+                                    "samples": distinct}))
     return pd.concat(frames, ignore_index=True)
 
 
 def summarize(scores: pd.DataFrame) -> dict[str, float]:
-    """Mean over genes within each tissue, then mean over tissues (each tissue weighs the same)."""
+    """Mean over genes within each tissue, then mean over tissues (each tissue weighs the same); with how many
+    tissues were scored, how many of them are small (fewer than ``SMALL_TISSUE`` distinct samples) and how many
+    could not be scored (fewer than ``MIN_SAMPLES``), so that no tissue drops out unseen."""
     per_tissue = scores.groupby("tissue")[["r2", "rmse"]].mean()
-    return {"r2": float(per_tissue["r2"].mean()), "rmse": float(per_tissue["rmse"].mean()),
-            "r2_sd_tissues": float(per_tissue["r2"].std(ddof=0))}
+    out = {"r2": float(per_tissue["r2"].mean()), "rmse": float(per_tissue["rmse"].mean()),
+           "r2_sd_tissues": float(per_tissue["r2"].std(ddof=0))}
+    if "samples" in scores:
+        samples = scores.groupby("tissue")["samples"].first()
+        out.update({"tissues": int(per_tissue["r2"].notna().sum()),
+                    "small_tissues": int(((samples < SMALL_TISSUE) & per_tissue["r2"].notna()).sum()),
+                    "unscored_tissues": int(per_tissue["r2"].isna().sum())})
+    return out
+
+
+def tissue_sizes(scores: pd.DataFrame) -> pd.Series:
+    """Distinct samples each tissue was scored on, from a long scores table."""
+    return scores.groupby("tissue")["samples"].first()

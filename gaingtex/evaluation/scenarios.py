@@ -144,8 +144,10 @@ def train_model(adata: ad.AnnData, model: str, scenario: str, preset: str = "boo
     imputer = get(model, scenario=scenario, preset=preset, config=config, seed=seed, verbose=verbose,
                   progress=progress)
     imputer.fit(**data.fit_args(), checkpoint=checkpoint)
+    ids = adata.var["ensembl_id"].astype(str) if "ensembl_id" in adata.var else None
     imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset,
-                         "cohort_fingerprint": cohort_fingerprint(adata)})
+                         "cohort_fingerprint": cohort_fingerprint(adata),
+                         "ensembl_ids": None if ids is None else list(ids.reindex(imputer.genes_).fillna(""))})
     return imputer
 
 

@@ -13,11 +13,13 @@ import pandas as pd
 
 from ..imputers import registry
 from .masks import check_mask
-from .metrics import masked_scores, summarize
+from .metrics import MIN_SAMPLES, SMALL_TISSUE, masked_scores, summarize
 
 # Human column headers of a summary table.
 HEADERS = {"method": "method", "r2": "R²", "rmse": "RMSE", "r2_sd_tissues": "sd over tissues",
-           "r2_vs_oracle": "× oracle", "r2_vs_best": "× best", "impute_seconds": "impute s", "fit_seconds": "fit s"}
+           "r2_vs_oracle": "× oracle", "r2_vs_best": "× best", "impute_seconds": "impute s", "fit_seconds": "fit s",
+           "tissues": "tissues", "small_tissues": f"of them < {SMALL_TISSUE} samples",
+           "unscored_tissues": f"unscored (< {MIN_SAMPLES} samples)"}
 
 
 def fit_imputer(imputer, data):

@@ -6,10 +6,17 @@ from __future__ import annotations
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..metrics import SMALL_TISSUE, tissue_sizes
 
-def per_tissue(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean R² over genes, tissues × methods, from a long scores table."""
-    return scores.groupby(["method", "tissue"], sort=False)["r2"].mean().unstack(0)
+
+def per_tissue(scores: pd.DataFrame, sizes: bool = False) -> pd.DataFrame:
+    """Mean R² over genes, tissues × methods, from a long scores table; with ``sizes``, also each tissue's
+    number of distinct samples (``samples``) and whether that is below ``SMALL_TISSUE`` (``small``)."""
+    table = scores.groupby(["method", "tissue"], sort=False)["r2"].mean().unstack(0)
+    if sizes:
+        counts = tissue_sizes(scores).reindex(table.index)
+        table = table.assign(samples=counts, small=counts < SMALL_TISSUE)
+    return table
 
 
 def tissue_ends(table: pd.DataFrame, method: str, n: int = 3) -> pd.DataFrame:
