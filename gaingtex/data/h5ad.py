@@ -24,6 +24,8 @@ def read_h5ad(path: str | os.PathLike) -> ad.AnnData:
     A cohort without a ``split`` column is accepted: :func:`gaingtex.data.prepare` draws the donor split.
     """
     path = Path(path)
+    if path.is_dir():
+        raise SchemaError(f"{path} is a folder, not an .h5ad file")
     if not path.is_file():
         raise FileNotFoundError(f"cohort file {path} does not exist (make one with `gaingtex cohort --out {path}`)")
     try:

@@ -274,6 +274,8 @@ class DeepImputer(Imputer):
     def load(cls, path: str | os.PathLike) -> "DeepImputer":
         """Read a model written by :meth:`save`; its imputations are identical to the saved model's."""
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; --model takes a .keras file written by `gaingtex train`")
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} does not exist")
         try:
