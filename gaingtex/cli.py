@@ -251,11 +251,16 @@ def _benchmark(args) -> None:
         print(format_scaling(table))
     else:
         adata = read_h5ad(args.cohort) if args.cohort else None
+        partial = args.out.with_name(f"{args.out.stem}.partial.json")
+        print(f"finished rows are written to {partial} as the run goes")
         result = run_benchmark(args.preset, args.seed or 0, rate, seeds=args.seeds, methods=methods,
                                genes=args.gene_sets, budget=600.0 if args.budget is None else args.budget,
-                               adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds)
+                               adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
+                               partial=partial)
         print(format_table(result))
     _write(lambda path: write_json(result, path), args.out)
+    if not args.scaling:
+        partial.unlink(missing_ok=True)
     print(f"wrote {args.out}")
 
 

@@ -62,6 +62,7 @@ def test_benchmark_deep_seeds(tmp_path, capsys):
     status = {(r["method"], r["scenario"], r["seed"]): r["status"] for r in result["results"]}
     assert status[("pmi", "inductive", 0)] == "ok" and status[("pmi", "inductive", 1)] == "not trained"
     assert status[("mean", "inplace", 1)] == "ok"
+    assert not (tmp_path / "bench.partial.json").exists()  # written as the run went, removed at its end
     assert main(["benchmark", "--preset", "smoke", "--deep-seeds", "-1", "--out", str(out)]) == 2
     assert "--deep-seeds must be 0 or more" in capsys.readouterr().err
 

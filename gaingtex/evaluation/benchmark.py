@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._io import write_json
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
 from ..imputers import get
@@ -97,11 +98,12 @@ def calibration(adata, data: ScenarioData) -> dict:
 def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, seeds: Sequence[int] | None = None,
                   methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer", "panel"),
                   budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True,
-                  deep_seeds: int | None = None) -> dict:
+                  deep_seeds: int | None = None, partial=None) -> dict:
     """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
     and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
-    (default: all of them); at the others their rows say "not trained"."""
+    (default: all of them); at the others their rows say "not trained". With ``partial`` (a path), every finished
+    row is also written there as the run goes, so that an interrupted run keeps what it finished."""
     from ..imputers.deep.distribute import accelerator, use_threads
 
     use_threads()
@@ -122,7 +124,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     result["matmul_flops"] = flops
     if generator is not None:
         result["calibration"] = calibration(adata, inductive)
-    memory = {}
+    memory, finished = {}, []
     fresh = train_deep(preset, progress)
     trained = set(seeds if deep_seeds is None else seeds[:deep_seeds])
     result["deep_seeds"] = sorted(trained)
@@ -132,7 +134,8 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
 
     rows = compare(adata, methods, seeds, genes=genes, missing_rate=missing_rate, preset=preset,
                    generator=generator, budget=budget, source=source, progress=progress, deep=deep,
-                   keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
+                   keep=lambda row, imputer, data: _keep(memory, row, imputer, data, seeds[0], finished, partial,
+                                                          result))
     rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"]
     if "train_flops_per_second" in rows:
         rows["matmul_fraction"] = rows["train_flops_per_second"] / flops
@@ -147,6 +150,14 @@ def _records(table: pd.DataFrame) -> list[dict]:
     """JSON rows without NaN cells (a field a method does not have is absent, not NaN)."""
     return [{k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
             for row in table.to_dict(orient="records")]
+
+
+def _keep(memory, row, imputer, data, seed, finished, partial, result) -> None:
+    """After each finished row: measure memory where the runtime study wants it, and write the partial results."""
+    _measure(memory, row, imputer, data, seed)
+    if partial is not None:
+        finished.append(row)
+        write_json({**result, "partial": True, "results": finished}, partial)
 
 
 def _measure(memory: dict, row: dict, imputer, data, seed: int) -> None:
