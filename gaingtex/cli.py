@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._outputs import Rescued, check_output, write_or_rescue
 from .book import BookError
 from .config import MODELS, PRESETS, SCENARIOS
 from .data import SchemaError
@@ -15,9 +16,9 @@ def _cohort(args) -> None:
     from .data import write_h5ad
     from .data.embedded import make_cohort
 
-    _check_output(args.out, ".h5ad", [])
+    check_output(args.out, ".h5ad", [])
     adata = make_cohort(args.preset, args.seed)
-    _write(lambda path: write_h5ad(adata, path), args.out)
+    write_or_rescue(lambda path: write_h5ad(adata, path), args.out)
     gtex = adata.obs["cohort"] == "GTEx"
     print(f"wrote {args.out}: {int(gtex.sum())} GTEx-shaped samples from {adata.obs.loc[gtex, 'donor_id'].nunique()} "
           f"donors × {adata.n_vars} genes, plus {int((~gtex).sum())} shifted-cohort samples")
@@ -30,7 +31,7 @@ def _gtex(args) -> None:
     from .data.gene_ids import read_gene_list
     from .data.gtex import read_gtex
 
-    _check_output(args.out, ".h5ad", [*args.expression, args.samples, args.phenotypes])
+    check_output(args.out, ".h5ad", [*args.expression, args.samples, args.phenotypes])
     genes = args.genes if args.genes in ("protein-coding", "all") else read_gene_list(args.genes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -38,7 +39,7 @@ def _gtex(args) -> None:
                           genotyped_only=args.genotyped_only, genes=genes, normalize=args.normalize,
                           min_samples=args.min_samples, progress=True)
     _print_report([str(w.message) for w in caught] + adata.uns["gaingtex"]["report"])
-    _write(lambda path: write_h5ad(adata, path), args.out)
+    write_or_rescue(lambda path: write_h5ad(adata, path), args.out)
     print(f"wrote {args.out}: {adata.n_obs} samples of {adata.obs['tissue'].nunique()} tissues from "
           f"{adata.obs['donor_id'].nunique()} donors × {adata.n_vars} genes (normalisation: "
           f"{adata.uns['gaingtex']['normalize']})")
@@ -48,12 +49,12 @@ def _xena(args) -> None:
     from .data import read_h5ad, write_h5ad
     from .data.xena import read_xena
 
-    _check_output(args.out, ".h5ad", [args.expression, args.clinical, args.genes_like])
+    check_output(args.out, ".h5ad", [args.expression, args.clinical, args.genes_like])
     reference = read_h5ad(args.genes_like)
     adata = read_xena(args.expression, args.clinical, reference, tissue=args.tissue, code=args.code,
                       sample_types=args.sample_types)
     _print_report(adata.uns["gaingtex"]["report"])
-    _write(lambda path: write_h5ad(adata, path), args.out)
+    write_or_rescue(lambda path: write_h5ad(adata, path), args.out)
     print(f"wrote {args.out}: {adata.n_obs} TCGA-{adata.uns['gaingtex']['project']} samples (as "
           f"{adata.uns['gaingtex']['tissue']}) × {adata.n_vars} genes of {args.genes_like}")
 
@@ -74,7 +75,7 @@ def _cohort_of(args):
 def _train(args) -> None:
     from .evaluation.scenarios import train_model
 
-    _check_output(args.out, ".keras", [args.cohort])
+    check_output(args.out, ".keras", [args.cohort])
     adata, genes = _cohort_of(args)
     rate = 0.5 if args.missing_rate is None else args.missing_rate
     checkpoint = args.out.with_name(args.out.name + ".checkpoint.npz")  # resumed by a rerun after an interrupt
@@ -83,7 +84,7 @@ def _train(args) -> None:
     if imputer.resumed_from_:
         print(f"resumed from {checkpoint} after epoch {imputer.resumed_from_}")
     imputer.info.update({"cohort": str(args.cohort or f"preset:{args.preset}"), "genes": args.genes})
-    _write(imputer.save, args.out)
+    write_or_rescue(imputer.save, args.out)
     print(f"trained {imputer.name} ({args.scenario}) in {imputer.fit_seconds_:.1f}s, {len(imputer.history_)} epochs "
           f"(best {imputer.best_epoch_}); wrote {args.out}")
 
@@ -93,12 +94,12 @@ def _evaluate(args) -> None:
 
     from .data.embedded import factor_model
     from .evaluation.scenarios import check_trained_masks, scenario_data
-    from .fingerprint import cohort_fingerprint
     from .evaluation.scoring import build_methods, evaluate
+    from .fingerprint import cohort_fingerprint
     from .imputers.deep.trainer import DeepImputer
 
     if args.out:
-        _check_output(args.out, ".json", [args.cohort, args.model])
+        check_output(args.out, ".json", [args.cohort, args.model])
     adata, genes = _cohort_of(args)
     imputer = DeepImputer.load(args.model)
     genes = _model_genes(imputer, adata, genes, args.model)
@@ -128,7 +129,7 @@ def _evaluate(args) -> None:
     if args.out:
         from ._io import write_json
 
-        _write(lambda path: write_json({"missing_rate": rate, "seed": seed,
+        write_or_rescue(lambda path: write_json({"missing_rate": rate, "seed": seed,
                                         "results": table.to_dict(orient="records")}, path), args.out)
         print(f"wrote {args.out}")
 
@@ -159,7 +160,7 @@ def _impute(args) -> None:
     from .impute import impute_cohort, impute_with_model
 
     inputs = [args.input, args.obs, args.model]
-    _check_output(args.output, "", inputs)
+    check_output(args.output, "", inputs)
     if file_kind(args.output) != file_kind(args.input):
         raise ValueError(f"the output {args.output} must have the input's format ({file_kind(args.input)}), like "
                          f"{args.input}")
@@ -175,58 +176,10 @@ def _impute(args) -> None:
         result = impute_cohort(table.adata, args.method, args.preset, args.seed or 0, source=str(args.input),
                                progress=True)
         how = args.method
-    _write(lambda path: write_like(table, result, path), args.output)
+    write_or_rescue(lambda path: write_like(table, result, path), args.output)
     info = result.uns["gaingtex_impute"]
     print(f"filled {info['filled_entries']:,} entries ({info['filled_fraction']:.1%}) of {args.input} with {how}; "
           f"wrote {args.output}")
-
-
-class Rescued(OSError):
-    """The output could not be written where asked, and was written elsewhere instead."""
-
-
-def _write(write, path: Path) -> None:
-    """``write(path)``; if the file system refuses (full disk, permissions changed during the run), write the
-    finished work beside the working directory (or in the temporary folder) instead and say where, so that
-    nothing is lost."""
-    import tempfile
-
-    try:
-        write(path)
-        return
-    except OSError as err:
-        reason = err.strerror or str(err)
-    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
-        rescue = folder / f"{path.stem}.rescued{''.join(path.suffixes[-1:])}"
-        try:
-            write(rescue)
-        except OSError:
-            continue
-        raise Rescued(f"could not write {path} ({reason}); the results were written to {rescue} instead")
-    raise Rescued(f"could not write {path} ({reason}), nor a copy in {Path.cwd()} or {tempfile.gettempdir()}")
-
-
-def _check_output(path: Path, suffix: str, inputs) -> None:
-    """Refuse an output with the wrong suffix, one that is an input, or one that cannot be written — before any
-    long work."""
-    import os
-
-    for given in inputs:
-        if given is not None and Path(given).resolve() == path.resolve():
-            raise ValueError(f"the output {path} is one of the command's inputs; choose another file")
-    if path.is_dir():
-        raise ValueError(f"the output {path} is a directory; give a file name")
-    if suffix and path.suffix != suffix:
-        raise ValueError(f"the output must end in {suffix}, got {path}")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"cannot write {path}: the file is read-only")
-    parent = path.resolve().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"cannot write {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"cannot write {path}: {parent} is not writable")
 
 
 def _benchmark(args) -> None:
@@ -234,7 +187,7 @@ def _benchmark(args) -> None:
     from .data import read_h5ad
     from .evaluation.benchmark import format_table, run_benchmark
 
-    _check_output(args.out, ".json", [args.cohort])
+    check_output(args.out, ".json", [args.cohort])
     if args.deep_seeds is not None and args.deep_seeds < 0:
         raise ValueError(f"--deep-seeds must be 0 or more, got {args.deep_seeds}")
     rate = 0.5 if args.missing_rate is None else args.missing_rate
@@ -258,7 +211,7 @@ def _benchmark(args) -> None:
                                adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
                                partial=partial)
         print(format_table(result))
-    _write(lambda path: write_json(result, path), args.out)
+    write_or_rescue(lambda path: write_json(result, path), args.out)
     if not args.scaling:
         partial.unlink(missing_ok=True)
     print(f"wrote {args.out}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gaingtex import cli
+from gaingtex._outputs import Rescued
 from gaingtex._io import atomic_path, remove_stale
 from gaingtex.cli import main
 
@@ -65,7 +66,7 @@ def test_a_full_disk_keeps_the_finished_work(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("gaingtex.data.write_h5ad", broken)
     assert main(["cohort", "--preset", "smoke", "--out", str(target)]) == 1
     assert "nor a copy in" in capsys.readouterr().err
-    with pytest.raises(cli.Rescued, match="Input/output error"):  # --debug: the traceback, not one line
+    with pytest.raises(Rescued, match="Input/output error"):  # --debug: the traceback, not one line
         main(["--debug", "cohort", "--preset", "smoke", "--out", str(target)])
 
 
