@@ -42,7 +42,7 @@ def _first(column, value):
     (_first("sex", "M"), r"obs column 'sex' holds 'M'.*expected one of female, male"),
     (_first("age", "sixty"), r"obs column 'age' holds 'sixty'.*a number of years or a bracket such as 60-69"),
     (_first("age", None), r"obs column 'age' holds None"),
-    (_first("sex", None), r"obs column 'sex' is missing for None \(sample .*every sample needs one of female"),
+    (_first("sex", None), r"obs column 'sex' is missing \(empty\) for sample .*every sample needs one of female"),
     (lambda a: a.X.__setitem__((2, 3), 1e30), r"values beyond ±1e\+09, first 1e\+30 at sample .*, gene"),
     (_first("split", "Train"), r"obs column 'split' holds 'Train'"),
     (_first("hardy", "7"), r"obs column 'hardy' holds '7'"),

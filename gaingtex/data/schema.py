@@ -66,8 +66,10 @@ def _categorical(obs: pd.DataFrame, column: str, allowed: tuple[str, ...], sourc
         expected = ", ".join(allowed) if len(allowed) <= 8 else f"{len(allowed)} values such as {', '.join(allowed[:3])}"
         empty = pd.isna(obs[column].to_numpy()) & bad
         if empty.any():  # a missing value, not an unknown one
-            raise SchemaError(f"{source}: obs column {column!r} is missing for {_first(values, empty, obs.index)}; "
-                              f"every sample needs one of {expected}")
+            more = int(empty.sum()) - 1
+            raise SchemaError(f"{source}: obs column {column!r} is missing (empty) for sample "
+                              f"{obs.index[np.flatnonzero(empty)[0]]}{f', and {more} more' if more else ''}; every "
+                              f"sample needs one of {expected}")
         raise SchemaError(f"{source}: obs column {column!r} holds {_first(values, bad, obs.index)}; expected one of "
                           f"{expected}")
     categories = [a for a in allowed if a in set(text)] if present_only else list(allowed)
