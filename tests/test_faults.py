@@ -109,3 +109,11 @@ def test_a_folder_given_as_a_file_is_called_a_folder(tmp_path, capsys):
     assert "is a folder; --model takes a .keras file" in capsys.readouterr().err
     assert main(["evaluate", "--preset", "smoke", "--cohort", str(tmp_path), "--model", "m.keras"]) == 2
     assert "is a folder, not an .h5ad file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rate, message", [("0", "with nothing hidden there is nothing to score"),
+                                           ("0.99", "hides almost everything")])
+def test_missing_rates_that_score_nothing_or_hide_everything(rate, message, capsys):
+    assert main(["train", "--preset", "smoke", "--model", "pmi", "--scenario", "inplace", "--missing-rate", rate,
+                 "--out", "never.keras"]) == 2
+    assert message in capsys.readouterr().err

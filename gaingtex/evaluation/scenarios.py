@@ -65,10 +65,17 @@ class ScenarioData:
         return dict(train=self.train, valid=self.valid, train_mask=self.train_mask, valid_mask=self.valid_mask)
 
 
+MAX_RATE = 0.95  # above it, a sample keeps a handful of genes: too little to learn from or to impute with
+
+
 def check_rate(missing_rate: float) -> float:
+    """A missing rate the scenarios accept: above 0 (something to score) and at most ``MAX_RATE``."""
     if not 0.0 < float(missing_rate) < 1.0:
         raise ValueError(f"missing rate must be between 0 and 1 (exclusive), got {missing_rate}: with nothing hidden "
                          "there is nothing to score")
+    if float(missing_rate) > MAX_RATE:
+        raise ValueError(f"missing rate {missing_rate} hides almost everything (at most {MAX_RATE} is accepted): "
+                         "the models would learn from a few values per sample")
     return float(missing_rate)
 
 
