@@ -92,10 +92,15 @@ def test_damaged_model_files(trained, tmp_path, capsys):
     with zipfile.ZipFile(tmp_path / "altered.keras", "w") as out:
         for entry, data in entries.items():
             out.writestr(entry, json.dumps(meta) if entry == "gaingtex.json" else data)
+    with zipfile.ZipFile(models["a"]) as archive:
+        info = archive.getinfo("model.weights.h5")
+        flip = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
+    cases["crc.keras"] = raw[:flip] + bytes([raw[flip] ^ 0xFF]) + raw[flip + 1:]
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
     for name, message in (("truncated.keras", "is not a gaingtex model archive"),
                           ("noconfig.keras", "the model archive is damaged"),
+                          ("crc.keras", "Bad CRC-32 for file 'model.weights.h5'"),
                           ("nometa.keras", "is not a gaingtex model archive"),
                           ("altered.keras", "do not match the hash recorded")):
         assert main(["evaluate", "--preset", "smoke", "--cohort", str(cohort), "--model",
