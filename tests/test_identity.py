@@ -62,7 +62,10 @@ def test_evaluation_aligns_genes_by_symbol(trained, tmp_path, capsys):
     write_h5ad(fewer, tmp_path / "fewer.h5ad")
     assert main(["evaluate", "--preset", "smoke", "--cohort", str(tmp_path / "fewer.h5ad"), "--model",
                  str(models["a"])]) == 2
-    assert f"lacks 3 of the 300 genes" in capsys.readouterr().err
+    assert "lacks 3 of the 300 genes" in capsys.readouterr().err
+    assert main(["evaluate", "--preset", "smoke", "--cohort", str(cohort), "--model", str(models["a"]), "--genes",
+                 "alzheimer"]) == 2
+    assert "trained on 300 genes, not the 273 of --genes" in capsys.readouterr().err
 
 
 def test_an_inplace_model_is_refused_on_another_cohort(trained, tmp_path, capsys):
