@@ -187,7 +187,7 @@ def _benchmark(args) -> None:
     from .data import read_h5ad
     from .evaluation.benchmark import format_table, run_benchmark
 
-    check_output(args.out, ".json", [args.cohort])
+    check_output(args.out, ".json", [args.cohort, args.resume])
     if args.deep_seeds is not None and args.deep_seeds < 0:
         raise ValueError(f"--deep-seeds must be 0 or more, got {args.deep_seeds}")
     rate = 0.5 if args.missing_rate is None else args.missing_rate
@@ -205,16 +205,30 @@ def _benchmark(args) -> None:
     else:
         adata = read_h5ad(args.cohort) if args.cohort else None
         partial = args.out.with_name(f"{args.out.stem}.partial.json")
-        print(f"finished rows are written to {partial} as the run goes")
+        resume = _read_resume(args.resume) if args.resume else None
+        print(f"finished rows are written to {partial} as the run goes"
+              + (f"; {len(resume['results'])} rows of {args.resume} are kept" if resume else ""))
         result = run_benchmark(args.preset, args.seed or 0, rate, seeds=args.seeds, methods=methods,
                                genes=args.gene_sets, budget=600.0 if args.budget is None else args.budget,
                                adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
-                               partial=partial)
+                               partial=partial, resume=resume)
         print(format_table(result))
     write_or_rescue(lambda path: write_json(result, path), args.out)
     if not args.scaling:
         partial.unlink(missing_ok=True)
     print(f"wrote {args.out}")
+
+
+def _read_resume(path: Path) -> dict:
+    """A benchmark JSON (partial or whole) to resume from."""
+    import json
+
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"--resume {path} is not a benchmark JSON ({err})") from None
 
 
 def _method_list(given: list[str] | None) -> list[str] | None:
@@ -340,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=seed, nargs="+", help="seeds of the masks and methods (default: --seed and the "
                    "next two)")
     p.add_argument("--deep-seeds", type=int, help="train the deep models at only the first N seeds (default: all)")
+    p.add_argument("--resume", type=Path, help="keep the rows of an interrupted run with the same settings (its "
+                   "<out>.partial.json) and run only the rest")
     p.add_argument("--methods", nargs="+", help="registry names (default: every registered method)")
     p.add_argument("--gene-sets", nargs="+", choices=["all", "alzheimer", "panel"],
                    default=["all", "alzheimer", "panel"],

@@ -167,3 +167,39 @@ def test_impute_errors(holey_file, tmp_path, capsys):
         main(["impute", "--method", "blood-surrogate", "--input", str(path), "--output", str(tmp_path / "o.h5ad")])
     assert "invalid choice: 'blood-surrogate'" in capsys.readouterr().err
     assert main(["impute", "--method", "oracle", "--input", str(path), "--output", str(tmp_path / "o.h5ad")]) == 0
+
+
+def test_benchmark_resumes_from_its_partial_rows(tmp_path, capsys, monkeypatch):
+    from gaingtex.evaluation import comparison
+
+    out = tmp_path / "bench.json"
+    args = ["benchmark", "--preset", "smoke", "--seeds", "0", "1", "--gene-sets", "panel", "--methods", "mean",
+            "factor-analysis", "--budget", "30", "--out", str(out)]
+    real = comparison.run_method
+    calls = []
+
+    def interrupt_at_seed_1(name, data, preset, seed, *rest, **kw):
+        if seed == 1 and data.scenario == "inplace":
+            raise KeyboardInterrupt
+        calls.append((name, data.scenario, seed))
+        return real(name, data, preset, seed, *rest, **kw)
+
+    monkeypatch.setattr(comparison, "run_method", interrupt_at_seed_1)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    partial = tmp_path / "bench.partial.json"
+    kept = json.loads(partial.read_text())
+    assert kept["partial"] and len(kept["results"]) == 6 and not out.exists()
+    copy = tmp_path / "kept.json"
+    copy.write_text(partial.read_text())
+    calls.clear()
+    monkeypatch.setattr(comparison, "run_method", lambda *a, **k: calls.append(a[:1]) or real(*a, **k))
+    assert main([*args, "--resume", str(partial)]) == 0
+    assert len(calls) == 2  # only seed 1's in-place rows were left
+    result = json.loads(out.read_text())
+    assert len(result["results"]) == 8 and result["resumed"][0]["rows"] == 6
+    fa = [r for r in result["results"] if r["method"] == "factor-analysis"]
+    assert len({r["n_factors"] for r in fa if r["scenario"] == "inplace"}) == 1  # the choice carried over
+    assert not partial.exists()  # removed once the whole result was written
+    assert main([*args[:5], "2", *args[6:], "--resume", str(copy)]) == 2
+    assert "the earlier run has seeds [0, 1], this one [0, 2]" in capsys.readouterr().err

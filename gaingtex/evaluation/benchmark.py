@@ -98,12 +98,14 @@ def calibration(adata, data: ScenarioData) -> dict:
 def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, seeds: Sequence[int] | None = None,
                   methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer", "panel"),
                   budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True,
-                  deep_seeds: int | None = None, partial=None) -> dict:
+                  deep_seeds: int | None = None, partial=None, resume: dict | None = None) -> dict:
     """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
     and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
-    (default: all of them); at the others their rows say "not trained". With ``partial`` (a path), every finished
-    row is also written there as the run goes, so that an interrupted run keeps what it finished."""
+    (default: all of them); at the others their rows say "not trained". With ``partial`` (a path), every row and
+    memory measurement is also written there as the run goes, so that an interrupted run keeps what it finished;
+    ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
+    run again."""
     from ..imputers.deep.distribute import accelerator, use_threads
 
     use_threads()
@@ -120,22 +122,33 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
               "cohort": {"samples": int(gtex.sum()), "genes": int(adata.n_vars),
                          "donors": int(adata.obs.loc[gtex, "donor_id"].nunique()),
                          "train": len(prepared.train), "valid": len(prepared.valid), "test": len(prepared.test)}}
+    trained = set(seeds if deep_seeds is None else seeds[:deep_seeds])
+    result["deep_seeds"] = sorted(trained)
+    if resume is not None:  # before any long work
+        check_resume(resume, result)
+        result["resumed"] = [*resume.get("resumed", []), {"rows": len(resume["results"]),
+                                                          "wall_seconds": resume.get("wall_seconds")}]
     flops = matmul_throughput()
     result["matmul_flops"] = flops
     if generator is not None:
         result["calibration"] = calibration(adata, inductive)
-    memory, finished = {}, []
     fresh = train_deep(preset, progress)
-    trained = set(seeds if deep_seeds is None else seeds[:deep_seeds])
-    result["deep_seeds"] = sorted(trained)
+    memory = dict(resume.get("memory", {})) if resume else {}
+    finished = list(resume["results"]) if resume else []
+
+    def on_row(row):
+        finished.append(row)
+        if partial is not None:
+            write_json({**result, "partial": True, "memory": memory, "results": finished,
+                        "wall_seconds": time.perf_counter() - t_start}, partial)
 
     def deep(name, scenario, genes, seed, data):
         return fresh(name, scenario, genes, seed, data) if seed in trained else None
 
     rows = compare(adata, methods, seeds, genes=genes, missing_rate=missing_rate, preset=preset,
                    generator=generator, budget=budget, source=source, progress=progress, deep=deep,
-                   keep=lambda row, imputer, data: _keep(memory, row, imputer, data, seeds[0], finished, partial,
-                                                          result))
+                   done=list(resume["results"]) if resume else (), on_row=on_row,
+                   keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
     rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"]
     if "train_flops_per_second" in rows:
         rows["matmul_fraction"] = rows["train_flops_per_second"] / flops
@@ -152,12 +165,17 @@ def _records(table: pd.DataFrame) -> list[dict]:
             for row in table.to_dict(orient="records")]
 
 
-def _keep(memory, row, imputer, data, seed, finished, partial, result) -> None:
-    """After each finished row: measure memory where the runtime study wants it, and write the partial results."""
-    _measure(memory, row, imputer, data, seed)
-    if partial is not None:
-        finished.append(row)
-        write_json({**result, "partial": True, "results": finished}, partial)
+RESUME_KEYS = ("preset", "seeds", "missing_rate", "budget", "cohort_source", "gaingtex", "cohort", "deep_seeds")
+
+
+def check_resume(resume: dict, result: dict) -> None:
+    """Refuse to resume from a run with other settings (preset, seeds, rate, budget, cohort, version)."""
+    if "results" not in resume:
+        raise ValueError("--resume: the file holds no benchmark rows (results)")
+    for key in RESUME_KEYS:
+        if key in resume and resume[key] != result.get(key):
+            raise ValueError(f"--resume: the earlier run has {key} {resume[key]!r}, this one {result.get(key)!r}; "
+                             "resume with the same settings")
 
 
 def _measure(memory: dict, row: dict, imputer, data, seed: int) -> None:

@@ -26,6 +26,7 @@ from .scenarios import scenario_data
 from .scoring import fit_imputer, score_imputer
 
 GENE_SETS = ("all", "alzheimer", "panel")
+CHOSEN = ("n_factors", "n_neighbors", "alpha", "shrinkage", "delta")  # what methods choose on validation
 NOT_TRAINED = "not trained"  # a deep model the caller chose not to train at this seed (the book's presets)
 ROW = ("method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds")
 
@@ -102,7 +103,7 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
             scenarios: Sequence[str] = SCENARIOS, genes: Iterable[str] = GENE_SETS, missing_rate: float = 0.5,
             preset: str = "book", generator=None, budget: float | None = 600.0, deep: DeepModels | None = None,
             source: str = "cohort", progress: bool = True, keep: Callable | None = None,
-            reuse_choices: bool = True) -> pd.DataFrame:
+            reuse_choices: bool = True, done: Sequence[dict] = (), on_row: Callable | None = None) -> pd.DataFrame:
     """Every method on every scenario, gene set and seed; one row each (see the module's docstring).
 
     Each seed redraws the scenario's masks (stream ``"scenario"``) and seeds every method; within a seed all
@@ -113,11 +114,17 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
     To share work across seeds, what a method chose on validation at the first seed (its ``chosen_``: factors,
     k, penalty) is reused at the others when ``reuse_choices``, and a method that ran past its budget at the
     first seed is not run again (its later rows say so).
+
+    ``done`` holds rows of an interrupted run with the same settings (``gaingtex benchmark --resume``): they are
+    kept as they are, with what they chose and whether they ran past the budget, and not run again.
+    ``on_row(row)`` is called with every row, whatever its status, as soon as it is made.
     """
     methods = list(names() if methods is None else methods)
     deep = train_deep(preset, progress) if deep is None else deep
     sets = gene_sets(adata, genes)
     plan = [(seed, scenario, g) for seed in seeds for scenario in scenarios for g in sets]
+    finished = {(int(r["seed"]), r["scenario"], r["genes"], r["method"]): {k: v for k, v in r.items()
+                                                                          if k != "oracle_r2"} for r in done}
     rows, chosen, over = [], {}, {}
     bar = tqdm(total=sum(_runnable(m, s, generator) for _, s, _ in plan for m in methods), desc="comparison",
                disable=not progress)
@@ -129,9 +136,20 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                 continue
             bar.set_postfix_str(f"seed {seed} {scenario} {g} {name}")
             key = (name, scenario, g)
+            earlier = finished.get((seed, scenario, g, name))
+            if earlier is not None:
+                if earlier["status"] == "> budget":
+                    over.setdefault(key, seed)
+                elif earlier["status"] == "ok" and key not in chosen:
+                    chosen[key] = {k: earlier[k] for k in CHOSEN if earlier.get(k) is not None}
+                block.append(earlier)
+                bar.update()
+                continue
             if key in over:
                 block.append({"method": name, "scenario": scenario, "genes": g, "seed": seed, "status": "> budget",
                               "progress": f"not rerun: past its budget at seed {over[key]}"})
+                if on_row is not None:
+                    on_row(block[-1])
                 bar.update()
                 continue
             row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g,
@@ -143,6 +161,8 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
             block.append(row)
             if keep is not None and imputer is not None:
                 keep(row, imputer, data)
+            if on_row is not None:
+                on_row(row)
             bar.update()
         oracle = next((r["r2"] for r in block if r["method"] == "oracle" and r["status"] == "ok"), np.nan)
         rows += [{**r, "oracle_r2": oracle} for r in block]
