@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from gaingtex import cli
 from gaingtex._outputs import Rescued
 from gaingtex._io import atomic_path, remove_stale
 from gaingtex.cli import main

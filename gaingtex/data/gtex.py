@@ -117,7 +117,8 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
     obs = _annotate(obs.assign(row=np.arange(len(obs))), donors, report)
     obs = obs[obs["keep"].to_numpy(dtype=bool)].drop(columns="keep")  # the matrix is not copied: rows index it
     explicit = not (isinstance(tissues, str) and tissues in ("paper", "all"))
-    values, obs, var = _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report)
+    values, obs, var = _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report,
+                                   progress)
     meta = {"kind": "gtex", "normalize": normalize, "genes": genes if isinstance(genes, str) else "list",
             "sources": [str(p) for p in paths], "report": list(report.lines)}
     adata = ad.AnnData(X=values, obs=obs, var=var, uns={"gaingtex": meta})
@@ -128,7 +129,7 @@ def _read_beds(paths, sample_table, wanted, genes, report, progress):
     """eQTL files of the wanted tissues, merged on the genes every one of them has."""
     frames = {}
     skipped = []
-    for path in paths:
+    for path in _bar(paths, progress, "reading eQTL files", "files"):
         tissue = BED_NAME.match(path.name).group("tissue")
         if tissue not in reference.tissues(in_paper_only=False).index:
             raise ValueError(f"{path}: the file name names tissue {tissue!r}, which is not a GTEx v8 tissue id")
@@ -250,7 +251,15 @@ def _annotate(obs: pd.DataFrame, donors: pd.DataFrame, report: Report) -> pd.Dat
     return obs
 
 
-def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report):
+def _bar(items, progress: bool, desc: str, unit: str):
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, leave=False)
+
+
+def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report, progress=False):
     """Normalise each tissue (when asked), keep the genes that pass in every tissue, leave out tiny tissues.
 
     A tissue named in an explicit ``--tissues`` list that has no sample is an error; of ``paper`` or ``all``, the
@@ -273,7 +282,7 @@ def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit,
         raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
     out = np.full((len(obs), len(gene_map.rows)), np.nan, dtype=np.float32)
     passing = np.ones(len(gene_map.rows), dtype=bool)
-    for t in present:
+    for t in _bar(present, progress and normalize != "none", f"normalising ({normalize})", "tissues"):
         rows = np.flatnonzero(tissue == t)
         if normalize == "none":
             out[rows] = values[position[rows]][:, gene_map.rows]
