@@ -27,8 +27,12 @@ test: install
 book: install
 	$(BIN)/gaingtex book --preset $(PRESET) --seed $(SEED)
 
+# The comparison of every method over three seeds (deep models at the first, as the book does); resumes an
+# interrupted run from its partial results when they are there.
+BENCH_OUT := benchmarks/results/$(PRESET)-comparison.json
 bench: install
-	$(BIN)/gaingtex benchmark --preset $(PRESET) --seed $(SEED) --out benchmarks/results/$(PRESET).json
+	$(BIN)/gaingtex benchmark --preset $(PRESET) --seed $(SEED) --deep-seeds 1 --gene-sets all panel \
+		--out $(BENCH_OUT) $(if $(wildcard $(BENCH_OUT:.json=.partial.json)),--resume $(BENCH_OUT:.json=.partial.json))
 
 clean:
 	rm -rf $(VENV) _build runs .pytest_cache

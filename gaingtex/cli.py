@@ -184,6 +184,7 @@ def _impute(args) -> None:
 
 def _benchmark(args) -> None:
     from ._io import write_json
+    from .config import comparison_config
     from .data import read_h5ad
     from .evaluation.benchmark import format_table, run_benchmark
 
@@ -209,7 +210,8 @@ def _benchmark(args) -> None:
         print(f"finished rows are written to {partial} as the run goes"
               + (f"; {len(resume['results'])} rows of {args.resume} are kept" if resume else ""))
         result = run_benchmark(args.preset, args.seed or 0, rate, seeds=args.seeds, methods=methods,
-                               genes=args.gene_sets, budget=600.0 if args.budget is None else args.budget,
+                               genes=args.gene_sets,
+                               budget=comparison_config(args.preset).budget if args.budget is None else args.budget,
                                adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
                                partial=partial, resume=resume)
         print(format_table(result))
@@ -362,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="all genes, the 273 Alzheimer genes where the cohort has them, a 59-gene panel")
     p.add_argument("--budget", type=float,
                    help="seconds a method may take to fit or impute before it is reported as '> budget' "
-                   "(default 600; scaling: 300 per size)")
+                   "(default: the preset's, e.g. 120 for book; scaling: 300 per size)")
     p.add_argument("--scaling", action="store_true", help="time every method against the number of genes "
                    "(300 → 12,557) and training samples instead (default cohort: the paper preset's)")
     p.add_argument("--out", type=Path, required=True, help="output JSON")

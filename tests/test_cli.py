@@ -72,7 +72,7 @@ def test_benchmark_deep_seeds(tmp_path, capsys):
 def test_benchmark_command(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["benchmark", "--preset", "smoke", "--seeds", "1", "2", "--gene-sets", "all", "--methods", "pmi",
-                 "GAIN-GTEx", "oracle", "mean", "factor-analysis", "gaussian", "--out", str(out)]) == 0
+                 "GAIN-GTEx", "oracle", "mean", "factor-analysis", "gaussian", "--budget", "600", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["preset"] == "smoke" and result["seeds"] == [1, 2] and result["missing_rate"] == 0.5
     rows = result["results"]
