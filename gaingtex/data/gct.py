@@ -171,17 +171,24 @@ def numbers(part: pd.DataFrame, names: Sequence[str], path: Path, columns: str =
 def write_gct(path: str | os.PathLike, ids: Sequence[str], descriptions: Sequence[str], samples: Sequence[str],
               values: np.ndarray, fmt: str = "%.6g") -> Path:
     """Write genes × samples ``values`` as GCT 1.2 (gzip when ``path`` ends in ``.gz``), atomically."""
-    path = Path(path)
     values = np.asarray(values)
     if values.shape != (len(ids), len(samples)):
         raise ValueError(f"values have shape {values.shape}; expected {len(ids)} genes × {len(samples)} samples")
+    frame = pd.DataFrame(values, columns=list(samples))
+    frame.insert(0, "Description", list(descriptions))
+    frame.insert(0, "Name", list(ids))
+    return write_gct_table(path, frame, fmt)
+
+
+def write_gct_table(path: str | os.PathLike, table: pd.DataFrame, fmt: str | None = None) -> Path:
+    """Write a table whose columns are ``Name``, ``Description`` and the samples as GCT 1.2 (gzip when ``path``
+    ends in ``.gz``), atomically; numbers are written with ``fmt``, text cells as they are."""
+    path = Path(path)
+    if list(table.columns[:2]) != ["Name", "Description"]:
+        raise ValueError(f"a GCT table starts with the columns Name, Description, not {list(table.columns[:2])}")
     with atomic_path(path, suffix=".gct.tmp") as tmp:
         opener = gzip.open(tmp, "wt", compresslevel=1) if path.suffix == ".gz" else open(tmp, "w")
         with opener as handle:
-            handle.write(f"#1.2\n{len(ids)}\t{len(samples)}\n")
-            handle.write("\t".join(["Name", "Description", *samples]) + "\n")
-            frame = pd.DataFrame(values, columns=list(samples))
-            frame.insert(0, "Description", list(descriptions))
-            frame.insert(0, "Name", list(ids))
-            frame.to_csv(handle, sep="\t", header=False, index=False, float_format=fmt, na_rep="")
+            handle.write(f"#1.2\n{len(table)}\t{table.shape[1] - 2}\n")
+            table.to_csv(handle, sep="\t", index=False, float_format=fmt, na_rep="")
     return path

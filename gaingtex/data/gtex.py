@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -30,16 +29,6 @@ from .schema import GTEX, validate
 BED_NAME = re.compile(r"^(?P<tissue>.+)\.v8\.normalized_expression\.bed(\.gz)?$")
 BED_COLUMNS = ("#chr", "start", "end", "gene_id")
 MIN_SAMPLES = 10
-
-
-@dataclass
-class Report:
-    """The decisions a loader took, in order; printed by the CLI and kept in the cohort."""
-
-    lines: list[str] = field(default_factory=list)
-
-    def add(self, *lines: str) -> None:
-        self.lines.extend(lines)
 
 
 def tissue_set(tissues: str | Sequence[str]) -> list[str]:
@@ -98,11 +87,11 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
     if min_samples < 1:
         raise ValueError(f"--min-samples must be at least 1, got {min_samples}")
     wanted = tissue_set(tissues)
-    report = Report()
+    report: list[str] = []  # every decision taken, in order
     sample_table, lines = read_samples(samples)
-    report.add(*lines)
+    report.extend(lines)
     donors, lines = read_phenotypes(phenotypes)
-    report.add(*lines)
+    report.extend(lines)
     if genotyped_only and not beds[0] and sample_table["has_genotype"].isna().all():
         raise ValueError(f"--genotyped-only needs the v8 paper's sample table (with has_genotype) or eQTL files; "
                          f"{samples} is the Portal's sample attributes")
@@ -120,7 +109,7 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
     values, obs, var = _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report,
                                    progress)
     meta = {"kind": "gtex", "normalize": normalize, "genes": genes if isinstance(genes, str) else "list",
-            "sources": [str(p) for p in paths], "report": list(report.lines)}
+            "sources": [str(p) for p in paths], "report": report}
     adata = ad.AnnData(X=values, obs=obs, var=var, uns={"gaingtex": meta})
     return validate(adata, str(paths[0]) if len(paths) == 1 else f"{len(paths)} eQTL files")
 
@@ -140,17 +129,17 @@ def _read_beds(paths, sample_table, wanted, genes, report, progress):
             raise ValueError(f"{path}: a second file for tissue {tissue}")
         frames[tissue] = _read_bed(path)
     if skipped:
-        report.add(f"left out {len(skipped)} eQTL files of tissues outside --tissues, e.g. {skipped[:3]}")
+        report.append(f"left out {len(skipped)} eQTL files of tissues outside --tissues, e.g. {skipped[:3]}")
     if not frames:
         raise ValueError("no eQTL file is of a tissue in --tissues")
     common = set.intersection(*(set(f.index) for f in frames.values()))
     every = set.union(*(set(f.index) for f in frames.values()))
     if len(every) > len(common):
-        report.add(f"merged {len(frames)} tissues on the {len(common)} genes present in every one; left out "
+        report.append(f"merged {len(frames)} tissues on the {len(common)} genes present in every one; left out "
                    f"{len(every) - len(common)} genes missing from some")
     order = [g for g in next(iter(frames.values())).index if g in common]
     gene_map = map_genes(order, genes=genes, source="eQTL files")
-    report.add(*gene_map.decisions)
+    report.extend(gene_map.decisions)
     ids = [order[i] for i in gene_map.rows]
     blocks, obs = [], []
     lookup = sample_table.reset_index().rename(columns={"index": "sample_id"})
@@ -207,7 +196,7 @@ def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, repo
         if not known:
             raise ValueError(f"{path}: none of its {len(header.samples)} samples is in the sample table (e.g. "
                              f"{unknown[0]})")
-        report.add(f"{path}: left out {len(unknown)} samples that are not in the sample table, e.g. {unknown[:2]}")
+        report.append(f"{path}: left out {len(unknown)} samples that are not in the sample table, e.g. {unknown[:2]}")
     table = sample_table.loc[known]
     chosen = table["tissue"].isin(wanted).to_numpy()
     if genotyped_only:
@@ -225,7 +214,7 @@ def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, repo
         keep_rows = None
     gct = read_gct(path, columns, keep_rows=keep_rows, progress=progress)
     gene_map = map_genes(gct.ids, gct.descriptions, genes=genes, source=str(path))
-    report.add(*gene_map.decisions)
+    report.extend(gene_map.decisions)
     values = gct.values
     if normalize != "tmm-int":  # only the mapped genes are needed
         values = values[gene_map.rows]
@@ -234,14 +223,14 @@ def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, repo
     return values.T, obs, gene_map
 
 
-def _annotate(obs: pd.DataFrame, donors: pd.DataFrame, report: Report) -> pd.DataFrame:
+def _annotate(obs: pd.DataFrame, donors: pd.DataFrame, report: list[str]) -> pd.DataFrame:
     """Each sample's sex, age and Hardy scale from its donor; samples of donors absent from the table are marked
     to be left out (and counted)."""
     known = obs["donor_id"].isin(donors.index).to_numpy()
     if not known.any():
         raise ValueError(f"no sample's donor is in the phenotype table (e.g. {obs['donor_id'].iloc[0]})")
     if (~known).any():
-        report.add(f"left out {int((~known).sum())} samples whose donor is not in the phenotype table, e.g. "
+        report.append(f"left out {int((~known).sum())} samples whose donor is not in the phenotype table, e.g. "
                    f"{obs.index[~known][0]} (donor {obs['donor_id'][~known].iloc[0]})")
     obs = obs.assign(keep=obs["keep"].to_numpy() & known)
     info = donors.reindex(obs["donor_id"].to_numpy())
@@ -272,10 +261,10 @@ def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit,
         raise ValueError(f"tissue {absent[0]} of --tissues has no sample left in the files (after the sample and "
                          "donor filters)")
     if absent:
-        report.add(f"{len(absent)} of the {len(wanted)} tissues have no sample in the files, e.g. {absent[:3]}")
+        report.append(f"{len(absent)} of the {len(wanted)} tissues have no sample in the files, e.g. {absent[:3]}")
     small = sorted(t for t, n in counts.items() if n < min_samples)
     if small:
-        report.add(f"left out {len(small)} tissues with fewer than {min_samples} samples: "
+        report.append(f"left out {len(small)} tissues with fewer than {min_samples} samples: "
                    + ", ".join(f"{t} ({counts[t]})" for t in small))
     present = [t for t in wanted if t in counts.index and t not in small]
     if not present:
@@ -298,7 +287,7 @@ def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit,
             raise ValueError("no gene passes the expression thresholds (≥ 6 reads, or TPM ≥ 0.1, in ≥ 20 % of "
                              "samples) in every tissue")
         if (~passing).any():
-            report.add(f"kept the {int(passing.sum())} genes that pass GTEx's expression thresholds in every tissue; "
+            report.append(f"kept the {int(passing.sum())} genes that pass GTEx's expression thresholds in every tissue; "
                        f"left out {int((~passing).sum())}")
     rows = np.isin(tissue, present)
     return out[rows][:, passing], obs[rows], gene_map.var[passing]

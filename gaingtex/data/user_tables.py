@@ -16,7 +16,6 @@ are filled, and genes a model adds are appended as new columns (rows, in a GCT).
 
 from __future__ import annotations
 
-import gzip
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import pandas as pd
 
 from .._io import atomic_path
 from . import reference
+from .gct import write_gct_table
 from .gene_ids import strip_version
 from .gtex_tables import parse_age
 from .h5ad import read_h5ad, write_h5ad
@@ -203,13 +203,7 @@ def write_like(table: UserTable, result: ad.AnnData, path: str | os.PathLike) ->
         extra = pd.DataFrame({"Name": added, "Description": added})
         extra = pd.concat([extra, formatted[added].T.reset_index(drop=True).set_axis(table.raw.columns[2:], axis=1)],
                           axis=1)
-        body = pd.concat([body, extra], ignore_index=True)
-        with atomic_path(path, suffix=".gct.tmp") as tmp:
-            opener = gzip.open(tmp, "wt") if path.suffix == ".gz" else open(tmp, "w")
-            with opener as handle:
-                handle.write(f"#1.2\n{len(body)}\t{body.shape[1] - 2}\n")
-                body.to_csv(handle, sep="\t", index=False)
-        return path
+        return write_gct_table(path, pd.concat([body, extra], ignore_index=True))
     raw = table.raw.reset_index(drop=True)
     own = raw[table.gene_columns]
     out = raw.copy()

@@ -45,15 +45,17 @@ class ResumableStopping(keras.callbacks.EarlyStopping):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Writes the checkpoint at the end of every ``every``-th epoch (and keeps the run's history)."""
+    """Keeps the run's history and, with a ``path``, writes the checkpoint at the end of every ``every``-th
+    epoch."""
 
-    def __init__(self, path: Path, every: int, key: str, stop: ResumableStopping, history: list[dict]):
+    def __init__(self, path: Path | None, every: int, key: str, stop: ResumableStopping, history: list[dict]):
         super().__init__()
-        self.path, self.every, self.key, self.stop, self.history = Path(path), int(every), key, stop, history
+        self.path = None if path is None else Path(path)
+        self.every, self.key, self.stop, self.history = int(every), key, stop, history
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({k: float(v) for k, v in (logs or {}).items()})
-        if (epoch + 1) % self.every == 0:
+        if self.path is not None and (epoch + 1) % self.every == 0:
             save(self.path, self.model, epoch + 1, self.key, self.history, self.stop.state())
 
 

@@ -190,15 +190,12 @@ class DeepImputer(Imputer):
                                       state=None if resumed is None else resumed["stop"])
         callbacks = [stop] + ([EpochProgress(c.max_epochs - done, f"{self.name} {self.scenario}")]
                               if self.progress and not self.verbose else [])
-        if checkpoint is not None:
-            callbacks.append(ckpt.Checkpointer(checkpoint, checkpoint_every, key, stop, history))
+        callbacks.append(ckpt.Checkpointer(checkpoint, checkpoint_every, key, stop, history))  # keeps the history
         t0 = time.perf_counter()
         if done < c.max_epochs and not (resumed and resumed["stop"]["wait"] >= c.patience):
-            fitted = self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs, initial_epoch=done,
-                                     steps_per_epoch=c.steps_per_epoch, callbacks=callbacks, verbose=self.verbose,
-                                     shuffle=False)  # the dataset shuffles itself, seeded
-            if checkpoint is None:
-                history = [dict(zip(fitted.history, values)) for values in zip(*fitted.history.values())]
+            self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs, initial_epoch=done,
+                            steps_per_epoch=c.steps_per_epoch, callbacks=callbacks, verbose=self.verbose,
+                            shuffle=False)  # the dataset shuffles itself, seeded
         elif resumed["stop"]["best_weights"] is not None:  # killed after its last epoch: what fit would have ended on
             self.model_.set_weights(resumed["stop"]["best_weights"])
         if checkpoint is not None:
