@@ -26,6 +26,15 @@ def arrays_digest(arrays) -> str:
     return digest.hexdigest()[:16]
 
 
+def file_digest(path, chunk: int = 1 << 24) -> str:
+    """SHA-256 (first 16 hex characters) of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def cohort_fingerprint(adata) -> str:
     """A cohort's values (NaN where missing), sample ids, gene symbols and covariates."""
     digest = hashlib.sha256()

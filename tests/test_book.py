@@ -94,7 +94,7 @@ def test_a_failing_notebook_fails_the_build_and_removes_the_stale_book(tmp_path)
         build_book("smoke", 0, run_dir=tmp_path / "run", root=root, build_dir=tmp_path / "build",
                    log=lambda *a, **k: None)
     assert not stale.exists()
-    executed = tmp_path / "build" / "executed" / "smoke-seed0"
+    executed = tmp_path / "build" / "executed" / "run"
     assert (executed / "01_data.failed.ipynb").is_file() and not (executed / "01_data.ipynb").exists()
 
 
@@ -143,7 +143,7 @@ def test_every_glued_number_resolved(smoke_book):
     assert all(p.strip() and p.strip().lower() != "nan" for p in pasted), pasted
     # every key the narrative pages ask for exists in the executed notebooks
     keys = set()
-    for nb_path in (build / "executed" / "smoke-seed0").glob("*.ipynb"):
+    for nb_path in (build / "executed" / "run").glob("*.ipynb"):
         for cell in nbformat.read(nb_path, as_version=4).cells:
             for out in cell.get("outputs", []):
                 name = out.get("metadata", {}).get("scrapbook", {}).get("name")
@@ -158,7 +158,7 @@ def test_build_times_page(smoke_book):
     html, build, _ = smoke_book
     text = (html / "book" / "rerun.html").read_text()
     assert "Preset <code" in text and "all notebooks" in text and "Peak memory" in text
-    timings = json.loads((build / "executed" / "smoke-seed0" / "timings.json").read_text())
+    timings = json.loads((build / "executed" / "run" / "timings.json").read_text())
     assert set(timings) == {s.output for s in plan("smoke", 0, Path("run"))}
 
 

@@ -22,12 +22,16 @@ import nbformat
 from .._io import atomic_path
 from ..config import MODELS, SCENARIOS
 from ..imputers.registry import label
-from .runs import default_run_dir
+from .runs import Run, default_run_dir
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
              "08_comparison")
 SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
 HIDDEN_TAGS = ("parameters", "injected-parameters")
+# Prose cells written for one kind of cohort: shown only when the cohort has a generating model (an oracle), or
+# only when it has none (a real cohort, measured against the learnt references).
+ORACLE_TAGS = {"if-oracle": True, "if-no-oracle": False}
+UNAVAILABLE = "unavailable"  # the notebook that stands in for one whose inputs the cohort lacks
 
 
 class BookError(RuntimeError):
@@ -44,10 +48,31 @@ class Step:
     title: str | None = None
 
 
-def plan(preset: str, seed: int, run_dir: Path) -> list[Step]:
-    """Every execution of a full build, in dependency order."""
+def missing_inputs(notebook: str, facts: dict) -> str | None:
+    """Why a notebook cannot run on a cohort (from :func:`~gaingtex.book.runs.cohort_facts`), or ``None``."""
+    from .runs import ALZHEIMER_SHARE, MIN_EMBEDDING_TISSUES
+
+    if notebook == "05_tcga" and not facts["shifted"]:
+        return ("the cohort has no external cohort beside one of its GTEx tissues. Make one from a UCSC Xena TCGA "
+                "file with `gaingtex xena` and pass it with `gaingtex book --external FILE.h5ad` (or "
+                "`make book EXTERNAL=FILE.h5ad`).")
+    if notebook == "06_alzheimer" and facts["alzheimer_genes"] < ALZHEIMER_SHARE * 273:
+        return (f"the cohort has {facts['alzheimer_genes']} of the paper's 273 Alzheimer-pathway genes (KEGG "
+                f"hsa05010); the analysis needs at least {ALZHEIMER_SHARE:.0%} of them. A cohort of all "
+                "protein-coding genes (`gaingtex gtex --genes protein-coding`) has them.")
+    brain, tissues = facts["brain_tissues"], facts["tissues"]
+    if notebook == "07_embeddings" and (tissues < MIN_EMBEDDING_TISSUES or brain < 2 or tissues - brain < 2):
+        return (f"the cohort has {tissues} tissues, {brain} of them brain; mapping the tissue embeddings needs at "
+                f"least {MIN_EMBEDDING_TISSUES} tissues, two or more of them brain and two or more not.")
+    return None
+
+
+def plan(preset: str, seed: int, run_dir: Path, cohort: Path | None = None, external=()) -> list[Step]:
+    """Every execution of a full build, in dependency order; notebook 01 reads the user's ``cohort`` and
+    ``external`` files when given (else it builds the embedded cohort)."""
     common = {"preset": preset, "seed": seed, "run_dir": str(run_dir)}
-    steps = [Step("01_data", "01_data", common)]
+    data = {**common, **({"cohort": str(cohort), "external": [str(e) for e in external]} if cohort else {})}
+    steps = [Step("01_data", "01_data", data)]
     for scenario in SCENARIOS:
         for model in MODELS:
             steps.append(Step("02_training", f"02_training_{model.replace('-', '_')}_{scenario}",
@@ -72,11 +97,13 @@ def mathjax_dir() -> Path:
     return Path(sys.prefix) / "share" / "mathjax"
 
 
-def finish_notebook(nb: nbformat.NotebookNode, title: str | None) -> nbformat.NotebookNode:
-    """Hide the parameter cells from the page and give a repeated notebook its own title."""
+def finish_notebook(nb: nbformat.NotebookNode, title: str | None, oracle: bool = True) -> nbformat.NotebookNode:
+    """Hide the parameter cells from the page, keep only the prose written for this kind of cohort (with or
+    without an ``oracle``; :data:`ORACLE_TAGS`) and give a repeated notebook its own title."""
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+        other_kind = any(ORACLE_TAGS.get(t, oracle) != oracle for t in tags)
+        if (other_kind or any(t in tags for t in HIDDEN_TAGS)) and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
     if title:
         for cell in nb.cells:
@@ -111,9 +138,29 @@ def kernel_log(path: Path):
             os.close(saved)
 
 
-def execute(step: Step, root: Path, executed: Path) -> Path:
+def notebook_title(path: Path) -> str:
+    """The first ``# `` heading of a notebook."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.partition("\n")[0][2:].strip()
+    raise BookError(f"{path} has no '# ' title")
+
+
+def stand_in(step: Step, root: Path, reason: str) -> Step:
+    """The step that renders a short page saying why ``step``'s notebook cannot run on this cohort; it glues the
+    values the narrative pages read from that notebook (:data:`gaingtex.book.pages.PAPER_ROWS`) as "not in this
+    build"."""
+    from .pages import PAPER_ROWS
+
+    title = notebook_title(root / "notebooks" / f"{step.notebook}.ipynb")
+    return Step(UNAVAILABLE, step.output, {"title": title, "notebook": step.notebook, "reason": reason,
+                                           "keys": list(PAPER_ROWS.get(step.notebook, ()))}, title=title)
+
+
+def execute(step: Step, root: Path, executed: Path, oracle=lambda: True) -> Path:
     """Run one notebook with papermill; the executed copy appears only on success (failures are kept beside it
-    as ``*.failed.ipynb``; the kernel's standard error goes to ``<name>.log``)."""
+    as ``*.failed.ipynb``; the kernel's standard error goes to ``<name>.log``). ``oracle()``, asked after the
+    run, says whether the run's cohort has an oracle (which prose cells to keep)."""
     import papermill
 
     source = root / "notebooks" / f"{step.notebook}.ipynb"
@@ -137,7 +184,7 @@ def execute(step: Step, root: Path, executed: Path) -> Path:
                             f"{executed / (step.output + '.log')})") from err
         nb = nbformat.read(tmp, as_version=4)
         check_outputs(nb, step.output)
-        nbformat.write(finish_notebook(nb, step.title), tmp)
+        nbformat.write(finish_notebook(nb, step.title, oracle()), tmp)
     return target
 
 
@@ -205,7 +252,7 @@ def build_html(src: Path, out: Path) -> None:
 
 def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike | None = None,
                root: str | os.PathLike = ".", build_dir: str | os.PathLike = "_build", only: list[str] | None = None,
-               fresh: bool = False, log=print) -> Path:
+               fresh: bool = False, cohort: str | os.PathLike | None = None, external=(), log=print) -> Path:
     """Execute the notebooks and build the book; returns the HTML folder (``<build_dir>/html``).
 
     Parameters
@@ -213,7 +260,12 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
     preset, seed
         Passed to every notebook.
     run_dir
-        The run folder (default ``runs/<preset>-seed<seed>`` under ``root``).
+        The run folder (default ``runs/<preset>-seed<seed>`` under ``root``, or ``runs/<cohort stem>-<preset>-
+        seed<seed>`` with a ``cohort``).
+    cohort, external
+        A user's cohort (``.h5ad``, e.g. from ``gaingtex gtex``) and external cohorts beside it (``gaingtex
+        xena``), in place of the embedded cohort. A notebook whose inputs the cohort lacks (no external cohort,
+        no Alzheimer genes, too few tissues) becomes a short page that says why.
     root
         The repository root (holds ``notebooks/``, ``book/``, ``_config.yml`` and ``_toc.yml``).
     build_dir
@@ -227,26 +279,37 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
     for name in ("_config.yml", "_toc.yml", "book", "notebooks"):
         if not (root / name).exists():
             raise FileNotFoundError(f"{root / name} does not exist: run from the repository root or pass --root")
-    run = Path(run_dir).resolve() if run_dir else (root / default_run_dir(preset, seed)).resolve()
+    cohort = Path(cohort).resolve() if cohort else None
+    external = [Path(e).resolve() for e in external]
+    for path in ([cohort] if cohort else []) + external:
+        if not path.is_file():
+            raise FileNotFoundError(f"cohort file {path} does not exist")
+    if external and not cohort:
+        raise ValueError("--external needs --cohort: the embedded cohort carries its own shifted cohorts")
+    run = Path(run_dir).resolve() if run_dir else (root / default_run_dir(preset, seed, cohort)).resolve()
     if fresh and only:
         raise ValueError("--fresh remakes every model, so it cannot be combined with --only")
     if fresh:
         shutil.rmtree(run, ignore_errors=True)
     html = build / "html"
-    steps = plan(preset, seed, run)
+    steps = plan(preset, seed, run, cohort, external)
     todo = select(steps, only)
-    executed = build / "executed" / f"{preset}-seed{seed}"
+    executed = build / "executed" / run.name
     executed.mkdir(parents=True, exist_ok=True)
     timings_file = executed / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
     t_start = time.perf_counter()
     try:
         for i, step in enumerate(todo, start=1):
-            label = step.output if not step.title else f"{step.notebook} ({step.title})"
-            log(f"[{i}/{len(todo)}] {label} …", end="", flush=True)
+            facts = Run(run, preset, seed).facts if step.notebook != "01_data" else None
+            reason = missing_inputs(step.notebook, facts) if facts else None
+            if reason:
+                step = stand_in(step, root, reason)
+            label = step.output if not step.title else f"{step.output} ({step.title})"
+            log(f"[{i}/{len(todo)}] {label}{' — not available' if reason else ''} …", end="", flush=True)
             t0 = time.perf_counter()
             timings.pop(step.output, None)
-            execute(step, root, executed)
+            execute(step, root, executed, oracle=lambda: Run(run, preset, seed).has_oracle)
             timings[step.output] = time.perf_counter() - t0
             log(f" {timings[step.output]:.0f} s")
             with atomic_path(timings_file, suffix=".json") as tmp:

@@ -2,8 +2,9 @@
 
 Layout of ``runs/<preset>-seed<seed>/``::
 
-    run.json                  preset, seed and gaingtex version the folder was made with
-    cohort.h5ad               the embedded cohort (notebook 01)
+    run.json                  preset, seed and gaingtex version the folder was made with; the cohort's sources
+                              and what later notebooks need to know of it (``facts``)
+    cohort.h5ad               the embedded cohort, or a user's cohort with its external cohorts (notebook 01)
     models/<model>-<scenario>.keras             all genes (notebook 02)
     models/alzheimer-<model>-<scenario>.keras   the 273 pathway genes (notebook 06)
     models/panel-<model>-<scenario>.keras       the 59-gene panel (notebook 08)
@@ -29,9 +30,35 @@ from ..config import MODELS, PRESETS, SCENARIOS, check_choice
 GENE_SETS = ("all", "alzheimer", "panel")
 
 
-def default_run_dir(preset: str, seed: int) -> Path:
-    """``runs/<preset>-seed<seed>`` under the current directory."""
-    return Path("runs") / f"{preset}-seed{seed}"
+def default_run_dir(preset: str, seed: int, cohort: str | os.PathLike | None = None) -> Path:
+    """``runs/<preset>-seed<seed>`` under the current directory, or ``runs/<cohort file stem>-<preset>-seed<seed>``
+    for a user's cohort."""
+    prefix = f"{Path(cohort).name.removesuffix('.h5ad')}-" if cohort else ""
+    return Path("runs") / f"{prefix}{preset}-seed{seed}"
+
+
+# A pathway analysis (notebook 06) needs at least this share of the 273 Alzheimer genes in the cohort.
+ALZHEIMER_SHARE = 0.9
+# A tissue-embedding analysis (notebook 07) needs this many tissues, brain and other tissues among them.
+MIN_EMBEDDING_TISSUES = 10
+
+
+def cohort_facts(adata) -> dict:
+    """What the book's later steps need to know of a cohort: whether it has a generating model (an oracle), its
+    shifted cohorts whose healthy tissue has GTEx samples, how many of the Alzheimer genes it has, and its
+    tissues."""
+    from ..data import GTEX, alzheimer_genes
+    from ..evaluation.studies import brain_labels
+
+    obs = adata.obs
+    cohort = obs["cohort"].astype(str) if "cohort" in obs else pd.Series(GTEX, index=obs.index)
+    gtex_tissues = set(obs.loc[(cohort == GTEX).to_numpy(), "tissue"].astype(str))
+    shifted = [name for name in pd.unique(cohort[cohort != GTEX])
+               if set(obs.loc[(cohort == name).to_numpy(), "tissue"].astype(str)) & gtex_tissues]
+    tissues = sorted(gtex_tissues)
+    return {"generator": "generator" in adata.uns, "shifted": [str(n) for n in shifted],
+            "alzheimer_genes": len(set(alzheimer_genes()) & set(adata.var_names)),
+            "genes": int(adata.n_vars), "tissues": len(tissues), "brain_tissues": int(brain_labels(tissues).sum())}
 
 
 @dataclass
@@ -77,14 +104,68 @@ class Run:
     def cohort_path(self) -> Path:
         return self.folder / "cohort.h5ad"
 
-    def make_cohort(self):
-        """Build the embedded cohort into the folder unless it is already there; returns it."""
-        from ..data import write_h5ad
-        from ..data.embedded import make_cohort
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.folder / "run.json").read_text())
 
-        if not self.cohort_path.is_file():
-            write_h5ad(make_cohort(self.preset, self.seed), self.cohort_path)
+    def make_cohort(self, source: str | os.PathLike | None = None, external=(), report=print):
+        """Put the cohort into the folder unless it is already there; returns it.
+
+        Without ``source`` it is the embedded cohort of the run's preset and seed; with it, the cohort read from
+        that ``.h5ad`` file (``gaingtex gtex`` makes one), with the samples of each ``external`` file (``gaingtex
+        xena``) appended as shifted cohorts. The sources' digests are recorded in ``run.json``; a folder made from
+        other sources is refused.
+        """
+        from ..data import read_h5ad, write_h5ad
+        from ..data.combine import with_external
+        from ..data.embedded import make_cohort
+        from ..fingerprint import file_digest
+
+        paths = [Path(p) for p in ([source] if source else []) + list(external)]
+        for path in paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"cohort file {path} does not exist")
+        if external and not source:
+            raise ValueError("external cohorts need a reference cohort (source): the embedded cohort has its own "
+                             "shifted cohorts")
+        sources = {"embedded": not source, "files": [p.name for p in paths],
+                   "digests": [file_digest(p) for p in paths]}
+        manifest = self.manifest
+        if self.cohort_path.is_file():
+            if manifest.get("sources", sources) != sources:
+                held = ", ".join(manifest["sources"]["files"]) or "the embedded cohort"
+                raise ValueError(f"{self.folder} holds a run on another cohort ({held}); use another folder or "
+                                 "delete this one")
+            return self.cohort
+        if source:
+            adata = with_external(read_h5ad(paths[0]), {p.name: read_h5ad(p) for p in paths[1:]}, self.seed, report)
+        else:
+            adata = make_cohort(self.preset, self.seed)
+        write_h5ad(adata, self.cohort_path)
+        with atomic_path(self.folder / "run.json", suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps({**manifest, "sources": sources, "facts": cohort_facts(adata)}, indent=2))
+        self.__dict__.pop("cohort", None)
         return self.cohort
+
+    @property
+    def facts(self) -> dict:
+        """:func:`cohort_facts` of the folder's cohort, as recorded when it was made."""
+        facts = self.manifest.get("facts")
+        if facts is None:
+            facts = cohort_facts(self.cohort)
+        return facts
+
+    @property
+    def has_oracle(self) -> bool:
+        return bool(self.facts["generator"])
+
+    @property
+    def references(self) -> list[str]:
+        """The methods every result is measured against: the oracle, or without a generating model the learnt
+        linear references (:data:`gaingtex.evaluation.scoring.LEARNT_REFERENCES`)."""
+        from ..evaluation.scoring import LEARNT_REFERENCES
+
+        return ["oracle"] if self.has_oracle else list(LEARNT_REFERENCES)
 
     @cached_property
     def cohort(self):
@@ -97,13 +178,20 @@ class Run:
         return read_h5ad(self.cohort_path)
 
     def genes(self, genes: str = "all") -> list[str] | None:
-        """The gene symbols of a gene set (``None`` for all genes)."""
+        """The gene symbols of a gene set (``None`` for all genes); the Alzheimer set is the pathway's genes that
+        the cohort has, and must be at least :data:`ALZHEIMER_SHARE` of them."""
         from ..data import alzheimer_genes, panel_genes
 
         check_choice(genes, GENE_SETS, "gene set")
         if genes == "panel":
             return panel_genes(self.cohort.var_names)
-        return None if genes == "all" else alzheimer_genes()
+        if genes == "all":
+            return None
+        present = [g for g in alzheimer_genes() if g in set(self.cohort.var_names)]
+        if len(present) < ALZHEIMER_SHARE * len(alzheimer_genes()):
+            raise ValueError(f"{self.cohort_path} has {len(present)} of the {len(alzheimer_genes())} Alzheimer-pathway "
+                             f"genes; the pathway analysis needs at least {ALZHEIMER_SHARE:.0%} of them")
+        return present
 
     def scenario(self, scenario: str, missing_rate: float = 0.5, genes: str = "all"):
         """The scenario's matrices and masks, drawn from the run's seed (the masks the models trained with)."""
@@ -218,6 +306,7 @@ class Run:
         return pd.read_csv(path)
 
 
-def open_run(run_dir: str | os.PathLike | None, preset: str, seed: int) -> Run:
-    """The run folder for notebook parameters (``run_dir`` empty or ``None`` means the default folder)."""
-    return Run(Path(run_dir) if run_dir else default_run_dir(preset, seed), preset, seed)
+def open_run(run_dir: str | os.PathLike | None, preset: str, seed: int, cohort: str | os.PathLike | None = None) -> Run:
+    """The run folder for notebook parameters (``run_dir`` empty or ``None`` means the default folder, which for
+    a user's ``cohort`` file is named after it)."""
+    return Run(Path(run_dir) if run_dir else default_run_dir(preset, seed, cohort or None), preset, seed)

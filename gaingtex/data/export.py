@@ -120,14 +120,16 @@ def _bed(gtex: ad.AnnData, X: np.ndarray, ids: np.ndarray, tissue: str, folder: 
 def write_xena_files(adata: ad.AnnData, folder: str | os.PathLike, code: str,
                      normal_fraction: float = 0.1, seed: int = 0) -> dict[str, Path]:
     """Write samples of a cohort as a Xena GDC-hub pair for TCGA project ``code``: values become
-    log2(FPKM + 1) = x + 4 clipped at 0, barcodes ``TCGA-XX-NNNN-01A`` (``-11A``, solid tissue normal, for a
-    fraction of them), and the clinical matrix takes the samples' sex and age."""
+    log2(FPKM + 1) = x + 4 clipped at 0, barcodes ``TCGA-SS-NNNN-01A`` (``-11A``, solid tissue normal, for a
+    fraction of them; the two-digit site ``SS`` follows from ``code``, so two projects' barcodes differ, as real
+    ones do), and the clinical matrix takes the samples' sex and age."""
     folder = Path(folder)
     rng = np.random.default_rng(seed)
     X = np.clip(np.asarray(adata.X, dtype=np.float64) + 4.0, 0.0, None)
     n = adata.n_obs
     normal = rng.random(n) < normal_fraction
-    donors = [f"TCGA-{i % 90 + 10:02d}-{i:04d}" for i in range(n)]
+    site = sum(map(ord, code)) % 90 + 10
+    donors = [f"TCGA-{site:02d}-{i:04d}" for i in range(n)]
     types = np.where(normal, "11", "01")
     barcodes = [f"{d}-{t}A" for d, t in zip(donors, types)]
     frame = pd.DataFrame(X.T, columns=barcodes)

@@ -7,7 +7,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...data import Prepared, Split
-from ...data.embedded import SHIFTED_COHORTS
 from ..masks import missing_mask, stream
 from ..metrics import summarize
 from ..scoring import score_imputer
@@ -17,12 +16,16 @@ QUOTED_FRACTION = 0.45
 
 
 def shifted_cohorts(prepared: Prepared) -> dict[str, tuple[str, Split, Split]]:
-    """Each shifted cohort with its healthy tissue's name and that tissue's GTEx test samples, cycled (as in
-    the extended test set) to the shifted cohort's size so that both sides are scored on as many entries."""
+    """Each shifted cohort (the embedded cohort's TCGA-like ones, or TCGA cohorts from ``gaingtex xena``) with
+    its healthy tissue's name and that tissue's GTEx test samples, cycled (as in the extended test set) to the
+    shifted cohort's size so that both sides are scored on as many entries. A cohort whose tissue has no GTEx
+    test sample is left out."""
     out = {}
     ext, test = prepared.external, prepared.test
-    for name, tissue, _ in SHIFTED_COHORTS:
-        part = ext.take(np.flatnonzero(ext.obs["cohort"].astype(str).to_numpy() == name)) if len(ext) else ext
+    names = ext.obs["cohort"].astype(str).to_numpy() if len(ext) else np.array([], dtype=str)
+    for name in pd.unique(names):
+        part = ext.take(np.flatnonzero(names == name))
+        tissue = str(part.obs["tissue"].astype(str).mode().iloc[0])
         rows = np.flatnonzero(test.obs["tissue"].astype(str).to_numpy() == tissue)
         if len(part) and len(rows):
             out[name] = (tissue, part, test.take(np.resize(rows, max(len(part), len(rows)))))
@@ -67,12 +70,28 @@ def at_fraction(sweep: pd.DataFrame, fraction: float = QUOTED_FRACTION) -> pd.Da
     return part.groupby(["cohort", "data", "method"])["r2"].mean().unstack()
 
 
-def fraction_values(table: pd.DataFrame, methods: dict[str, str]) -> dict[str, float]:
-    """Values of an :func:`at_fraction` table for the book's prose: ``tcga_<cohort>_<gtex|shifted>_<key>`` for each
-    method label → key of ``methods`` (e.g. ``{"GAIN-GTEx": "gain"}``)."""
+def pairs(table: pd.DataFrame, method: str) -> dict[str, tuple[str, float, float]]:
+    """Each cohort of an :func:`at_fraction` table: its GTEx tissue, ``method``'s R² on that tissue and on the
+    cohort."""
     out = {}
-    for (cohort, data), row in table.iterrows():
-        which = "gtex" if data.startswith("GTEx") else "shifted"
-        for label, key in methods.items():
-            out[f"tcga_{cohort.split('-')[0].lower()}_{which}_{key}"] = float(row[label])
+    for cohort in pd.unique(table.index.get_level_values("cohort")):
+        rows = table.loc[cohort][method]
+        gtex = next(d for d in rows.index if d.startswith("GTEx "))
+        shifted = next(d for d in rows.index if not d.startswith("GTEx "))
+        out[cohort] = (gtex.removeprefix("GTEx ").replace("_", " "), float(rows[gtex]), float(rows[shifted]))
     return out
+
+
+def fraction_sentence(table: pd.DataFrame, method: str) -> str:
+    """One clause per cohort, for the prose: ``"BRCA 0.41 against 0.72 on Breast"``, joined by semicolons."""
+    return "; ".join(f"{cohort} {shifted:.2f} against {gtex:.2f} on {tissue}"
+                     for cohort, (tissue, gtex, shifted) in pairs(table, method).items())
+
+
+def paper_rows(table: pd.DataFrame, method: str = "GAIN-GTEx", missing: str = "not in this build") -> dict[str, str]:
+    """The paper's three Fig. 4 comparisons as ``"<GTEx tissue> vs <cohort>"`` R² text for the narrative pages,
+    keyed ``paper_tcga_laml`` / ``_brca`` / ``_luad`` (an embedded ``LAML-like`` counts as LAML); a cohort the
+    build lacks reads ``missing``."""
+    found = {cohort.split("-")[0].upper(): values for cohort, values in pairs(table, method).items()}
+    return {f"paper_tcga_{code.lower()}": f"{found[code][1]:.2f} vs {found[code][2]:.2f}" if code in found else missing
+            for code in ("LAML", "BRCA", "LUAD")}
