@@ -22,7 +22,7 @@ import nbformat
 from .._io import atomic_path
 from ..config import MODELS, SCENARIOS
 from ..imputers.registry import label
-from .runs import Run, default_run_dir
+from .runs import Run, check_sources, default_run_dir
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
              "08_comparison")
@@ -50,13 +50,13 @@ class Step:
 
 def missing_inputs(notebook: str, facts: dict) -> str | None:
     """Why a notebook cannot run on a cohort (from :func:`~gaingtex.book.runs.cohort_facts`), or ``None``."""
-    from .runs import ALZHEIMER_SHARE, MIN_EMBEDDING_TISSUES
+    from .runs import ALZHEIMER_SHARE, MIN_EMBEDDING_TISSUES, alzheimer_needed
 
     if notebook == "05_tcga" and not facts["shifted"]:
         return ("the cohort has no external cohort beside one of its GTEx tissues. Make one from a UCSC Xena TCGA "
                 "file with `gaingtex xena` and pass it with `gaingtex book --external FILE.h5ad` (or "
                 "`make book EXTERNAL=FILE.h5ad`).")
-    if notebook == "06_alzheimer" and facts["alzheimer_genes"] < ALZHEIMER_SHARE * 273:
+    if notebook == "06_alzheimer" and facts["alzheimer_genes"] < alzheimer_needed():
         return (f"the cohort has {facts['alzheimer_genes']} of the paper's 273 Alzheimer-pathway genes (KEGG "
                 f"hsa05010); the analysis needs at least {ALZHEIMER_SHARE:.0%} of them. A cohort of all "
                 "protein-coding genes (`gaingtex gtex --genes protein-coding`) has them.")
@@ -279,13 +279,9 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
     for name in ("_config.yml", "_toc.yml", "book", "notebooks"):
         if not (root / name).exists():
             raise FileNotFoundError(f"{root / name} does not exist: run from the repository root or pass --root")
+    check_sources(cohort, external)  # before any notebook runs
     cohort = Path(cohort).resolve() if cohort else None
     external = [Path(e).resolve() for e in external]
-    for path in ([cohort] if cohort else []) + external:
-        if not path.is_file():
-            raise FileNotFoundError(f"cohort file {path} does not exist")
-    if external and not cohort:
-        raise ValueError("--external needs --cohort: the embedded cohort carries its own shifted cohorts")
     run = Path(run_dir).resolve() if run_dir else (root / default_run_dir(preset, seed, cohort)).resolve()
     if fresh and only:
         raise ValueError("--fresh remakes every model, so it cannot be combined with --only")

@@ -16,6 +16,7 @@ Notebooks never retrain a model that is already in the folder: they load it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,6 +40,25 @@ def default_run_dir(preset: str, seed: int, cohort: str | os.PathLike | None = N
 
 # A pathway analysis (notebook 06) needs at least this share of the 273 Alzheimer genes in the cohort.
 ALZHEIMER_SHARE = 0.9
+
+
+def alzheimer_needed() -> int:
+    """How many of the Alzheimer-pathway genes a cohort needs for the pathway analysis."""
+    from ..data import alzheimer_genes
+
+    return math.ceil(ALZHEIMER_SHARE * len(alzheimer_genes()))
+
+
+def check_sources(source, external=()) -> list[Path]:
+    """A user's cohort file and its external cohorts' files, checked to exist (external ones need a source)."""
+    paths = [Path(p) for p in ([source] if source else []) + list(external)]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"cohort file {path} does not exist")
+    if external and not source:
+        raise ValueError("external cohorts need a reference cohort (--cohort): the embedded cohort has its own "
+                         "shifted cohorts")
+    return paths
 # A tissue-embedding analysis (notebook 07) needs this many tissues, brain and other tissues among them.
 MIN_EMBEDDING_TISSUES = 10
 
@@ -121,13 +141,7 @@ class Run:
         from ..data.embedded import make_cohort
         from ..fingerprint import file_digest
 
-        paths = [Path(p) for p in ([source] if source else []) + list(external)]
-        for path in paths:
-            if not path.is_file():
-                raise FileNotFoundError(f"cohort file {path} does not exist")
-        if external and not source:
-            raise ValueError("external cohorts need a reference cohort (source): the embedded cohort has its own "
-                             "shifted cohorts")
+        paths = check_sources(source, external)
         sources = {"embedded": not source, "files": [p.name for p in paths],
                    "digests": [file_digest(p) for p in paths]}
         manifest = self.manifest
@@ -187,8 +201,9 @@ class Run:
             return panel_genes(self.cohort.var_names)
         if genes == "all":
             return None
-        present = [g for g in alzheimer_genes() if g in set(self.cohort.var_names)]
-        if len(present) < ALZHEIMER_SHARE * len(alzheimer_genes()):
+        have = set(self.cohort.var_names)
+        present = [g for g in alzheimer_genes() if g in have]
+        if len(present) < alzheimer_needed():
             raise ValueError(f"{self.cohort_path} has {len(present)} of the {len(alzheimer_genes())} Alzheimer-pathway "
                              f"genes; the pathway analysis needs at least {ALZHEIMER_SHARE:.0%} of them")
         return present

@@ -51,9 +51,10 @@ def with_external(cohort: ad.AnnData, externals: dict[str, ad.AnnData], seed: in
         if len(shared) == 0:
             raise ValueError(f"{source}: none of its {ext.n_vars} genes is among the reference cohort's "
                              f"{cohort.n_vars} genes (genes are matched by symbol)")
+        values = np.asarray(ext[:, shared].X, dtype=np.float32)
         x = np.full((ext.n_obs, cohort.n_vars), np.nan, dtype=np.float32)
-        x[:, cohort.var_names.get_indexer(shared)] = np.asarray(ext[:, shared].X, dtype=np.float32)
-        lacking = cohort.n_vars - len(shared) + int(np.isnan(x[:, cohort.var_names.get_indexer(shared)]).all(0).sum())
+        x[:, cohort.var_names.get_indexer(shared)] = values
+        lacking = cohort.n_vars - len(shared) + int(np.isnan(values).all(axis=0).sum())  # absent, or all-NaN there
         dropped = ext.n_vars - len(shared)
         names = ", ".join(sorted(ext.obs["cohort"].astype(str).unique()))
         report(f"{source}: {ext.n_obs} samples of {names}; {lacking} of the reference's {cohort.n_vars} genes have "

@@ -49,8 +49,8 @@ def build_methods(names, data, preset: str = "book", generator=None, progress: b
 def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
                   by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
     """Impute ``x`` with ``mask`` (the hidden entries NaN, so no imputer can read them) and score the hidden
-    entries; entries NaN in ``x`` are given to the imputer as missing and never scored. ``by="all"`` pools every tissue into one group. Returns per-tissue, per-gene scores and the
-    imputation wall time in seconds."""
+    entries; entries NaN in ``x`` are given to the imputer as missing and never scored. ``by="all"`` pools every
+    tissue into one group. Returns per-tissue, per-gene scores and the imputation wall time in seconds."""
     mask = check_mask(mask, x.shape) * ~np.isnan(x)  # an unknown value (a gene a TCGA file lacks) is missing too
     hidden = np.where(mask > 0, x, np.nan).astype(np.float32)
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ def shifted_cohorts(prepared: Prepared) -> dict[str, tuple[str, Split, Split]]:
         part = ext.take(np.flatnonzero(names == name))
         tissue = str(part.obs["tissue"].astype(str).mode().iloc[0])
         rows = np.flatnonzero(test.obs["tissue"].astype(str).to_numpy() == tissue)
-        if len(part) and len(rows):
+        if len(rows):
             out[name] = (tissue, part, test.take(np.resize(rows, max(len(part), len(rows)))))
     if not out:
         raise ValueError("the prepared data holds no shifted (TCGA-like) cohort samples")
