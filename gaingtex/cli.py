@@ -85,8 +85,11 @@ def _train(args) -> None:
         print(f"resumed from {checkpoint} after epoch {imputer.resumed_from_}")
     imputer.info.update({"cohort": str(args.cohort or f"preset:{args.preset}"), "genes": args.genes})
     write_or_rescue(imputer.save, args.out)
-    print(f"trained {imputer.name} ({args.scenario}) in {imputer.fit_seconds_:.1f}s, {len(imputer.history_)} epochs "
-          f"(best {imputer.best_epoch_}); wrote {args.out}")
+    c = imputer.config
+    chosen = f", chosen on validation: {imputer.chosen_['search']}" if imputer.chosen_.get("search") else ""
+    print(f"trained {imputer.name} ({args.scenario}, {c.hidden_layers} × {c.hidden_units}, learning rate "
+          f"{c.learning_rate:.2g}, dropout {c.dropout:g}{chosen}) in {imputer.fit_seconds_:.1f}s, "
+          f"{len(imputer.history_)} epochs (best {imputer.best_epoch_}); wrote {args.out}")
 
 
 def _evaluate(args) -> None:

@@ -56,12 +56,12 @@ def test_cosine_learning_rate_decays_to_five_percent():
     from gaingtex.imputers.deep.trainer import DeepImputer
 
     config = model_config("smoke", "pmi", "inductive").replace(lr_decay="cosine", learning_rate=1e-2)
-    optimizer = DeepImputer("pmi", "inductive", config)._optimizer()
+    optimizer = DeepImputer._optimizer(config)
     total = config.max_epochs * config.steps_per_epoch
     schedule = optimizer._learning_rate
     assert float(schedule(0)) == pytest.approx(1e-2)
     assert float(schedule(total)) == pytest.approx(5e-4)
-    constant = DeepImputer("pmi", "inductive", config.replace(lr_decay="constant"))._optimizer()
+    constant = DeepImputer._optimizer(config.replace(lr_decay="constant"))
     assert float(constant.learning_rate) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="unknown lr_decay 'linear'"):
         config.replace(lr_decay="linear")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import pandas as pd
+
 
 def glue_values(values: Mapping[str, object]) -> None:
     """Glue every value under its name (myst-nb ``glue``, not displayed), for ``{glue:text}`` in the prose."""
@@ -42,3 +44,18 @@ def data_note(facts: dict, sources: dict, n_samples: int, n_donors: int) -> str:
             "model, so there is no oracle: every method is measured against the better of two learnt linear "
             "references, the per-tissue Gaussian conditional mean and factor analysis, each tuned on the "
             "validation donors. A notebook whose inputs the cohort lacks says so on its page.")
+
+
+SEARCH_HEADERS = {"candidate": "setting", "hidden": "hidden blocks", "learning_rate": "learning rate",
+                  "dropout": "dropout", "objective": "GAIN objective", "epochs": "epochs",
+                  "val_loss": "validation loss", "seconds": "seconds", "chosen": "chosen"}
+
+
+def search_table(search: pd.DataFrame):
+    """A model's validation search (``DeepImputer.search_``) as a page shows it: one row per setting tried, the
+    chosen one marked."""
+    shown = search[[c for c in SEARCH_HEADERS if c in search.columns]].assign(
+        chosen=search["chosen"].map({True: "✓", False: ""}))
+    shown = shown.rename(columns=SEARCH_HEADERS)
+    return (shown.style.format({"learning rate": "{:.2g}", "dropout": "{:g}", "validation loss": "{:.4f}",
+                                "seconds": "{:.0f}"}).hide(axis="index"))

@@ -135,7 +135,7 @@ def _time_method(name, train, valid, ev, mask, preset, seed, budget) -> dict:
     params = {"scenario": "inductive", "preset": preset, "seed": seed, "budget": budget}
     epochs = None
     if spec(name).trains:
-        config = model_config(preset, name, "inductive")
+        config = model_config(preset, name, "inductive", train.x.shape[1])
         epochs = config.max_epochs
         params["config"] = config.replace(max_epochs=2, patience=2)
     t0 = time.perf_counter()

@@ -11,11 +11,13 @@ from ..registry import register
 def _factory(model: str):
     def build(scenario: str = "inductive", preset: str = "book", config=None, seed: int = 0, progress: bool = False,
               **options):
-        from ...config import model_config
+        from ...config import search_config
         from .trainer import DeepImputer
 
-        return DeepImputer(model, scenario, config or model_config(preset, model, scenario), seed=seed,
-                           progress=progress, **options)
+        # the preset's configuration, sized to the data and searched on validation; a given config is used as it is
+        search = options.pop("search", search_config(preset) if config is None else None)
+        return DeepImputer(model, scenario, config, seed=seed, progress=progress, preset=preset, search=search,
+                           **options)
 
     build.__name__ = f"build_{model.replace('-', '_')}"
     return build

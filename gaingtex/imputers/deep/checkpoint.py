@@ -27,11 +27,17 @@ def optimizer_variables(model) -> list[tuple[object, list]]:
 
 
 class ResumableStopping(keras.callbacks.EarlyStopping):
-    """Early stopping whose state (wait, best value, best epoch, best weights) survives a restart."""
+    """Early stopping whose state (wait, best value, best epoch, best weights) survives a restart; with
+    ``restore_at_end=False`` a fit that ends keeps its last weights (a stage that training goes on from)."""
 
-    def __init__(self, *args, state: dict | None = None, **kwargs):
+    def __init__(self, *args, state: dict | None = None, restore_at_end: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self._resume = state
+        self.restore_at_end = restore_at_end
+
+    def on_train_end(self, logs=None):
+        if self.restore_at_end:
+            super().on_train_end(logs)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)

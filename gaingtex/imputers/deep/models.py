@@ -12,6 +12,7 @@ Under a ``tf.distribute`` strategy each replica differentiates its loss divided 
 
 from __future__ import annotations
 
+from ...config import RECONSTRUCT
 from ._keras import keras, ops, tf
 from .layers import CovariateEmbedding, mlp
 from .losses import adversarial_loss, discriminator_loss, masked_mse, pmi_loss, replica_scaled
@@ -140,8 +141,11 @@ class GAIN(_Base):
     """
 
     def __init__(self, n_genes, vocab_sizes, adversarial=True, hint_rate=0.5, lambda_mse=1.0, draw_masks=True,
-                 keep_low=0.5, keep_high=0.5, **kwargs):
+                 keep_low=0.5, keep_high=0.5, reconstruct="observed", **kwargs):
         super().__init__(n_genes, vocab_sizes, **kwargs)
+        if reconstruct not in RECONSTRUCT:
+            raise ValueError(f"unknown reconstruct {reconstruct!r}: expected one of {', '.join(map(repr, RECONSTRUCT))}")
+        self.reconstruct = str(reconstruct)
         self.adversarial = bool(adversarial)
         self.hint_rate = float(hint_rate)
         self.lambda_mse = float(lambda_mse)
@@ -164,7 +168,7 @@ class GAIN(_Base):
     def get_config(self):
         return {**super().get_config(), **self._net_config(), "adversarial": self.adversarial,
                 "hint_rate": self.hint_rate, "lambda_mse": self.lambda_mse, "draw_masks": self.draw_masks,
-                "keep_low": self.keep_low, "keep_high": self.keep_high}
+                "keep_low": self.keep_low, "keep_high": self.keep_high, "reconstruct": self.reconstruct}
 
     @property
     def metrics(self):
@@ -197,9 +201,11 @@ class GAIN(_Base):
 
     def train_step(self, data):
         x = ops.cast(data["x"], "float32")
-        mask = ops.cast(data["mask"], "float32")
-        if self.draw_masks:
-            mask = mask * _uniform_keep(ops.shape(x), self.keep_low, self.keep_high, self.seed_generator)
+        known = ops.cast(data["mask"], "float32")
+        mask, target = known, known  # the paper's: the generator sees the observed entries and is scored on them
+        if self.draw_masks or self.reconstruct == "hidden":
+            mask = known * _uniform_keep(ops.shape(x), self.keep_low, self.keep_high, self.seed_generator)
+            target = mask if self.reconstruct == "observed" else known - mask  # known but hidden from the generator
         noise = keras.random.normal(ops.shape(x), seed=self.seed_generator)
         g_weights = self.net.trainable_weights + self.embed.trainable_weights
         if self.adversarial:
@@ -216,7 +222,7 @@ class GAIN(_Base):
             self.d_loss_tracker.update_state(d_loss)
         with tf.GradientTape() as tape:
             prediction = self._predict(x, mask, data, training=True, noise=noise)
-            mse = masked_mse(x, prediction, mask)
+            mse = masked_mse(x, prediction, target)
             loss = self.lambda_mse * mse
             if self.adversarial:
                 imputed = mask * x + (1.0 - mask) * prediction

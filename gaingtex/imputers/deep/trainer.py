@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..._io import atomic_path
 from ...fingerprint import arrays_digest, text_digest
-from ...config import MODELS, SCENARIOS, ModelConfig, check_choice, model_config
+from ...config import MODELS, PRESETS, SCENARIOS, ModelConfig, SearchConfig, check_choice, preset_base, sized
 from ...data import CovariateEncoder, Split, Standardizer
 from ...evaluation.masks import sample_mask
 from ..base import Imputer, check_inputs, keep_observed, observed_mask
@@ -22,6 +22,9 @@ from ._keras import keras, tf
 from .distribute import accelerator, default_strategy
 from . import checkpoint as ckpt
 from .models import GAIN, PMI
+
+
+_SCREENED: dict[str, pd.DataFrame] = {}  # searches done in this process, by inputs and settings (shared by GAIN's two)
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -57,7 +60,13 @@ class DeepImputer(Imputer):
         ``"inductive"`` (train on complete data, impute new samples) or ``"inplace"`` (train on the observed
         entries of an incomplete matrix and impute its missing ones).
     config
-        Architecture and schedule; default the ``book`` preset's for this model and scenario.
+        Architecture and schedule, used as given; default ``preset``'s for this model and scenario, its widths
+        scaled to the training data's gene count (:func:`~gaingtex.config.model_config`).
+    preset
+        The preset whose configuration is used when ``config`` is not given.
+    search
+        Choose the learning rate, width and dropout on the validation split before training
+        (:class:`~gaingtex.config.SearchConfig`); ``None`` trains the configuration as it is.
     seed
         Seeds weights, batch order, training masks and the noise used at imputation.
     verbose
@@ -75,11 +84,15 @@ class DeepImputer(Imputer):
 
     def __init__(self, model: str = "pmi", scenario: str = "inductive", config: ModelConfig | None = None,
                  seed: int = 0, verbose: int = 0, jit_compile: bool | None = None, progress: bool = False,
-                 run_eagerly: bool = False, strategy=None):
+                 run_eagerly: bool = False, strategy=None, preset: str = "book", search: SearchConfig | None = None):
         super().__init__(seed)
         self.model_name = check_choice(model, MODELS, "model")
         self.scenario = check_choice(scenario, SCENARIOS, "scenario")
-        self.config = config or model_config("book", model, scenario)
+        self.preset = check_choice(preset, PRESETS, "preset")
+        self.config = config  # None until fit: the preset's, sized to the data
+        self.search = search
+        self.search_: pd.DataFrame | None = None
+        self.chosen_: dict = {}
         self.verbose = verbose
         self.progress = progress
         self.jit_compile = accelerator() == "GPU" if jit_compile is None else jit_compile
@@ -93,24 +106,27 @@ class DeepImputer(Imputer):
         self.fit_seconds_: float | None = None
 
     # ----------------------------------------------------------------------------------------------- building
-    def _build(self, n_genes: int) -> keras.Model:
-        c = self.config
+    def _build(self, n_genes: int, config: ModelConfig | None = None, adversarial: bool | None = None) -> keras.Model:
+        """The Keras model of ``config`` (default the imputer's), compiled; ``adversarial=False`` builds GAIN-GTEx's
+        generator alone (GAIN-MSE), as its search screens it."""
+        c = config or self.config
+        adversarial = self.model_name == "gain" if adversarial is None else adversarial
         common = dict(n_genes=n_genes, vocab_sizes=self.encoder_.vocab_sizes, n_numeric=1,
                       hidden_layers=c.hidden_layers, hidden_units=c.hidden_units, dropout=c.dropout,
                       batchnorm=c.batchnorm, seed=self.seed)
         if self.model_name == "pmi":
             model = PMI(alpha=c.alpha, beta=c.beta, **common)
-            model.compile(self._optimizer(), jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
+            model.compile(self._optimizer(c), jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
         else:
-            model = GAIN(adversarial=self.model_name == "gain", hint_rate=c.hint_rate, lambda_mse=c.lambda_mse,
+            model = GAIN(adversarial=adversarial, hint_rate=c.hint_rate, lambda_mse=c.lambda_mse,
                          draw_masks=self.scenario == "inductive", keep_low=c.train_keep_low,
-                         keep_high=c.train_keep_high, **common)
-            d_opt = self._optimizer() if self.model_name == "gain" else None
-            model.compile(self._optimizer(), d_opt, jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
+                         keep_high=c.train_keep_high, reconstruct=c.reconstruct, **common)
+            d_opt = self._optimizer(c) if adversarial else None
+            model.compile(self._optimizer(c), d_opt, jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
         return model
 
-    def _optimizer(self) -> keras.optimizers.Optimizer:
-        c = self.config
+    @staticmethod
+    def _optimizer(c: ModelConfig) -> keras.optimizers.Optimizer:
         rate = c.learning_rate
         if c.lr_decay == "cosine":
             rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=c.max_epochs * c.steps_per_epoch,
@@ -160,16 +176,15 @@ class DeepImputer(Imputer):
         self.genes_ = None if train.genes is None else list(train.genes)
         self.scale_ = train.scale  # the standardisation its inputs were in: how to apply it to new samples
         strategy = self.strategy or default_strategy()
-        with strategy.scope():
-            self.model_ = self._build(n_genes)
-
-        c = self.config
         data = self._inputs(x_train, train_mask, train.obs)
         n = len(x_train)
         tensors = {k: tf.constant(v) for k, v in data.items()}
-        index = tf.data.Dataset.range(n).shuffle(n, seed=self.seed, reshuffle_each_iteration=True).repeat()
-        train_ds = (index.batch(min(c.batch_size, n), drop_remainder=True)
+
+        def batches(batch_size: int):  # a fresh seeded stream: every fit call sees the same batches
+            index = tf.data.Dataset.range(n).shuffle(n, seed=self.seed, reshuffle_each_iteration=True).repeat()
+            return (index.batch(min(batch_size, n), drop_remainder=True)
                     .map(lambda i: {k: tf.gather(v, i) for k, v in tensors.items()}).prefetch(2))
+
         vdata = self._inputs(x_valid, valid_mask, valid.obs)
         vdata["eval_mask"] = sample_mask(len(x_valid), n_genes, 0.5, 0.5, rng)
         vdata["noise"] = rng.standard_normal(x_valid.shape).astype(np.float32)
@@ -177,26 +192,43 @@ class DeepImputer(Imputer):
         if replicas > 1:  # every validation batch must split evenly across replicas: drop < `replicas` samples
             vdata = {k: v[: len(x_valid) // replicas * replicas] for k, v in vdata.items()}
         valid_ds = tf.data.Dataset.from_tensor_slices(vdata).batch(512 * replicas)
-        key = arrays_digest([x_train, train_mask, x_valid, valid_mask, data["cat"], vdata["cat"]]) + text_digest(
+        inputs_key = arrays_digest([x_train, train_mask, x_valid, valid_mask, data["cat"], vdata["cat"]])
+        base, reference = ((self.config, n_genes) if self.config is not None else
+                           preset_base(self.preset, self.model_name, self.scenario))
+        start, t0 = None, time.perf_counter()  # the fit's time includes the search's
+        if self.search is not None:
+            self.config, start = self._screen(base, reference, inputs_key, strategy, batches, valid_ds)
+        else:
+            self.config = sized(base, self.model_name, n_genes, reference)
+        c = self.config
+        if start is None:
+            keras.utils.set_random_seed(self.seed)
+            with strategy.scope():
+                self.model_ = self._build(n_genes)
+        else:  # the search's winner goes on from where it stands
+            self.model_ = start["model"]
+        key = inputs_key + text_digest(
             {"model": self.model_name, "scenario": self.scenario, "seed": self.seed, "config": c.__dict__})
         resumed = ckpt.load(checkpoint, key) if checkpoint is not None else None
-        done = 0 if resumed is None else resumed["epochs"]
-        self.resumed_from_ = done
+        self.resumed_from_ = 0 if resumed is None else resumed["epochs"]
         if resumed is not None:
             ckpt.restore(self.model_, resumed)
-            train_ds = train_ds.skip(done * c.steps_per_epoch)  # the seeded stream, where the run stopped
+        elif start is not None:
+            resumed = {"epochs": start["epochs"], "history": start["history"], "stop": start["stop"]}
+        done = 0 if resumed is None else resumed["epochs"]
+        train_ds = batches(c.batch_size).skip(done * c.steps_per_epoch)  # the seeded stream, where the run stands
         history = [] if resumed is None else resumed["history"]
         stop = ckpt.ResumableStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True,
                                       state=None if resumed is None else resumed["stop"])
         callbacks = [stop] + ([EpochProgress(c.max_epochs - done, f"{self.name} {self.scenario}")]
                               if self.progress and not self.verbose else [])
         callbacks.append(ckpt.Checkpointer(checkpoint, checkpoint_every, key, stop, history))  # keeps the history
-        t0 = time.perf_counter()
         if done < c.max_epochs and not (resumed and resumed["stop"]["wait"] >= c.patience):
             self.model_.fit(train_ds, validation_data=valid_ds, epochs=c.max_epochs, initial_epoch=done,
                             steps_per_epoch=c.steps_per_epoch, callbacks=callbacks, verbose=self.verbose,
                             shuffle=False)  # the dataset shuffles itself, seeded
-        elif resumed["stop"]["best_weights"] is not None:  # killed after its last epoch: what fit would have ended on
+        elif resumed is not None and resumed["stop"]["best_weights"] is not None:
+            # killed after its last epoch: what fit would have ended on
             self.model_.set_weights(resumed["stop"]["best_weights"])
         if checkpoint is not None:
             ckpt.remove(checkpoint)
@@ -206,6 +238,69 @@ class DeepImputer(Imputer):
         self.best_epoch_ = int(stop.best_epoch) + 1 if stop.best_epoch is not None else len(self.history_)
         self.steps_ = len(self.history_) * c.steps_per_epoch
         return self
+
+    def _screen(self, base: ModelConfig, reference: int, inputs_key: str, strategy, batches,
+                valid_ds) -> tuple[ModelConfig, dict | None]:
+        """The search (:class:`~gaingtex.config.SearchConfig`): returns the chosen configuration and, where this
+        call trained it, where it stands (``model``, ``epochs``, ``history``, ``stop``) to go on from. The table of
+        candidates is ``search_``. ``base`` is tuned for ``reference`` genes."""
+        search = self.search
+        family = "gain" if self.model_name in ("gain", "gain-mse") else self.model_name
+        key = inputs_key + text_digest({"family": family, "scenario": self.scenario, "seed": self.seed,
+                                        "base": base.__dict__, "reference": reference, "search": search.__dict__})
+        start = None
+        if key not in _SCREENED:
+            candidates = search.candidates(base, self.model_name, self.n_genes, reference)
+            runs = [self._rung(name, config, strategy, batches, valid_ds, None, search.rung_epochs)
+                    for name, config in candidates]
+            order = np.argsort([r["val_loss"] for r in runs], kind="stable")
+            for i in order[: search.survivors]:
+                runs[i] = self._rung(runs[i]["candidate"], candidates[i][1], strategy, batches, valid_ds, runs[i],
+                                     search.second_rung_epochs)
+            alive = [i for i in order[: search.survivors]]
+            best = min(alive, key=lambda i: runs[i]["val_loss"])
+            table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("model", "history", "stop", "config")}
+                                  for r in runs])
+            table["chosen"] = np.arange(len(table)) == best
+            table["config"] = [c for _, c in candidates]
+            _SCREENED[key] = table
+            if self.model_name != "gain":  # screened as itself (GAIN-GTEx without its discriminator is not)
+                start = runs[best]
+            for i, r in enumerate(runs):
+                if i != best:
+                    del r["model"]
+        table = _SCREENED[key]
+        self.search_ = table.drop(columns="config")
+        chosen = table.loc[table["chosen"]].iloc[0]
+        self.chosen_ = {"search": chosen["candidate"], "search_val_loss": float(chosen["val_loss"])}
+        return chosen["config"], start
+
+    def _rung(self, name: str, config: ModelConfig, strategy, batches, valid_ds, run: dict | None,
+              epochs: int) -> dict:
+        """Train one candidate of the search for ``epochs`` more epochs (from scratch when ``run`` is None), on the
+        same seeded stream of batches as a run without a search."""
+        t0 = time.perf_counter()
+        if run is None:
+            keras.utils.set_random_seed(self.seed)
+            with strategy.scope():
+                model = self._build(self.n_genes, config, adversarial=False)
+            run = {"candidate": name, "hidden": f"{config.hidden_layers}x{config.hidden_units}",
+                   "learning_rate": config.learning_rate, "dropout": config.dropout,
+                   **({"objective": config.reconstruct} if self.model_name != "pmi" else {}),
+                   "epochs": 0, "seconds": 0.0, "model": model, "history": [], "stop": None}
+        stop = ckpt.ResumableStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True,
+                                      state=run["stop"], restore_at_end=False)
+        done = run["epochs"]
+        fitted = run["model"].fit(batches(config.batch_size).skip(done * config.steps_per_epoch),
+                                  validation_data=valid_ds, epochs=done + epochs, initial_epoch=done,
+                                  steps_per_epoch=config.steps_per_epoch, callbacks=[stop], verbose=0, shuffle=False)
+        logs = fitted.history
+        run["history"] += [{k: float(v[i]) for k, v in logs.items()} for i in range(len(logs["val_loss"]))]
+        last = run["history"][-1]["val_loss"]
+        run.update(epochs=done + epochs, stop=stop.state(), seconds=run["seconds"] + time.perf_counter() - t0,
+                   val_loss=last if np.isfinite(last) else np.inf,
+                   rising=len(run["history"]) > 1 and last > run["history"][0]["val_loss"])
+        return run
 
     # -------------------------------------------------------------------------------------------- transform
     def transform(self, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, batch_size: int = 1024) -> np.ndarray:
@@ -260,7 +355,8 @@ class DeepImputer(Imputer):
                 {"mean": self.scale_.mean.tolist(), "std": self.scale_.std.tolist()},
                 "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
                 "history": None if self.history_ is None else self.history_.to_dict(orient="list"),
-                "info": self.info}
+                "search": None if self.search_ is None else self.search_.to_dict(orient="list"),
+                "chosen": self.chosen_, "info": self.info}
         with atomic_path(path, suffix=".keras") as tmp:
             self.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
@@ -297,6 +393,9 @@ class DeepImputer(Imputer):
         self.info = meta.get("info", {})
         if meta["history"] is not None:
             self.history_ = pd.DataFrame(meta["history"])
+        if meta.get("search") is not None:
+            self.search_ = pd.DataFrame(meta["search"])
+        self.chosen_ = meta.get("chosen", {})
         recorded = meta.get("hashes", {}).get("weights")
         if recorded is not None and recorded != self.hashes()["weights"]:
             raise ValueError(f"{path}: its weights do not match the hash recorded when it was saved ({recorded}); "

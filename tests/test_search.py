@@ -1,0 +1,134 @@
+"""Models that adapt to the data: widths sized to the gene count, GAIN's two objectives, and the validation search,
+checked on the embedded 59-gene panel (the size of the real GTEx panel on which the book preset's sizes failed)."""
+
+import numpy as np
+import pytest
+
+from gaingtex.config import (GAIN_OBJECTIVES, MODELS, SCENARIOS, SEARCH_PRESETS, ModelConfig, SearchConfig,
+                             model_config, preset_base, search_config)
+from gaingtex.data.preprocessing import PANEL_SIZE, panel_genes
+from gaingtex.evaluation.scenarios import scenario_data
+from gaingtex.imputers import get
+from gaingtex.imputers.deep import models as deep_models
+from gaingtex.imputers.deep.trainer import DeepImputer
+
+
+def test_widths_follow_the_gene_count():
+    # the square root for PMI: the book's 1 × 1,024 at 2,000 genes is 1 × 2,566 at the paper's 12,557 (paper 3,072)
+    assert model_config("book", "pmi", "inductive", 12557).hidden_units == 2566
+    assert model_config("book", "pmi", "inplace", 12557).hidden_units == 1283
+    # the paper's GAIN objective keeps a bottleneck narrow relative to the genes: linear both ways, floor 16
+    assert model_config("book", "gain", "inductive", 12557).hidden_units == 2009
+    assert model_config("paper", "gain", "inplace", 2000).hidden_units == 47
+    assert model_config("paper", "gain", "inductive", PANEL_SIZE).hidden_units == 16
+    # nothing else shrinks below the preset's width on a small panel
+    assert model_config("book", "pmi", "inductive", PANEL_SIZE).hidden_units == 1024
+    hidden = model_config("book", "gain", "inductive").replace(**GAIN_OBJECTIVES["hidden"])
+    from gaingtex.config import sized
+
+    assert sized(hidden, "gain", PANEL_SIZE, 2000).hidden_units == 320
+    assert model_config("paper", "pmi", "inductive", 12557) == model_config("paper", "pmi", "inductive")
+
+
+@pytest.mark.parametrize("preset", [p for p, s in SEARCH_PRESETS.items() if s is not None])
+def test_every_search_fits_in_the_presets_epochs(preset):
+    search = search_config(preset)
+    for model in MODELS:
+        for scenario in SCENARIOS:
+            base, reference = preset_base(preset, model, scenario)
+            candidates = search.candidates(base, model, PANEL_SIZE, reference)
+            names = [name for name, _ in candidates]
+            assert names[0] == "preset" and len(set(names)) == len(names)
+            assert len({config for _, config in candidates}) == len(candidates)  # no setting twice
+            spent = search.epochs(base, model)
+            for _, config in candidates:  # the chosen one's epochs and the others' together: the preset's
+                assert config.max_epochs + spent == base.max_epochs
+            if model != "pmi":
+                objectives = {c.reconstruct: c.lambda_mse for _, c in candidates}
+                assert objectives == {"observed": 1.0, "hidden": 10.0}
+
+
+def test_the_book_search_tries_each_setting_once():
+    base, reference = preset_base("book", "pmi", "inductive")
+    candidates = dict(search_config("book").candidates(base, "pmi", 2000, reference))
+    assert candidates["width ×2"].hidden_units == 2048 and candidates["width ×0.5"].hidden_units == 512
+    assert candidates["rate ×0.33"].learning_rate == pytest.approx(1e-3)
+    assert candidates["dropout 0.5"].dropout == 0.5
+    assert candidates["preset"].max_epochs == 40 - (4 * 1 + 1 * 3)
+    assert search_config("paper") is None  # the authors' sizes, as they are
+
+
+@pytest.mark.parametrize("reconstruct", ["observed", "hidden"])
+def test_gain_scores_the_entries_its_objective_names(smoke, monkeypatch, reconstruct):
+    """The paper's objective scores the generator on the entries it is given; "hidden" on known entries hidden
+    from it, never on a truly missing one."""
+    seen, scored = [], []
+    real_predict, real_mse = deep_models.GAIN._predict, deep_models.masked_mse
+
+    def predict(self, x, mask, data, training, noise=None):
+        if training:
+            seen.append(np.asarray(mask))
+        return real_predict(self, x, mask, data, training, noise)
+
+    def mse(x, prediction, weight):
+        scored.append(np.asarray(weight))
+        return real_mse(x, prediction, weight)
+
+    monkeypatch.setattr(deep_models.GAIN, "_predict", predict)
+    monkeypatch.setattr(deep_models, "masked_mse", mse)
+    data = scenario_data(smoke, "inplace", 0.5, 0, panel_genes(smoke.var_names))
+    config = model_config("smoke", "gain-mse", "inplace").replace(
+        max_epochs=1, steps_per_epoch=2, **GAIN_OBJECTIVES[reconstruct])
+    DeepImputer("gain-mse", "inplace", config, run_eagerly=True).fit(**data.fit_args())
+    mask, target = seen[0], scored[0]
+    assert mask.shape == target.shape and target.sum() > 0
+    if reconstruct == "observed":
+        np.testing.assert_array_equal(target, mask)
+    else:
+        assert not (target * mask).any()  # nothing the generator was given is scored
+        assert 0.3 < target.sum() / (target + mask).sum() < 0.7  # half of the known entries, hidden
+
+
+@pytest.fixture(scope="module")
+def panel(smoke):
+    return {s: scenario_data(smoke, s, 0.5, 0, panel_genes(smoke.var_names)) for s in SCENARIOS}
+
+
+def test_the_search_chooses_on_validation_and_goes_on_from_its_winner(panel, tmp_path):
+    data = panel["inductive"]
+    pmi = get("pmi", scenario="inductive", preset="smoke", seed=0).fit(**data.fit_args())
+    table = pmi.search_
+    assert table["chosen"].sum() == 1
+    chosen = table.loc[table["chosen"]].iloc[0]
+    survivors = table.nsmallest(2, "val_loss")  # only two go on to the second rung
+    assert set(table.loc[table["epochs"] > 1, "candidate"]) <= set(survivors["candidate"])
+    assert chosen["val_loss"] == table.loc[table["epochs"] > 1, "val_loss"].min()
+    assert pmi.chosen_["search"] == chosen["candidate"]
+    assert f"{pmi.config.hidden_layers}x{pmi.config.hidden_units}" == chosen["hidden"]
+    # the winner's rung epochs are its first epochs: the history starts there and the budget holds
+    base, _ = preset_base("smoke", "pmi", "inductive")
+    assert len(pmi.history_) <= base.max_epochs - search_config("smoke").epochs(base, "pmi")
+    assert pmi.config.max_epochs == base.max_epochs - search_config("smoke").epochs(base, "pmi")
+    loaded = DeepImputer.load(pmi.save(tmp_path / "pmi.keras"))
+    assert loaded.chosen_ == pmi.chosen_ and list(loaded.search_["candidate"]) == list(table["candidate"])
+    fixed = get("pmi", scenario="inductive", config=model_config("smoke", "pmi", "inductive"), seed=0)
+    assert fixed.fit(**data.fit_args()).search_ is None  # a given configuration is trained as it is
+
+
+def test_gain_gtex_shares_its_search_with_gain_mse(panel):
+    from gaingtex.imputers.deep import trainer
+
+    data = panel["inplace"]
+    before = len(trainer._SCREENED)
+    gain = get("gain", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args())
+    assert len(trainer._SCREENED) == before + 1
+    mse = get("gain-mse", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args())
+    assert len(trainer._SCREENED) == before + 1  # reused, not redone
+    assert gain.config == mse.config and "objective" in gain.search_.columns
+    assert np.isfinite(gain.history_["val_loss"]).all()
+
+
+def test_a_search_is_a_stated_setting():
+    with pytest.raises(ValueError, match="unknown reconstruct 'both'"):
+        ModelConfig(1, 8, 0.0, 1e-3, reconstruct="both")
+    assert SearchConfig().survivors == 2
