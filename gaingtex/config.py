@@ -14,6 +14,7 @@ Reconstruct = Literal["observed", "hidden"]
 
 PRESETS: tuple[str, ...] = get_args(Preset)
 MODELS: tuple[str, ...] = get_args(ModelName)
+GAIN_MODELS: tuple[str, ...] = ("gain", "gain-mse")  # GAIN-GTEx and its ablation: one generator, one objective
 SCENARIOS: tuple[str, ...] = get_args(Scenario)
 LR_DECAYS: tuple[str, ...] = get_args(LrDecay)
 RECONSTRUCT: tuple[str, ...] = get_args(Reconstruct)
@@ -171,7 +172,7 @@ def scaled_units(config: ModelConfig, model: str, n_genes: int, reference_genes:
     2 × 1,283 for the paper's 3,072 and 1,366; GAIN-GTEx's paper objective 4 × 2,009 and 3 × 402 for 1,902 and
     296)."""
     ratio = n_genes / reference_genes
-    if model in ("gain", "gain-mse") and config.reconstruct == "observed":
+    if model in GAIN_MODELS and config.reconstruct == "observed":
         return max(MIN_UNITS, int(round(config.hidden_units * ratio)))
     return max(config.hidden_units, int(round(config.hidden_units * ratio ** 0.5)))
 
@@ -236,7 +237,7 @@ class SearchConfig:
                 for w in self.widths]
         out += [(f"rate ×{r:.2g}", base.replace(learning_rate=base.learning_rate * r)) for r in self.learning_rates]
         out += [(f"dropout {d:g}", base.replace(dropout=d)) for d in self.dropouts if d != base.dropout]
-        if model in ("gain", "gain-mse"):
+        if model in GAIN_MODELS:
             other = next(o for o in GAIN_OBJECTIVES if o != base.reconstruct)
             out.append((f"objective: {other} entries", base.replace(**GAIN_OBJECTIVES[other])))
         seen, unique = set(), []
@@ -250,7 +251,7 @@ class SearchConfig:
     def epochs(self, base: ModelConfig, model: str) -> int:
         """Epochs the search spends on the settings it does not choose (an upper bound: duplicates are dropped)."""
         n = 1 + len(self.widths) + len(self.learning_rates) + sum(d != base.dropout for d in self.dropouts)
-        n += model in ("gain", "gain-mse")
+        n += model in GAIN_MODELS
         return (n - 1) * self.rung_epochs + (min(self.survivors, n) - 1) * self.second_rung_epochs
 
 

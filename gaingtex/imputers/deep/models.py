@@ -12,7 +12,7 @@ Under a ``tf.distribute`` strategy each replica differentiates its loss divided 
 
 from __future__ import annotations
 
-from ...config import RECONSTRUCT
+from ...config import RECONSTRUCT, check_choice
 from ._keras import keras, ops, tf
 from .layers import CovariateEmbedding, mlp
 from .losses import adversarial_loss, discriminator_loss, masked_mse, pmi_loss, replica_scaled
@@ -143,9 +143,7 @@ class GAIN(_Base):
     def __init__(self, n_genes, vocab_sizes, adversarial=True, hint_rate=0.5, lambda_mse=1.0, draw_masks=True,
                  keep_low=0.5, keep_high=0.5, reconstruct="observed", **kwargs):
         super().__init__(n_genes, vocab_sizes, **kwargs)
-        if reconstruct not in RECONSTRUCT:
-            raise ValueError(f"unknown reconstruct {reconstruct!r}: expected one of {', '.join(map(repr, RECONSTRUCT))}")
-        self.reconstruct = str(reconstruct)
+        self.reconstruct = check_choice(str(reconstruct), RECONSTRUCT, "reconstruct")
         self.adversarial = bool(adversarial)
         self.hint_rate = float(hint_rate)
         self.lambda_mse = float(lambda_mse)

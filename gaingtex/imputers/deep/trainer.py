@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..._io import atomic_path
 from ...fingerprint import arrays_digest, text_digest
-from ...config import MODELS, PRESETS, SCENARIOS, ModelConfig, SearchConfig, check_choice, preset_base, sized
+from ...config import GAIN_MODELS, MODELS, PRESETS, SCENARIOS, ModelConfig, SearchConfig, check_choice, preset_base, sized
 from ...data import CovariateEncoder, Split, Standardizer
 from ...evaluation.masks import sample_mask
 from ..base import Imputer, check_inputs, keep_observed, observed_mask
@@ -245,7 +245,7 @@ class DeepImputer(Imputer):
         call trained it, where it stands (``model``, ``epochs``, ``history``, ``stop``) to go on from. The table of
         candidates is ``search_``. ``base`` is tuned for ``reference`` genes."""
         search = self.search
-        family = "gain" if self.model_name in ("gain", "gain-mse") else self.model_name
+        family = "gain" if self.model_name in GAIN_MODELS else self.model_name
         key = inputs_key + text_digest({"family": family, "scenario": self.scenario, "seed": self.seed,
                                         "base": base.__dict__, "reference": reference, "search": search.__dict__})
         start = None
@@ -257,18 +257,14 @@ class DeepImputer(Imputer):
             for i in order[: search.survivors]:
                 runs[i] = self._rung(runs[i]["candidate"], candidates[i][1], strategy, batches, valid_ds, runs[i],
                                      search.second_rung_epochs)
-            alive = [i for i in order[: search.survivors]]
-            best = min(alive, key=lambda i: runs[i]["val_loss"])
-            table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("model", "history", "stop", "config")}
+            best = min(order[: search.survivors], key=lambda i: runs[i]["val_loss"])
+            table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("model", "history", "stop")}
                                   for r in runs])
             table["chosen"] = np.arange(len(table)) == best
             table["config"] = [c for _, c in candidates]
             _SCREENED[key] = table
             if self.model_name != "gain":  # screened as itself (GAIN-GTEx without its discriminator is not)
                 start = runs[best]
-            for i, r in enumerate(runs):
-                if i != best:
-                    del r["model"]
         table = _SCREENED[key]
         self.search_ = table.drop(columns="config")
         chosen = table.loc[table["chosen"]].iloc[0]
