@@ -90,3 +90,16 @@ def test_errors():
         fa.transform(x[:3], np.ones((3, 40)), _split(x[:3], ["Brain_Cortex"] * 3).obs)
     with pytest.raises(ValueError, match="train_mask has shape"):
         FactorAnalysisImputer(n_factors=2).fit(train, train_mask=np.ones((5, 40)))
+
+
+def test_moments_shared_across_factor_counts_give_the_same_model():
+    """The search computes each group's moments once, for its largest factor count; a smaller count taken from
+    them is the model a fresh fit of that count gives."""
+    from gaingtex.imputers.factor_analysis import factor_moments
+
+    x, _, _ = _low_rank(600)
+    mask = missing_mask(*x.shape, 0.3, 5)
+    moments = factor_moments(x, mask, 12)
+    assert np.all(np.diff(moments["values"]) <= 0)  # leading eigenpairs, largest first
+    for shared, fresh in zip(fit_factor_model(x, mask, 3, moments=moments), fit_factor_model(x, mask, 3)):
+        np.testing.assert_allclose(shared, fresh, rtol=1e-10, atol=1e-12)
