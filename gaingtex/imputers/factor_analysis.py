@@ -171,13 +171,12 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50
             if mb.min() == 1:  # every gene observed (inductive training): one posterior precision for all rows
                 A = np.eye(k) + (L.T / psi) @ L
                 f = np.linalg.solve(A, ((xb / psi) @ L).T).T
-                num += xb.T @ f
                 den += (len(xb) * np.linalg.inv(A) + f.T @ f).reshape(1, k * k)
-                continue
-            f, A = factor_posterior(L, psi, xb, mb)
-            ezz = np.linalg.inv(A) + f[:, :, None] * f[:, None, :]
+            else:
+                f, A = factor_posterior(L, psi, xb, mb)
+                ezz = np.linalg.inv(A) + f[:, :, None] * f[:, None, :]
+                den += mb.T @ ezz.reshape(len(xb), k * k)
             num += xb.T @ f
-            den += mb.T @ ezz.reshape(len(xb), k * k)
         den = den.reshape(G, k, k) + 1e-8 * np.eye(k)
         L = np.linalg.solve(den, num[:, :, None])[:, :, 0]
         new_psi = np.maximum((sxx - (L * num).sum(1)) / count, 2e-2 * var)
