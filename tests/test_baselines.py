@@ -7,7 +7,8 @@ import pytest
 from gaingtex.data import Split
 from gaingtex.evaluation.masks import missing_mask
 from gaingtex.imputers import get
-from gaingtex.imputers.base import BudgetExceeded
+from gaingtex.imputers import base
+from gaingtex.imputers.base import BudgetExceeded, Clock
 from gaingtex.imputers.gaussian import fit_complete, fit_incomplete
 from gaingtex.imputers.posterior import dense_mean
 from gaingtex.imputers.softimpute import soft_impute
@@ -153,3 +154,77 @@ def test_a_slow_method_stops_at_its_budget_and_says_how_far_it_got():
     with pytest.raises(BudgetExceeded, match="after 0 of 60 samples") as caught:
         knn.transform(x, None, _obs(["A"] * 60))
     assert caught.value.progress == "0 of 60 samples"
+
+
+class _Ticks:
+    """A stand-in for ``time.monotonic`` that advances ``step`` seconds at every call."""
+
+    def __init__(self, step):
+        self.now, self.step = 1000.0, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+def test_a_uniform_task_whose_rate_projects_past_the_budget_stops_early(monkeypatch):
+    ticks = _Ticks(0.0)
+    monkeypatch.setattr(base.time, "monotonic", ticks)
+    clock = Clock("knn", budget=100.0)
+    clock.check(0, 1000, "samples", uniform=True)
+    ticks.now += 5.0  # 5 s for 100 samples: under a tenth of the budget, so no projection yet
+    clock.check(100, 1000, "samples", uniform=True)
+    ticks.now += 15.0  # 20 s for 200 samples: 100 s for the task, within the margin
+    clock.check(200, 1000, "samples", uniform=True)
+    clock.check(0, 50, "covariances")  # another task: the rate is measured afresh (not uniform: never projected)
+    ticks.now += 10.0
+    clock.check(1, 50, "covariances")
+    other = Clock("knn", budget=100.0)
+    other.check(0, 1000, "samples", uniform=True)
+    ticks.now += 20.0  # 20 s for 100 samples: 200 s for the task
+    with pytest.raises(BudgetExceeded, match="knn would need about 200 s, past its budget of 100 s: stopped after "
+                                             "100 of 1000 samples") as caught:
+        other.check(100, 1000, "samples", uniform=True)
+    assert caught.value.projected == pytest.approx(200.0)
+    assert caught.value.progress == "100 of 1000 samples, projected 200 s"
+
+
+def test_a_repeated_task_is_projected_from_its_own_rate(monkeypatch):
+    ticks = _Ticks(0.0)
+    monkeypatch.setattr(base.time, "monotonic", ticks)
+    clock = Clock("gaussian", budget=100.0)
+    for seconds in (25.0, 15.0):  # two tissues of 100 samples, the second faster: 80 s in all
+        clock.check(0, 100, "samples", uniform=True)
+        ticks.now += seconds
+        clock.check(50, 100, "samples", uniform=True)  # measured on this tissue alone, or it would project 130 s
+        ticks.now += seconds
+    clock.check(0, 100, "samples", uniform=True)  # a slow third: 10 s for 10 samples, 90 s to go
+    ticks.now += 10.0
+    with pytest.raises(BudgetExceeded, match="about 180 s"):
+        clock.check(10, 100, "samples", uniform=True)
+
+
+def test_the_parts_of_a_search_are_projected_as_one_task(monkeypatch):
+    ticks = _Ticks(0.0)
+    monkeypatch.setattr(base.time, "monotonic", ticks)
+    clock = Clock("knn", budget=100.0)  # four candidates of 100 validation rows
+    first = clock.part(0, 4)
+    first.check(0, 100, "samples", uniform=True)
+    ticks.now += 12.0
+    first.check(50, 100, "samples", uniform=True)  # 96 s for the search: within the budget
+    ticks.now += 13.0
+    second = clock.part(1, 4)
+    second.check(0, 100, "samples", uniform=True)
+    ticks.now += 25.0  # slower now: 120 of 400 rows in 50 s
+    with pytest.raises(BudgetExceeded, match="about 167 s, past its budget of 100 s: stopped after 120 of 400"):
+        second.check(20, 100, "samples", uniform=True)
+
+
+def test_chained_equations_stop_when_the_first_round_projects_past_the_budget(monkeypatch):
+    x = _gaussian(60, _cov(8)).astype(np.float32)
+    x[::3, 0] = np.nan
+    monkeypatch.setattr(base.time, "monotonic", _Ticks(20.0))  # every regression seems to take 20 s
+    with pytest.raises(BudgetExceeded, match=r"missforest would need about \d+ s, past its budget of 100 s: "
+                                             r"stopped after 1 of \d+ regressions") as caught:
+        get("missforest", budget=100.0, n_estimators=2).fit(Split(x, _obs(["A"] * 60)))
+    assert caught.value.projected > 125.0

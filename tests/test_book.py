@@ -9,7 +9,8 @@ import nbformat
 import pytest
 import yaml
 
-from gaingtex.book.build import BookError, NOTEBOOKS, build_book, finish_notebook, plan, select
+from gaingtex.book.build import TRAINING_ORDER, BookError, NOTEBOOKS, build_book, finish_notebook, plan, select
+from gaingtex.config import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +51,7 @@ def test_plan_matches_the_table_of_contents():
     assert sorted(outputs) == sorted(f for f in toc_files() if f.startswith("notebooks/"))
     assert outputs[0] == "notebooks/01_data" and outputs[-1] == "notebooks/08_comparison"
     assert sum(o.startswith("notebooks/02_training") for o in outputs) == 6
+    assert sorted(TRAINING_ORDER) == sorted(MODELS) and TRAINING_ORDER.index("gain-mse") < TRAINING_ORDER.index("gain")
 
 
 def test_select_and_its_errors(tmp_path):

@@ -58,6 +58,26 @@ def pmi(inductive):
     return DeepImputer("pmi", "inductive", quick("pmi", "inductive"), seed=0).fit(**inductive.fit_args())
 
 
+@pytest.mark.parametrize("layers", [0, 1, 2])
+def test_the_first_layer_is_one_dense_layer_on_data_and_covariates_together(layers):
+    from gaingtex.imputers.deep.layers import mlp
+
+    net = mlp(6, 3, 4, layers, 5, 0.0, False, name="net")
+    rng = np.random.default_rng(0)
+    data, side = rng.standard_normal((7, 6)).astype(F), rng.standard_normal((7, 3)).astype(F)
+    weights = {w.path: w.numpy() for w in net.weights}
+    first = "net_dense_0" if layers else "net_out"
+    kernel = np.vstack([weights[f"{first}/kernel"], weights[f"{first}_covariates/kernel"]])
+    h = np.hstack([data, side]) @ kernel + weights[f"{first}/bias"]  # one Dense on the concatenation
+    for i in range(layers):
+        h = np.maximum(h, 0.0)
+        if i + 1 < layers:
+            h = h @ weights[f"net_dense_{i + 1}/kernel"] + weights[f"net_dense_{i + 1}/bias"]
+    if layers:
+        h = h @ weights["net_out/kernel"] + weights["net_out/bias"]
+    np.testing.assert_allclose(np.asarray(net([data, side])), h, rtol=1e-5, atol=1e-5)
+
+
 def test_short_training_beats_the_per_tissue_mean(pmi, inductive):
     x, m, obs = inductive.eval.x, inductive.eval_mask, inductive.eval.obs
     r2_pmi = summarize(score_imputer(pmi, x, m, obs, by="all")[0])["r2"]

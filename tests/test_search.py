@@ -128,6 +128,28 @@ def test_gain_gtex_shares_its_search_with_gain_mse(panel):
     assert np.isfinite(gain.history_["val_loss"]).all()
 
 
+def test_a_kept_search_is_read_by_another_process_and_not_redone(panel, tmp_path, monkeypatch):
+    from gaingtex.imputers.deep import trainer
+
+    data = panel["inductive"]
+    mse = get("gain-mse", scenario="inductive", preset="smoke", seed=0).fit(**data.fit_args(), searches=tmp_path)
+    kept = list(tmp_path.glob("search-*.json"))
+    assert len(kept) == 1 and mse.chosen_["search"] in kept[0].read_text()
+    for key in list(trainer._SCREENED):
+        monkeypatch.delitem(trainer._SCREENED, key)  # as in a fresh process: only the folder remembers
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the kept search was done again")
+
+    monkeypatch.setattr(DeepImputer, "_rung", no_search)
+    gain = get("gain", scenario="inductive", preset="smoke", seed=0).fit(**data.fit_args(), searches=tmp_path)
+    assert gain.config == mse.config and gain.chosen_ == mse.chosen_
+    assert list(gain.search_["candidate"]) == list(mse.search_["candidate"])
+    np.testing.assert_allclose(gain.search_["val_loss"], mse.search_["val_loss"])
+    key = next(iter(trainer._SCREENED))
+    assert trainer.load_search(tmp_path, key + "another") is None  # nothing kept under that key
+
+
 def test_a_search_is_a_stated_setting():
     with pytest.raises(ValueError, match="unknown reconstruct 'both'"):
         ModelConfig(1, 8, 0.0, 1e-3, reconstruct="both")

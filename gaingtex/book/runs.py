@@ -266,7 +266,8 @@ class Run:
         return DeepImputer.load(path)
 
     def train_or_load(self, model: str, scenario: str, genes: str = "all", progress: bool = True):
-        """Load the folder's model if present, else train it with the run's preset and seed and save it.
+        """Load the folder's model if present, else train it with the run's preset and seed and save it; its
+        validation search is kept in the folder's ``searches/``, where GAIN-GTEx and GAIN-MSE share it.
 
         Returns ``(imputer, trained)`` where ``trained`` says whether it was trained now.
         """
@@ -276,7 +277,8 @@ class Run:
         if path.is_file():
             return self.load_model(model, scenario, genes), False
         imputer = train_model(self.cohort, model, scenario, self.preset, seed=self.seed, genes=self.genes(genes),
-                              progress=progress, checkpoint=path.with_suffix(".checkpoint.npz"))
+                              progress=progress, checkpoint=path.with_suffix(".checkpoint.npz"),
+                              searches=self.folder / "searches")
         imputer.info["genes"] = genes
         path.parent.mkdir(parents=True, exist_ok=True)
         imputer.save(path)

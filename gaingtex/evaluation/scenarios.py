@@ -141,16 +141,17 @@ def scoring_scope(counts: pd.Series, min_samples: int = 10) -> Scope:
 
 def train_model(adata: ad.AnnData, model: str, scenario: str, preset: str = "book", config=None, seed: int = 0,
                 missing_rate: float = 0.5, genes: Sequence[str] | None = None, verbose: int = 0,
-                progress: bool = False, checkpoint=None):
+                progress: bool = False, checkpoint=None, searches=None):
     """Train one deep imputer in one scenario of ``adata``; returns the fitted
-    :class:`~gaingtex.imputers.deep.trainer.DeepImputer`, which records the rate and seed of its masks."""
+    :class:`~gaingtex.imputers.deep.trainer.DeepImputer`, which records the rate and seed of its masks.
+    ``checkpoint`` and ``searches`` go to its ``fit``."""
     from ..fingerprint import cohort_fingerprint
     from ..imputers import get
 
     data = scenario_data(adata, scenario, missing_rate, seed, genes)
     imputer = get(model, scenario=scenario, preset=preset, config=config, seed=seed, verbose=verbose,
                   progress=progress)
-    imputer.fit(**data.fit_args(), checkpoint=checkpoint)
+    imputer.fit(**data.fit_args(), checkpoint=checkpoint, searches=searches)
     ids = adata.var["ensembl_id"].astype(str) if "ensembl_id" in adata.var else None
     imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset,
                          "cohort_fingerprint": cohort_fingerprint(adata),

@@ -14,22 +14,34 @@ from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (makes 
 from sklearn.impute import IterativeImputer
 
 from ._covariates import CovariateColumns
-from .base import BudgetExceeded, Imputer, check_inputs, keep_observed, observed_mask
+from .base import BudgetExceeded, Imputer, check_inputs, keep_observed, observed_mask, projected_overrun
 
 _FITS: dict[str, int] = {}  # regressions fitted so far, per imputer (how far a run got when its budget ran out)
+_PROJECTED: dict[str, float] = {}  # seconds a stopped run's first round would have taken, per imputer
 _TOKENS = itertools.count()
 
 
 class _Budgeted(RegressorMixin, BaseEstimator):
-    """A regressor that refuses to fit once its deadline (a ``time.monotonic()`` value) has passed, and counts
-    its fits under ``token``. ``IterativeImputer`` clones it for every gene and round."""
+    """A regressor that refuses to fit once its deadline (a ``time.monotonic()`` value) has passed, or once the
+    rate of its fits projects the first round of ``round_size`` regressions past the ``budget`` (seconds before
+    the deadline; :func:`~gaingtex.imputers.base.projected_overrun`), and counts its fits under ``token``.
+    ``IterativeImputer`` clones it for every gene and round."""
 
-    def __init__(self, estimator=None, deadline: float | None = None, token: str = ""):
+    def __init__(self, estimator=None, deadline: float | None = None, token: str = "", budget: float | None = None,
+                 round_size: int = 0):
         self.estimator, self.deadline, self.token = estimator, deadline, token
+        self.budget, self.round_size = budget, round_size
 
     def fit(self, X, y):
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutError(self.token)
+        if self.deadline is not None:
+            now = time.monotonic()
+            if now > self.deadline:
+                raise TimeoutError(self.token)
+            fits, elapsed = _FITS.get(self.token, 0), now - (self.deadline - self.budget)
+            projected = projected_overrun(elapsed, elapsed, fits, self.round_size, self.budget)
+            if projected is not None:
+                _PROJECTED[self.token] = projected
+                raise TimeoutError(self.token)
         self.estimator_ = clone(self.estimator).fit(X, y)
         _FITS[self.token] = _FITS.get(self.token, 0) + 1
         return self
@@ -56,8 +68,8 @@ class ChainedImputer(Imputer):
         Rounds, and scikit-learn's stopping tolerance (``converged_`` says whether it stopped before
         ``max_iter``).
     budget
-        Seconds allowed for ``fit``; past it, :class:`~gaingtex.imputers.base.BudgetExceeded` says how many
-        regressions were fitted.
+        Seconds allowed for ``fit``; past it, or as soon as the first round's rate projects past it,
+        :class:`~gaingtex.imputers.base.BudgetExceeded` says how many regressions were fitted.
     """
 
     def __init__(self, estimator, n_nearest_features: int = 30, max_iter: int = 10, tol: float = 1e-3,
@@ -78,8 +90,8 @@ class ChainedImputer(Imputer):
         token = f"{self.name}-{next(_TOKENS)}"
         deadline = None if self.budget is None else time.monotonic() + float(self.budget)
         self.chain_ = IterativeImputer(
-            _Budgeted(self.estimator, deadline, token), max_iter=self.max_iter, tol=self.tol,
-            n_nearest_features=min(self.n_nearest_features, features.shape[1] - 1), random_state=self.seed,
+            _Budgeted(self.estimator, deadline, token, self.budget, features.shape[1]), max_iter=self.max_iter,
+            tol=self.tol, n_nearest_features=min(self.n_nearest_features, features.shape[1] - 1), random_state=self.seed,
             keep_empty_features=True, verbose=2 if self.progress else 0)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -93,7 +105,7 @@ class ChainedImputer(Imputer):
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         except TimeoutError:
             raise BudgetExceeded(self.name, self.budget, _FITS.pop(token, 0), self.max_iter * features.shape[1],
-                                 "regressions") from None
+                                 "regressions", _PROJECTED.pop(token, None)) from None
         _FITS.pop(token, None)
         if self.chain_.n_iter_ < self.max_iter and (mask > 0).all():
             self.chain_.imputation_sequence_ = self.chain_.imputation_sequence_ * self.max_iter

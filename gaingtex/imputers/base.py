@@ -48,28 +48,88 @@ def keep_observed(x: np.ndarray, mask: np.ndarray, prediction: np.ndarray) -> np
 
 
 class BudgetExceeded(RuntimeError):
-    """A method ran past its time budget; ``done`` of ``total`` ``unit`` were finished (how far it got)."""
+    """A method ran past its time budget, or would have (``projected``: the seconds its rate so far projected);
+    ``done`` of ``total`` ``unit`` were finished (how far it got)."""
 
-    def __init__(self, method: str, budget: float, done: int, total: int, unit: str):
+    def __init__(self, method: str, budget: float, done: int, total: int, unit: str, projected: float | None = None):
         self.method, self.budget, self.done, self.total, self.unit = method, budget, done, total, unit
-        super().__init__(f"{method} ran past its budget of {budget:.0f} s after {done} of {total} {unit}")
+        self.projected = projected
+        if projected is None:
+            message = f"{method} ran past its budget of {budget:.0f} s after {done} of {total} {unit}"
+        else:
+            message = (f"{method} would need about {projected:.0f} s, past its budget of {budget:.0f} s: stopped "
+                       f"after {done} of {total} {unit}")
+        super().__init__(message)
 
     @property
     def progress(self) -> str:
-        return f"{self.done} of {self.total} {self.unit}"
+        done = f"{self.done} of {self.total} {self.unit}"
+        return done if self.projected is None else f"{done}, projected {self.projected:.0f} s"
+
+
+# A run whose rate projects past its budget is stopped early, once it has spent this share of the budget on the
+# current task (so that the rate is measured, not guessed) and the projection exceeds the budget by this factor.
+PROJECT_AFTER = 0.1
+PROJECT_MARGIN = 1.25
+
+
+def projected_overrun(elapsed: float, task_elapsed: float, done: int, total: int,
+                      budget: float | None) -> float | None:
+    """The seconds a call will have taken when its current task ends, if that is past the budget by
+    :data:`PROJECT_MARGIN`, else ``None``: ``elapsed`` seconds so far, ``task_elapsed`` of them on ``done`` of the
+    task's ``total`` items of about equal cost. A lower bound on the call's time, whatever follows the task."""
+    if budget is None or done <= 0 or task_elapsed < PROJECT_AFTER * budget:
+        return None
+    projected = elapsed + task_elapsed / done * max(total - done, 0)
+    return projected if projected > PROJECT_MARGIN * budget else None
 
 
 class Clock:
-    """The time budget of one ``fit`` or one ``transform`` call (``budget=None``: no limit)."""
+    """The time budget of one ``fit`` or one ``transform`` call (``budget=None``: no limit).
+
+    ``check(done, total, unit)`` raises :class:`BudgetExceeded` once the budget is spent. With ``uniform=True``
+    (the ``total`` items cost about the same: samples of one matrix) it also raises as soon as the rate so far
+    projects the task past the budget (:func:`projected_overrun`), rather than spending the whole budget on a run
+    that cannot finish. A task is a run of checks with the same ``total`` and ``unit`` and a ``done`` that does not fall.
+    """
 
     def __init__(self, method: str, budget: float | None):
         self.method, self.budget = method, budget
-        self.deadline = None if budget is None else time.monotonic() + float(budget)
+        self.start = time.monotonic()
+        self.deadline = None if budget is None else self.start + float(budget)
+        self._task = None  # (total, unit, done at its first check, time of its first check)
+        self._last = 0  # done at the last check
 
-    def check(self, done: int, total: int, unit: str) -> None:
-        """Raise :class:`BudgetExceeded` once the budget is spent."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
+    def check(self, done: int, total: int, unit: str, uniform: bool = False) -> None:
+        """Raise :class:`BudgetExceeded` once the budget is spent, or (``uniform``) projected to be."""
+        if self.deadline is None:
+            return
+        now = time.monotonic()
+        if now > self.deadline:
             raise BudgetExceeded(self.method, self.budget, done, total, unit)
+        if self._task is None or self._task[:2] != (total, unit) or done < self._last:
+            self._task = (total, unit, done, now)
+        self._last = done
+        if uniform:
+            first, since = self._task[2:]
+            projected = projected_overrun(now - self.start, now - since, done - first, total - first, self.budget)
+            if projected is not None:
+                raise BudgetExceeded(self.method, self.budget, done, total, unit, projected)
+
+    def part(self, step: int, steps: int) -> "ClockPart":
+        """This clock for part ``step`` of ``steps`` equal parts of one task (the candidates of a search): a
+        part's checks count toward the whole, so that the whole search is projected."""
+        return ClockPart(self, step, steps)
+
+
+class ClockPart:
+    """One of ``steps`` equal parts of a :class:`Clock`'s task (:meth:`Clock.part`)."""
+
+    def __init__(self, clock: Clock, step: int, steps: int):
+        self.clock, self.step, self.steps = clock, step, steps
+
+    def check(self, done: int, total: int, unit: str, uniform: bool = False) -> None:
+        self.clock.check(self.step * total + done, self.steps * total, unit, uniform)
 
 
 def validation_task(valid: Split, valid_mask: np.ndarray | None, seed: int, max_rows: int | None = None):

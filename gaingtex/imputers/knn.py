@@ -28,7 +28,8 @@ class KNNImputerMethod(Imputer):
     n_neighbors
         ``k``; ``None`` chooses it from ``candidates`` on the validation split (at most 300 rows).
     budget
-        Seconds allowed for each ``fit`` and each ``transform`` (checked between blocks).
+        Seconds allowed for each ``fit`` (the search of ``k``) and each ``transform``, checked between blocks; a
+        run whose rate projects past it stops early.
     """
 
     name = "knn"
@@ -57,21 +58,23 @@ class KNNImputerMethod(Imputer):
                 raise ValueError("choosing k needs a validation split; pass valid or n_neighbors")
             vx, inputs, targets, vobs = validation_task(valid, valid_mask, self.seed, max_rows=300)
             self.validation_ = {}
-            for k in self.candidates:
+            clock = Clock(self.name, self.budget)  # one for the whole search
+            for i, k in enumerate(self.candidates):
                 self.knn_ = KNNImputer(n_neighbors=k, keep_empty_features=True).fit(features)
-                self.validation_[k] = masked_mse(np.nan_to_num(vx), self._impute(vx, inputs, vobs), targets)
+                imputed = self._impute(vx, inputs, vobs, clock.part(i, len(self.candidates)))
+                self.validation_[k] = masked_mse(np.nan_to_num(vx), imputed, targets)
             k = min(self.validation_, key=self.validation_.get)
         self.n_neighbors_ = int(k)
         self.chosen_ = {"n_neighbors": self.n_neighbors_}
         self.knn_ = KNNImputer(n_neighbors=self.n_neighbors_, keep_empty_features=True).fit(features)
         return self
 
-    def _impute(self, x, mask, obs) -> np.ndarray:
-        clock = Clock(self.name, self.budget)
+    def _impute(self, x, mask, obs, clock=None) -> np.ndarray:
+        clock = Clock(self.name, self.budget) if clock is None else clock
         out = np.empty(x.shape, dtype=np.float32)
         starts = range(0, len(x), self.block)
         for start in tqdm(starts, desc=self.name, disable=not self.progress, leave=False):
-            clock.check(start, len(x), "samples")
+            clock.check(start, len(x), "samples", uniform=True)
             r = slice(start, start + self.block)
             with config_context(working_memory=self.working_memory):
                 out[r] = self.knn_.transform(self._features(x[r], mask[r], obs.iloc[r]))[:, : x.shape[1]]

@@ -58,7 +58,7 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
     if k > 64:
         for i in range(len(x)):
             if clock is not None and i % 64 == 0:
-                clock.check(i, len(x), "samples")
+                clock.check(i, len(x), "samples", uniform=True)
             w = mask[i] / psi
             precision = np.eye(k) + (L.T * w) @ L
             f = np.linalg.solve(precision, L.T @ (w * np.where(mask[i] > 0, x[i] - mu, 0.0)))
@@ -67,7 +67,7 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
     rows = max(1, int(entries // (k * k)))
     for start in range(0, len(x), rows):
         if clock is not None:
-            clock.check(start, len(x), "samples")
+            clock.check(start, len(x), "samples", uniform=True)
         r = slice(start, start + rows)
         f, _ = factor_posterior(L, psi, x[r] - mu, mask[r], gene_chunk=rows)
         out[r] = mu + f @ L.T
@@ -93,7 +93,7 @@ def _dense_mean(mu, cov, x, mask, clock, with_covariance):
     total = np.zeros((G, G)) if with_covariance else None
     for i in range(n):
         if clock is not None and i % 64 == 0:
-            clock.check(i, n, "samples")
+            clock.check(i, n, "samples", uniform=True)
         o = mask[i] > 0
         m = ~o
         out[i] = np.where(o, x[i], mu)

@@ -33,7 +33,8 @@ class SampleLassoImputer(Imputer):
         The lasso penalty (scikit-learn's scale: ``(1 / 2n) ‖y − Xw‖² + α ‖w‖₁``); ``None`` chooses it from
         ``candidates`` on ``n_validation`` validation samples.
     budget
-        Seconds allowed for each ``transform`` (checked between samples).
+        Seconds allowed for each ``fit`` (the search of the penalty) and each ``transform``, checked between
+        samples; a run whose rate projects past it stops early.
     """
 
     name = "sample-lasso"
@@ -61,20 +62,22 @@ class SampleLassoImputer(Imputer):
                 raise ValueError("choosing the lasso penalty needs a validation split; pass valid or alpha")
             vx, inputs, targets, _ = validation_task(valid, valid_mask, self.seed, max_rows=self.n_validation)
             vx = np.nan_to_num(vx)
-            self.validation_ = {a: masked_mse(vx, self._impute(vx, inputs, a), targets) for a in self.candidates}
+            clock = Clock(self.name, self.budget)  # one for the whole search
+            self.validation_ = {a: masked_mse(vx, self._impute(vx, inputs, a, clock.part(i, len(self.candidates))),
+                                              targets) for i, a in enumerate(self.candidates)}
             alpha = min(self.validation_, key=self.validation_.get)
         self.alpha_ = float(alpha)
         self.chosen_ = {"alpha": self.alpha_}
         return self
 
-    def _impute(self, x, mask, alpha) -> np.ndarray:
-        clock = Clock(self.name, self.budget)
+    def _impute(self, x, mask, alpha, clock=None) -> np.ndarray:
+        clock = Clock(self.name, self.budget) if clock is None else clock
         ref = self.reference_
         out = np.empty(x.shape, dtype=np.float64)
         with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter bounds the time; the fit stays usable
             for i in tqdm(range(len(x)), desc=self.name, disable=not self.progress, leave=False):
-                clock.check(i, len(x), "samples")
+                clock.check(i, len(x), "samples", uniform=True)
                 o = mask[i] > 0
                 if not o.any():
                     out[i] = ref.mean(0)

@@ -32,15 +32,33 @@ class CovariateEmbedding(keras.layers.Layer):
         return {**super().get_config(), "vocab_sizes": self.vocab_sizes, "n_numeric": self.n_numeric}
 
 
-def mlp(n_in: int, n_out: int, layers: int, units: int, dropout: float, batchnorm: bool, name: str) -> keras.Sequential:
-    """Hidden blocks Dense → BatchNorm → ReLU → Dropout, then a linear output layer."""
-    blocks: list = [keras.Input((n_in,))]
+def mlp(n_in: int, n_side: int, n_out: int, layers: int, units: int, dropout: float, batchnorm: bool,
+        name: str) -> keras.Model:
+    """Hidden blocks Dense → BatchNorm → ReLU → Dropout, then a linear output layer, on two inputs: the data
+    (``n_in`` columns) and the covariates' embedding (``n_side``).
+
+    The first Dense layer is one Dense on the concatenation of the two, computed as two (``<name>_dense_0`` on the
+    data, ``<name>_dense_0_covariates`` without bias on the embedding) and summed. Training then never forms the
+    gradient with respect to the data, which nothing learns from; on one concatenated input it did, for the sake of
+    the embedding's few columns, and PMI's training step on 2,000 genes took 35 % longer
+    (``benchmarks/train_step.py``)."""
+    data = keras.Input((n_in,), name=f"{name}_data")
+    side = keras.Input((n_side,), name=f"{name}_covariates")
+
+    def first(width: int, label: str):  # both kernels drawn as Glorot draws one kernel of the concatenation
+        limit = (6.0 / (n_in + n_side + width)) ** 0.5
+        init = keras.initializers.RandomUniform(-limit, limit)
+        return keras.layers.Add(name=f"{label}_sum")([
+            keras.layers.Dense(width, kernel_initializer=init, name=label)(data),
+            keras.layers.Dense(width, use_bias=False, kernel_initializer=init, name=f"{label}_covariates")(side)])
+
+    h = None
     for i in range(layers):
-        blocks.append(keras.layers.Dense(units, name=f"{name}_dense_{i}"))
+        h = first(units, f"{name}_dense_0") if h is None else keras.layers.Dense(units, name=f"{name}_dense_{i}")(h)
         if batchnorm:
-            blocks.append(keras.layers.BatchNormalization(name=f"{name}_bn_{i}"))
-        blocks.append(keras.layers.ReLU(name=f"{name}_relu_{i}"))
+            h = keras.layers.BatchNormalization(name=f"{name}_bn_{i}")(h)
+        h = keras.layers.ReLU(name=f"{name}_relu_{i}")(h)
         if dropout > 0:
-            blocks.append(keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}"))
-    blocks.append(keras.layers.Dense(n_out, name=f"{name}_out"))
-    return keras.Sequential(blocks, name=name)
+            h = keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}")(h)
+    out = first(n_out, f"{name}_out") if h is None else keras.layers.Dense(n_out, name=f"{name}_out")(h)
+    return keras.Model([data, side], out, name=name)

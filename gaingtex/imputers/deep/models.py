@@ -85,7 +85,7 @@ class PMI(_Base):
         self.alpha, self.beta = float(alpha), float(beta)
         self.embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="covariates")
         self.embed.build()
-        self.net = mlp(2 * self.n_genes + self.embed.output_dim, self.n_genes, self.hidden_layers,
+        self.net = mlp(2 * self.n_genes, self.embed.output_dim, self.n_genes, self.hidden_layers,
                        self.hidden_units, self.dropout, self.batchnorm, name="imputer")
         self.built = True
 
@@ -97,8 +97,8 @@ class PMI(_Base):
         return [self.loss_tracker]
 
     def _predict(self, x, mask, data, training):
-        h = ops.concatenate([x * mask, mask, self.embed(data["cat"], data["num"])], axis=-1)
-        return self.net(h, training=training)
+        h = ops.concatenate([x * mask, mask], axis=-1)
+        return self.net([h, self.embed(data["cat"], data["num"])], training=training)
 
     def call(self, inputs, training=False):
         x = ops.cast(inputs["x"], "float32")
@@ -151,12 +151,12 @@ class GAIN(_Base):
         self.keep_low, self.keep_high = float(keep_low), float(keep_high)
         self.embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="covariates")
         self.embed.build()
-        self.net = mlp(3 * self.n_genes + self.embed.output_dim, self.n_genes, self.hidden_layers,
+        self.net = mlp(3 * self.n_genes, self.embed.output_dim, self.n_genes, self.hidden_layers,
                        self.hidden_units, self.dropout, self.batchnorm, name="generator")
         if self.adversarial:
             self.disc_embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="disc_covariates")
             self.disc_embed.build()
-            self.disc = mlp(2 * self.n_genes + self.disc_embed.output_dim, self.n_genes, self.hidden_layers,
+            self.disc = mlp(2 * self.n_genes, self.disc_embed.output_dim, self.n_genes, self.hidden_layers,
                             self.hidden_units, self.dropout, self.batchnorm, name="discriminator")
             self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
             self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
@@ -177,8 +177,8 @@ class GAIN(_Base):
         if noise is None:
             noise = data["noise"] if "noise" in data else keras.random.normal(ops.shape(x), seed=self.seed_generator)
         noise = ops.cast(noise, "float32") * (1.0 - mask)
-        h = ops.concatenate([x * mask, mask, noise, self.embed(data["cat"], data["num"])], axis=-1)
-        return self.net(h, training=training)
+        h = ops.concatenate([x * mask, mask, noise], axis=-1)
+        return self.net([h, self.embed(data["cat"], data["num"])], training=training)
 
     def call(self, inputs, training=False):
         x = ops.cast(inputs["x"], "float32")
@@ -194,8 +194,8 @@ class GAIN(_Base):
         self.d_optimizer = d_optimizer
 
     def _discriminate(self, imputed, hint, data, training):
-        h = ops.concatenate([imputed, hint, self.disc_embed(data["cat"], data["num"])], axis=-1)
-        return self.disc(h, training=training)
+        h = ops.concatenate([imputed, hint], axis=-1)
+        return self.disc([h, self.disc_embed(data["cat"], data["num"])], training=training)
 
     def train_step(self, data):
         x = ops.cast(data["x"], "float32")

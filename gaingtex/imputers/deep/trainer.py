@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -25,6 +26,34 @@ from .models import GAIN, PMI
 
 
 _SCREENED: dict[str, pd.DataFrame] = {}  # searches done in this process, by inputs and settings (shared by GAIN's two)
+
+
+def search_path(folder: str | os.PathLike, key: str) -> Path:
+    """Where a search of inputs and settings ``key`` is kept in ``folder``."""
+    return Path(folder) / f"search-{text_digest(key)}.json"
+
+
+def save_search(folder: str | os.PathLike, key: str, table: pd.DataFrame) -> Path:
+    """Keep a search's table (each candidate's ``ModelConfig`` as its fields) in ``folder``, written atomically."""
+    path = search_path(folder, key)
+    record = {"key": key, "table": table.drop(columns="config").to_dict("records"),
+              "configs": [dataclasses.asdict(c) for c in table["config"]]}
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    return path
+
+
+def load_search(folder: str | os.PathLike, key: str) -> pd.DataFrame | None:
+    """The table :func:`save_search` kept for ``key`` in ``folder``, or ``None`` when there is none."""
+    path = search_path(folder, key)
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("key") != key:  # another search under the same short name: do it again
+        return None
+    table = pd.DataFrame(record["table"])
+    table["config"] = [ModelConfig(**c) for c in record["configs"]]
+    return table
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -140,7 +169,7 @@ class DeepImputer(Imputer):
     # -------------------------------------------------------------------------------------------------- fit
     def fit(self, train: Split, valid: Split | None = None, train_mask: np.ndarray | None = None,
             valid_mask: np.ndarray | None = None, checkpoint: str | os.PathLike | None = None,
-            checkpoint_every: int = 5) -> "DeepImputer":
+            checkpoint_every: int = 5, searches: str | os.PathLike | None = None) -> "DeepImputer":
         """Train with early stopping on the validation imputation error; restores the best weights.
 
         In the inductive scenario ``train`` and ``valid`` are complete. In the in-place scenario ``train_mask``
@@ -152,6 +181,10 @@ class DeepImputer(Imputer):
         With ``checkpoint`` (a ``.npz`` path), the run is checkpointed atomically every ``checkpoint_every``
         epochs; a later ``fit`` with the same inputs resumes from it and ends with the same weights as an
         uninterrupted run (:mod:`gaingtex.imputers.deep.checkpoint`). The checkpoint is removed once training ends.
+
+        With ``searches`` (a folder), the validation search's table is kept there and a later fit on the same
+        inputs with the same settings, in any process, reads it instead of searching again: GAIN-GTEx and GAIN-MSE
+        screen the same generator, so the second of them to train takes the first's choice.
         """
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -197,7 +230,7 @@ class DeepImputer(Imputer):
                            preset_base(self.preset, self.model_name, self.scenario))
         start, t0 = None, time.perf_counter()  # the fit's time includes the search's
         if self.search is not None:
-            self.config, start = self._screen(base, reference, inputs_key, strategy, batches, valid_ds)
+            self.config, start = self._screen(base, reference, inputs_key, strategy, batches, valid_ds, searches)
         else:
             self.config = sized(base, self.model_name, n_genes, reference)
         c = self.config
@@ -240,15 +273,20 @@ class DeepImputer(Imputer):
         return self
 
     def _screen(self, base: ModelConfig, reference: int, inputs_key: str, strategy, batches,
-                valid_ds) -> tuple[ModelConfig, dict | None]:
+                valid_ds, searches=None) -> tuple[ModelConfig, dict | None]:
         """The search (:class:`~gaingtex.config.SearchConfig`): returns the chosen configuration and, where this
         call trained it, where it stands (``model``, ``epochs``, ``history``, ``stop``) to go on from. The table of
-        candidates is ``search_``. ``base`` is tuned for ``reference`` genes."""
+        candidates is ``search_``. ``base`` is tuned for ``reference`` genes. A search done in this process, or
+        kept in the folder ``searches``, is not done again."""
         search = self.search
         family = "gain" if self.model_name in GAIN_MODELS else self.model_name
         key = inputs_key + text_digest({"family": family, "scenario": self.scenario, "seed": self.seed,
                                         "base": base.__dict__, "reference": reference, "search": search.__dict__})
         start = None
+        if key not in _SCREENED and searches is not None:
+            kept = load_search(searches, key)
+            if kept is not None:
+                _SCREENED[key] = kept
         if key not in _SCREENED:
             candidates = search.candidates(base, self.model_name, self.n_genes, reference)
             runs = [self._rung(name, config, strategy, batches, valid_ds, None, search.rung_epochs)
@@ -263,6 +301,8 @@ class DeepImputer(Imputer):
             table["chosen"] = np.arange(len(table)) == best
             table["config"] = [c for _, c in candidates]
             _SCREENED[key] = table
+            if searches is not None:
+                save_search(searches, key, table)
             if self.model_name != "gain":  # screened as itself (GAIN-GTEx without its discriminator is not)
                 start = runs[best]
         table = _SCREENED[key]

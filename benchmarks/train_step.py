@@ -1,0 +1,128 @@
+"""Time one training step of PMI and GAIN-GTEx with the first layer as the package builds it (a Dense layer on the
+data and one on the covariates' embedding, summed) against one Dense layer on their concatenation, the layout
+before; both in one run, on the same batch.
+
+    python benchmarks/train_step.py [--out benchmarks/results/train-step.json] [--steps 40]
+
+The two layouts compute the same function (``tests/test_models.py``). On the concatenation, training also forms
+the gradient with respect to the data, for the sake of the embedding's few columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gaingtex._io import atomic_path
+from gaingtex.imputers.deep.distribute import use_threads
+
+use_threads()
+
+from gaingtex.imputers.deep._keras import keras, ops, tf  # noqa: E402  (after the thread settings)
+from gaingtex.imputers.deep.models import GAIN, PMI  # noqa: E402
+
+VOCABULARY = [49, 2, 5]  # tissues, sexes, Hardy scale values: the cohort's covariates
+CASES = [("pmi", 2000, 1, 1024), ("pmi", 2000, 2, 1024), ("gain", 2000, 4, 320), ("pmi", 59, 1, 1024),
+         ("gain", 59, 4, 320)]
+
+
+def concatenated(n_in: int, n_out: int, layers: int, units: int, dropout: float, name: str) -> keras.Sequential:
+    """The network with its first Dense layer on one concatenated input (the layout before)."""
+    blocks: list = [keras.Input((n_in,))]
+    for i in range(layers):
+        blocks += [keras.layers.Dense(units, name=f"{name}_dense_{i}"), keras.layers.BatchNormalization(),
+                   keras.layers.ReLU(), keras.layers.Dropout(dropout)]
+    return keras.Sequential(blocks + [keras.layers.Dense(n_out, name=f"{name}_out")], name=name)
+
+
+class ConcatenatedPMI(PMI):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.net = concatenated(2 * self.n_genes + self.embed.output_dim, self.n_genes, self.hidden_layers,
+                                self.hidden_units, self.dropout, "imputer")
+
+    def _predict(self, x, mask, data, training):
+        h = ops.concatenate([x * mask, mask, self.embed(data["cat"], data["num"])], axis=-1)
+        return self.net(h, training=training)
+
+
+class ConcatenatedGAIN(GAIN):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.net = concatenated(3 * self.n_genes + self.embed.output_dim, self.n_genes, self.hidden_layers,
+                                self.hidden_units, self.dropout, "generator")
+        self.disc = concatenated(2 * self.n_genes + self.disc_embed.output_dim, self.n_genes, self.hidden_layers,
+                                 self.hidden_units, self.dropout, "discriminator")
+
+    def _predict(self, x, mask, data, training, noise=None):
+        noise = keras.random.normal(ops.shape(x), seed=self.seed_generator) if noise is None else noise
+        h = ops.concatenate([x * mask, mask, noise * (1.0 - mask), self.embed(data["cat"], data["num"])], axis=-1)
+        return self.net(h, training=training)
+
+    def _discriminate(self, imputed, hint, data, training):
+        h = ops.concatenate([imputed, hint, self.disc_embed(data["cat"], data["num"])], axis=-1)
+        return self.disc(h, training=training)
+
+
+def step_ms(model: keras.Model, batch: dict, steps: int) -> float:
+    """Milliseconds per compiled training step on one batch, after two steps of tracing and warm-up."""
+    step = tf.function(model.train_step)
+    for _ in range(2):
+        step(batch)["loss"].numpy()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        out = step(batch)
+    out["loss"].numpy()
+    return (time.perf_counter() - t0) / steps * 1000
+
+
+def build(kind: str, layout: str, genes: int, layers: int, units: int) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    common = dict(n_genes=genes, vocab_sizes=VOCABULARY, n_numeric=1, hidden_layers=layers, hidden_units=units,
+                  dropout=0.2, batchnorm=True, seed=0)
+    if kind == "pmi":
+        model = (PMI if layout == "split" else ConcatenatedPMI)(**common)
+        model.compile(keras.optimizers.Adam(1e-3))
+    else:
+        model = (GAIN if layout == "split" else ConcatenatedGAIN)(adversarial=True, **common)
+        model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="benchmarks/results/train-step.json")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    for kind, genes, layers, units in CASES:
+        batch = {"x": tf.constant(rng.standard_normal((args.batch, genes)).astype(np.float32)),
+                 "mask": tf.constant((rng.random((args.batch, genes)) < 0.5).astype(np.float32)),
+                 "cat": tf.constant(np.stack([rng.integers(0, v, args.batch) for v in VOCABULARY], 1)
+                                    .astype(np.int32)),
+                 "num": tf.constant(rng.standard_normal((args.batch, 1)).astype(np.float32))}
+        times = {layout: step_ms(build(kind, layout, genes, layers, units), batch, args.steps)
+                 for layout in ("concatenated", "split")}
+        rows.append({"model": kind, "genes": genes, "hidden": f"{layers}x{units}", "batch": args.batch,
+                     "concatenated_ms": times["concatenated"], "split_ms": times["split"],
+                     "ratio": times["concatenated"] / times["split"]})
+        print(f"{kind:5} {genes:5} genes {layers}x{units:<5} concatenated {times['concatenated']:7.1f} ms   "
+              f"split {times['split']:7.1f} ms   {rows[-1]['ratio']:.2f}x", flush=True)
+    result = {"command": "python benchmarks/train_step.py", "steps": args.steps, "rows": rows,
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
+    with atomic_path(args.out, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
