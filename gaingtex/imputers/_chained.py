@@ -17,14 +17,14 @@ from ._covariates import CovariateColumns
 from .base import BudgetExceeded, Imputer, check_inputs, keep_observed, observed_mask, projected_overrun
 
 _FITS: dict[str, int] = {}  # regressions fitted so far, per imputer (how far a run got when its budget ran out)
-_PROJECTED: dict[str, float] = {}  # seconds a stopped run's first round would have taken, per imputer
 _TOKENS = itertools.count()
 
 
 class _Budgeted(RegressorMixin, BaseEstimator):
     """A regressor that refuses to fit once its deadline (a ``time.monotonic()`` value) has passed, or once the
     rate of its fits projects the first round of ``round_size`` regressions past the ``budget`` (seconds before
-    the deadline; :func:`~gaingtex.imputers.base.projected_overrun`), and counts its fits under ``token``.
+    the deadline; :func:`~gaingtex.imputers.base.projected_overrun`; the ``TimeoutError`` then carries the projected
+    seconds), and counts its fits under ``token``.
     ``IterativeImputer`` clones it for every gene and round."""
 
     def __init__(self, estimator=None, deadline: float | None = None, token: str = "", budget: float | None = None,
@@ -40,8 +40,7 @@ class _Budgeted(RegressorMixin, BaseEstimator):
             fits, elapsed = _FITS.get(self.token, 0), now - (self.deadline - self.budget)
             projected = projected_overrun(elapsed, elapsed, fits, self.round_size, self.budget)
             if projected is not None:
-                _PROJECTED[self.token] = projected
-                raise TimeoutError(self.token)
+                raise TimeoutError(self.token, projected)
         self.estimator_ = clone(self.estimator).fit(X, y)
         _FITS[self.token] = _FITS.get(self.token, 0) + 1
         return self
@@ -91,8 +90,8 @@ class ChainedImputer(Imputer):
         deadline = None if self.budget is None else time.monotonic() + float(self.budget)
         self.chain_ = IterativeImputer(
             _Budgeted(self.estimator, deadline, token, self.budget, features.shape[1]), max_iter=self.max_iter,
-            tol=self.tol, n_nearest_features=min(self.n_nearest_features, features.shape[1] - 1), random_state=self.seed,
-            keep_empty_features=True, verbose=2 if self.progress else 0)
+            tol=self.tol, n_nearest_features=min(self.n_nearest_features, features.shape[1] - 1),
+            random_state=self.seed, keep_empty_features=True, verbose=2 if self.progress else 0)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
@@ -103,9 +102,9 @@ class ChainedImputer(Imputer):
                     self.converged_ = False
                 else:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        except TimeoutError:
+        except TimeoutError as stop:  # its second argument, when there is one: the projected seconds
             raise BudgetExceeded(self.name, self.budget, _FITS.pop(token, 0), self.max_iter * features.shape[1],
-                                 "regressions", _PROJECTED.pop(token, None)) from None
+                                 "regressions", stop.args[1] if len(stop.args) > 1 else None) from None
         _FITS.pop(token, None)
         if self.chain_.n_iter_ < self.max_iter and (mask > 0).all():
             self.chain_.imputation_sequence_ = self.chain_.imputation_sequence_ * self.max_iter

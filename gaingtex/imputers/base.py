@@ -90,7 +90,8 @@ class Clock:
     ``check(done, total, unit)`` raises :class:`BudgetExceeded` once the budget is spent. With ``uniform=True``
     (the ``total`` items cost about the same: samples of one matrix) it also raises as soon as the rate so far
     projects the task past the budget (:func:`projected_overrun`), rather than spending the whole budget on a run
-    that cannot finish. A task is a run of checks with the same ``total`` and ``unit`` and a ``done`` that does not fall.
+    that cannot finish. A task is a run of checks with the same ``total`` and ``unit`` and a ``done`` that does not
+    fall.
     """
 
     def __init__(self, method: str, budget: float | None):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -37,7 +36,7 @@ def save_search(folder: str | os.PathLike, key: str, table: pd.DataFrame) -> Pat
     """Keep a search's table (each candidate's ``ModelConfig`` as its fields) in ``folder``, written atomically."""
     path = search_path(folder, key)
     record = {"key": key, "table": table.drop(columns="config").to_dict("records"),
-              "configs": [dataclasses.asdict(c) for c in table["config"]]}
+              "configs": [c.__dict__ for c in table["config"]]}
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return path
