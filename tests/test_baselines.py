@@ -228,3 +228,14 @@ def test_chained_equations_stop_when_the_first_round_projects_past_the_budget(mo
                                              r"stopped after 1 of \d+ regressions") as caught:
         get("missforest", budget=100.0, n_estimators=2).fit(Split(x, _obs(["A"] * 60)))
     assert caught.value.projected > 125.0
+
+
+def test_chained_equations_in_place_are_projected_over_every_round_and_complete_data_over_one(monkeypatch):
+    x = _gaussian(60, _cov(8)).astype(np.float32)
+    monkeypatch.setattr(base.time, "monotonic", _Ticks(2.0))  # every regression seems to take 2 s
+    get("mice", budget=100.0, max_iter=5).fit(Split(x, _obs(["A"] * 60)))  # complete: one round, inside budget
+    x[::3, 0] = np.nan  # now five rounds of about ten regressions: about 100 s, though one round takes 20 s
+    with pytest.raises(BudgetExceeded, match=r"mice would need about \d+ s, past its budget of 50 s: "
+                                             r"stopped after \d of \d+ regressions") as caught:
+        get("mice", budget=50.0, max_iter=5).fit(Split(x, _obs(["A"] * 60)))
+    assert caught.value.projected > 62.5

@@ -93,9 +93,27 @@ def test_scaling_times_each_size_and_stops_past_the_budget(panel):
     assert list(genes["genes"]) == [10, 30] and (genes["fit_seconds"] >= 0).all()
     samples = table[table["axis"] == "samples"]
     assert samples["samples"].nunique() == 2 and (samples["genes"] == 30).all()
-    stopped = scaling(panel, ["missforest"], gene_counts=(10, 30), sample_fractions=(1.0,), preset="smoke",
+    every = samples[samples["samples"] == samples["samples"].max()].drop(columns="axis").reset_index(drop=True)
+    same = table[(table["axis"] == "genes") & (table["genes"] == 30)].drop(columns="axis").reset_index(drop=True)
+    pd.testing.assert_frame_equal(every, same)  # every sample at 30 genes is the genes axis's point: not rerun
+    stopped = scaling(panel, ["missforest"], gene_counts=(10, 30), sample_fractions=(0.5, 1.0), preset="smoke",
                       budget=0.0, test_rows=40, progress=False)
-    assert list(stopped["status"]) == ["> budget", "skipped (> budget at a smaller size)", "> budget"]
+    assert list(stopped["status"]) == ["> budget", "skipped (> budget at a smaller size)", "> budget",
+                                       "skipped (> budget at a smaller size)"]
+
+
+def test_scaling_projects_a_deep_model_from_two_short_epochs(panel):
+    from gaingtex.config import model_config
+    from gaingtex.evaluation.runtime import _projected_fit, _timed_steps
+
+    schedule = model_config("smoke", "pmi", "inductive")  # 15 epochs of 20 steps
+    assert _timed_steps(schedule) == 5
+    # 10 s for two epochs of 5 steps, the second 1 s: the 290 steps left at 0.2 s
+    assert _projected_fit(10.0, pd.DataFrame({"seconds": [6.0, 1.0]}), schedule) == pytest.approx(68.0)
+    table = scaling(panel, ["pmi"], gene_counts=(10,), sample_fractions=(0.5,), preset="smoke", budget=300.0,
+                    test_rows=40, progress=False)
+    assert table["projected"].all() and (table["status"] == "ok").all()
+    assert (table["fit_seconds"] > 0).all() and (table["impute_seconds"] > 0).all()
 
 
 def test_gene_sets_of_a_cohort(smoke, panel):

@@ -46,8 +46,8 @@ def _split(x, tissues):
 def test_choice_of_factors_on_validation():
     x, _, _ = _low_rank(1200)
     train, valid = _split(x[:900], ["Lung"] * 900), _split(x[900:], ["Lung"] * 300)
-    fa = FactorAnalysisImputer(candidates=(1, 3, 12)).fit(train, valid)
-    assert list(fa.validation_.index) == [1, 3, 12]
+    fa = FactorAnalysisImputer(candidates=(12, 1, 20, 3)).fit(train, valid)
+    assert list(fa.validation_.index) == [1, 3, 12]  # from the fewest up; past the best (3), 20 is not fitted
     assert fa.n_factors_ == fa.validation_.idxmin() and fa.n_factors_ >= 3
     mask = missing_mask(300, 40, 0.5, 4)
     out = fa.transform(np.where(mask > 0, valid.x, np.nan), mask, valid.obs)
@@ -102,4 +102,4 @@ def test_moments_shared_across_factor_counts_give_the_same_model():
     moments = factor_moments(x, mask, 12)
     assert np.all(np.diff(moments["values"]) <= 0)  # leading eigenpairs, largest first
     for shared, fresh in zip(fit_factor_model(x, mask, 3, moments=moments), fit_factor_model(x, mask, 3)):
-        np.testing.assert_allclose(shared, fresh, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(shared, fresh, rtol=1e-4, atol=1e-6)  # EM sums in single precision

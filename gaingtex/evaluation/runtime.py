@@ -83,8 +83,10 @@ def scaling(adata, methods: Sequence[str] | None = None, gene_counts: Sequence[i
     ``missing_rate`` hidden.
 
     A method that runs past ``budget`` seconds at one size is reported as "> budget" there and not run at
-    larger sizes. Deep models train two epochs of the preset's schedule; their fit time is that time multiplied
-    by half the schedule's epochs (``projected`` is True), an upper bound since it includes the graph tracing.
+    larger sizes. The samples axis's point with every sample, when its gene count is on the genes axis, is that
+    point's rows, not a second run. Deep models train two short epochs (a fifth of the preset's) and their fit
+    time is projected to the preset's whole schedule at the second epoch's rate (``projected`` is True;
+    :func:`_projected_fit`).
     """
     from .scenarios import scenario_data
 
@@ -103,6 +105,9 @@ def scaling(adata, methods: Sequence[str] | None = None, gene_counts: Sequence[i
         valid = _columns(full.prepared.valid, genes)
         ev = _columns(full.prepared.test.take(test), genes)
         mask = missing_mask(*ev.x.shape, missing_rate, rng)
+        if axis == "samples" and fraction == 1.0 and n_genes in gene_counts:  # that point is on the genes axis
+            rows += [{**r, "axis": "samples"} for r in rows if r["axis"] == "genes" and r["genes"] == len(genes)]
+            continue
         for name in methods:
             row = {"axis": axis, "method": name, "genes": len(genes), "samples": len(train), "test_rows": len(ev)}
             if (axis, name) in stopped:
@@ -133,11 +138,10 @@ def _columns(split, genes):
 
 def _time_method(name, train, valid, ev, mask, preset, seed, budget) -> dict:
     params = {"scenario": "inductive", "preset": preset, "seed": seed, "budget": budget}
-    epochs = None
-    if spec(name).trains:
-        config = model_config(preset, name, "inductive", train.x.shape[1])
-        epochs = config.max_epochs
-        params["config"] = config.replace(max_epochs=2, patience=2)
+    schedule = None
+    if spec(name).trains:  # two short epochs: the first traces the graphs, the second gives the rate of a step
+        schedule = model_config(preset, name, "inductive", train.x.shape[1])
+        params["config"] = schedule.replace(max_epochs=2, patience=2, steps_per_epoch=_timed_steps(schedule))
     t0 = time.perf_counter()
     try:
         imputer = get(name, **params).fit(train, valid)
@@ -150,9 +154,24 @@ def _time_method(name, train, valid, ev, mask, preset, seed, budget) -> dict:
         impute_seconds = time.perf_counter() - t1
     except BudgetExceeded as stop:
         return {"status": "> budget", "progress": stop.progress, "budget_seconds": budget}
-    projected = epochs is not None
-    return {"status": "ok", "fit_seconds": fit_seconds * (epochs / 2 if epochs else 1),
-            "impute_seconds": impute_seconds, "projected": projected}
+    if schedule is not None:
+        fit_seconds = _projected_fit(fit_seconds, imputer.history_, schedule)
+    return {"status": "ok", "fit_seconds": fit_seconds, "impute_seconds": impute_seconds,
+            "projected": schedule is not None}
+
+
+def _timed_steps(schedule) -> int:
+    """Steps of each of the two epochs that time a deep model: a fifth of the schedule's epoch (at least five)."""
+    return min(schedule.steps_per_epoch, max(5, schedule.steps_per_epoch // 5))
+
+
+def _projected_fit(seconds: float, history: pd.DataFrame, schedule) -> float:
+    """The fit time of the whole ``schedule`` from a fit of two epochs of :func:`_timed_steps` steps that took
+    ``seconds``: the steps left, at the second epoch's rate. An upper bound: the second epoch's validation pass is
+    spread over fewer steps than in the schedule's epochs, and early stopping may end the schedule sooner."""
+    steps = _timed_steps(schedule)
+    rate = float(history["seconds"].iloc[-1]) / steps
+    return seconds + rate * max(schedule.max_epochs * schedule.steps_per_epoch - len(history) * steps, 0)
 
 
 def format_scaling(table: pd.DataFrame) -> str:

@@ -22,15 +22,15 @@ _TOKENS = itertools.count()
 
 class _Budgeted(RegressorMixin, BaseEstimator):
     """A regressor that refuses to fit once its deadline (a ``time.monotonic()`` value) has passed, or once the
-    rate of its fits projects the first round of ``round_size`` regressions past the ``budget`` (seconds before
-    the deadline; :func:`~gaingtex.imputers.base.projected_overrun`; the ``TimeoutError`` then carries the projected
-    seconds), and counts its fits under ``token``.
+    rate of its fits projects the ``planned`` regressions past the ``budget`` (seconds before the deadline;
+    :func:`~gaingtex.imputers.base.projected_overrun`; the ``TimeoutError`` then carries the projected seconds),
+    and counts its fits under ``token``.
     ``IterativeImputer`` clones it for every gene and round."""
 
     def __init__(self, estimator=None, deadline: float | None = None, token: str = "", budget: float | None = None,
-                 round_size: int = 0):
+                 planned: int = 0):
         self.estimator, self.deadline, self.token = estimator, deadline, token
-        self.budget, self.round_size = budget, round_size
+        self.budget, self.planned = budget, planned
 
     def fit(self, X, y):
         if self.deadline is not None:
@@ -38,7 +38,7 @@ class _Budgeted(RegressorMixin, BaseEstimator):
             if now > self.deadline:
                 raise TimeoutError(self.token)
             fits, elapsed = _FITS.get(self.token, 0), now - (self.deadline - self.budget)
-            projected = projected_overrun(elapsed, elapsed, fits, self.round_size, self.budget)
+            projected = projected_overrun(elapsed, elapsed, fits, self.planned, self.budget)
             if projected is not None:
                 raise TimeoutError(self.token, projected)
         self.estimator_ = clone(self.estimator).fit(X, y)
@@ -67,8 +67,11 @@ class ChainedImputer(Imputer):
         Rounds, and scikit-learn's stopping tolerance (``converged_`` says whether it stopped before
         ``max_iter``).
     budget
-        Seconds allowed for ``fit``; past it, or as soon as the first round's rate projects past it,
-        :class:`~gaingtex.imputers.base.BudgetExceeded` says how many regressions were fitted.
+        Seconds allowed for ``fit``; past it, or as soon as the rate of the regressions projects the rounds past
+        it, :class:`~gaingtex.imputers.base.BudgetExceeded` says how many regressions were fitted. The projection
+        counts every one of ``max_iter`` rounds when entries are missing (the rounds rarely stop early on
+        expression: MICE in place on 2,000 genes ran 6 of its 10 in its 120 s budget) and the first alone on
+        complete data, where the chain stops after it.
     """
 
     def __init__(self, estimator, n_nearest_features: int = 30, max_iter: int = 10, tol: float = 1e-3,
@@ -88,8 +91,9 @@ class ChainedImputer(Imputer):
         features = self._features(train.x, mask, train.obs)
         token = f"{self.name}-{next(_TOKENS)}"
         deadline = None if self.budget is None else time.monotonic() + float(self.budget)
+        rounds = 1 if (mask > 0).all() else self.max_iter
         self.chain_ = IterativeImputer(
-            _Budgeted(self.estimator, deadline, token, self.budget, features.shape[1]), max_iter=self.max_iter,
+            _Budgeted(self.estimator, deadline, token, self.budget, rounds * features.shape[1]), max_iter=self.max_iter,
             tol=self.tol, n_nearest_features=min(self.n_nearest_features, features.shape[1] - 1),
             random_state=self.seed, keep_empty_features=True, verbose=2 if self.progress else 0)
         try:

@@ -26,8 +26,11 @@ class FactorAnalysisImputer(Imputer):
     Parameters
     ----------
     n_factors
-        Latent factors per model; ``None`` fits each of ``candidates`` and keeps the one with the lowest error on
-        a fixed 50 % pseudo-mask of the validation split's observed entries (the deep models' validation rule).
+        Latent factors per model; ``None`` fits ``candidates`` from the fewest factors up and keeps the one with
+        the lowest error on a fixed 50 % pseudo-mask of the validation split's observed entries (the deep models'
+        validation rule). The search stops at the first count that does worse than a smaller one: the error of
+        nested factor models rises past its best count (on the 59-gene panel in place: 0.826, 0.820, 0.852, 0.856
+        for 8, 16, 32, 48 factors), and each larger model costs more to fit.
     by
         ``"group"``: one model per tissue group of ``data/tissue_groups.tsv`` (a tissue outside that table is
         its own group); ``"all"``: one model for every tissue.
@@ -76,12 +79,14 @@ class FactorAnalysisImputer(Imputer):
             raise ValueError("choosing the number of factors needs a validation split; pass valid or n_factors")
         vx, inputs, targets, vobs = validation_task(valid, valid_mask, self.seed)
         errors, best, moments = {}, None, {}
-        for k in self.candidates:
+        for k in sorted(self.candidates):
             models = self._fit_models(train.x, mask, keys, k, moments)
             prediction = self._predict(models, vx, inputs, self._keys(vobs), vobs)
             errors[k] = masked_mse(vx, prediction, targets)
             if best is None or errors[k] < errors[best]:
                 best, self.models_ = k, models
+            else:  # past the best count: the larger ones, each costlier, are not fitted
+                break
         self.n_factors_ = best
         self.chosen_ = {"n_factors": best}
         self.validation_ = pd.Series(errors, name="validation_mse").rename_axis("n_factors")
@@ -173,9 +178,9 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50
                 f = np.linalg.solve(A, ((xb / psi) @ L).T).T
                 den += (len(xb) * np.linalg.inv(A) + f.T @ f).reshape(1, k * k)
             else:
-                f, A = factor_posterior(L, psi, xb, mb)
-                ezz = np.linalg.inv(A) + f[:, :, None] * f[:, None, :]
-                den += mb.T @ ezz.reshape(len(xb), k * k)
+                f, C = factor_posterior(L, psi, xb, mb, covariance=True, single=True)
+                ezz = (C + f[:, :, None] * f[:, None, :]).reshape(len(xb), k * k).astype(np.float32)
+                den += mb.T.astype(np.float32) @ ezz  # single precision: twice as fast, as in factor_posterior
             num += xb.T @ f
         den = den.reshape(G, k, k) + 1e-8 * np.eye(k)
         L = np.linalg.solve(den, num[:, :, None])[:, :, 0]

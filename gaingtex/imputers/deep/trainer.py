@@ -77,6 +77,18 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.close()
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Adds each epoch's wall time, its validation pass included, to the epoch's logs as ``seconds`` (and so to
+    the history); called before the callbacks that keep the logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self.start
+
+
 class DeepImputer(Imputer):
     """A PMI, GAIN-GTEx or GAIN-MSE model trained in the inductive or in-place scenario.
 
@@ -252,7 +264,7 @@ class DeepImputer(Imputer):
         history = [] if resumed is None else resumed["history"]
         stop = ckpt.ResumableStopping(monitor="val_loss", patience=c.patience, restore_best_weights=True,
                                       state=None if resumed is None else resumed["stop"])
-        callbacks = [stop] + ([EpochProgress(c.max_epochs - done, f"{self.name} {self.scenario}")]
+        callbacks = [EpochTimer(), stop] + ([EpochProgress(c.max_epochs - done, f"{self.name} {self.scenario}")]
                               if self.progress and not self.verbose else [])
         callbacks.append(ckpt.Checkpointer(checkpoint, checkpoint_every, key, stop, history))  # keeps the history
         if done < c.max_epochs and not (resumed and resumed["stop"]["wait"] >= c.patience):
