@@ -91,6 +91,10 @@ def test_damaged_model_files(trained, tmp_path, capsys):
                     continue
                 out.writestr(entry, data if (entry != "gaingtex.json" or drop) else b"{not json")
     meta = json.loads(entries["gaingtex.json"])
+    with zipfile.ZipFile(tmp_path / "format1.keras", "w") as out:  # saved before the format was recorded
+        for entry, data in entries.items():
+            old = {k: v for k, v in meta.items() if k != "format"}
+            out.writestr(entry, json.dumps(old) if entry == "gaingtex.json" else data)
     meta["hashes"]["weights"] = "0" * 16
     with zipfile.ZipFile(tmp_path / "altered.keras", "w") as out:
         for entry, data in entries.items():
@@ -105,7 +109,8 @@ def test_damaged_model_files(trained, tmp_path, capsys):
                           ("noconfig.keras", "the model archive is damaged"),
                           ("crc.keras", "Bad CRC-32 for file 'model.weights.h5'"),
                           ("nometa.keras", "is not a gaingtex model archive"),
-                          ("altered.keras", "do not match the hash recorded")):
+                          ("altered.keras", "do not match the hash recorded"),
+                          ("format1.keras", "holds a model of format 1, saved by an earlier gaingtex")):
         assert main(["evaluate", "--preset", "smoke", "--cohort", str(cohort), "--model",
                      str(tmp_path / name)]) == 2, name
         err = capsys.readouterr().err

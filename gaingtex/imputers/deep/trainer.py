@@ -24,6 +24,9 @@ from . import checkpoint as ckpt
 from .models import GAIN, PMI
 
 
+# The layout of a saved model: 2 since the first Dense layer is split into a data part and a covariate part
+# (layers.mlp); 1 before, which this version cannot read.
+MODEL_FORMAT = 2
 _SCREENED: dict[str, pd.DataFrame] = {}  # searches done in this process, by inputs and settings (shared by GAIN's two)
 
 
@@ -395,7 +398,8 @@ class DeepImputer(Imputer):
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"model files end in .keras, got {path.name}")
-        meta = {"model": self.model_name, "scenario": self.scenario, "seed": self.seed, "hashes": self.hashes(),
+        meta = {"format": MODEL_FORMAT, "model": self.model_name, "scenario": self.scenario, "seed": self.seed,
+                "hashes": self.hashes(),
                 "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
                 "genes": getattr(self, "genes_", None),
                 "scale": None if getattr(self, "scale_", None) is None else
@@ -423,6 +427,10 @@ class DeepImputer(Imputer):
                 meta = json.loads(archive.read("gaingtex.json"))
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path} is not a gaingtex model archive ({err})") from None
+        if meta.get("format", 1) != MODEL_FORMAT:
+            raise ValueError(f"{path} holds a model of format {meta.get('format', 1)}, saved by an earlier gaingtex; "
+                             f"this version reads format {MODEL_FORMAT} (its first layer is split in two): retrain "
+                             "it (`gaingtex train`, or `gaingtex book --fresh` for a run folder)")
         self = cls(meta["model"], meta["scenario"], ModelConfig(**meta["config"]), seed=meta["seed"])
         try:
             self.model_ = keras.saving.load_model(path, compile=False)
