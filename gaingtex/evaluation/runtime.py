@@ -83,8 +83,8 @@ def scaling(adata, methods: Sequence[str] | None = None, gene_counts: Sequence[i
     ``missing_rate`` hidden.
 
     A method that runs past ``budget`` seconds at one size is reported as "> budget" there and not run at
-    larger sizes. The samples axis's point with every sample, when its gene count is on the genes axis, is that
-    point's rows, not a second run. Deep models train two short epochs (a fifth of the preset's) and their fit
+    larger sizes. The samples axis's point with every sample is the genes axis's point at its gene count: its rows
+    are copied, not run a second time. Deep models train two short epochs (a fifth of the preset's) and their fit
     time is projected to the preset's whole schedule at the second epoch's rate (``projected`` is True;
     :func:`_projected_fit`).
     """
@@ -105,7 +105,7 @@ def scaling(adata, methods: Sequence[str] | None = None, gene_counts: Sequence[i
         valid = _columns(full.prepared.valid, genes)
         ev = _columns(full.prepared.test.take(test), genes)
         mask = missing_mask(*ev.x.shape, missing_rate, rng)
-        if axis == "samples" and fraction == 1.0 and n_genes in gene_counts:  # that point is on the genes axis
+        if axis == "samples" and fraction == 1.0:  # the genes axis's point at the same gene count
             rows += [{**r, "axis": "samples"} for r in rows if r["axis"] == "genes" and r["genes"] == len(genes)]
             continue
         for name in methods:

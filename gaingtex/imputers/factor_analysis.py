@@ -168,11 +168,13 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50
     noise = max(moments["mean_var"] - float(values.sum()) / G, 1e-3)
     L = vectors * np.sqrt(np.maximum(values - noise, 1e-3))
     psi = np.maximum(var - (L ** 2).sum(1), 2e-2 * var)
+    mask32 = mask.astype(np.float32)  # the E-step's sums over samples run in single precision, as factor_posterior's
     for _ in range(max_iter):
         num = np.zeros((G, k))
         den = np.zeros((G, k * k))
         for start in range(0, n, chunk):
-            xb, mb = xc[start: start + chunk], mask[start: start + chunk]
+            rows = slice(start, start + chunk)
+            xb, mb = xc[rows], mask[rows]
             if mb.min() == 1:  # every gene observed (inductive training): one posterior precision for all rows
                 A = np.eye(k) + (L.T / psi) @ L
                 f = np.linalg.solve(A, ((xb / psi) @ L).T).T
@@ -180,7 +182,7 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 50
             else:
                 f, C = factor_posterior(L, psi, xb, mb, covariance=True, single=True)
                 ezz = (C + f[:, :, None] * f[:, None, :]).reshape(len(xb), k * k).astype(np.float32)
-                den += mb.T.astype(np.float32) @ ezz  # single precision: twice as fast, as in factor_posterior
+                den += mask32[rows].T @ ezz
             num += xb.T @ f
         den = den.reshape(G, k, k) + 1e-8 * np.eye(k)
         L = np.linalg.solve(den, num[:, :, None])[:, :, 0]

@@ -399,8 +399,8 @@ class DeepImputer(Imputer):
         if path.suffix != ".keras":
             raise ValueError(f"model files end in .keras, got {path.name}")
         meta = {"format": MODEL_FORMAT, "model": self.model_name, "scenario": self.scenario, "seed": self.seed,
-                "hashes": self.hashes(),
-                "config": self.config.__dict__, "encoder": self.encoder_.to_config(), "n_genes": self.n_genes,
+                "hashes": self.hashes(), "config": self.config.__dict__, "encoder": self.encoder_.to_config(),
+                "n_genes": self.n_genes,
                 "genes": getattr(self, "genes_", None),
                 "scale": None if getattr(self, "scale_", None) is None else
                 {"mean": self.scale_.mean.tolist(), "std": self.scale_.std.tolist()},
@@ -427,8 +427,9 @@ class DeepImputer(Imputer):
                 meta = json.loads(archive.read("gaingtex.json"))
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path} is not a gaingtex model archive ({err})") from None
-        if meta.get("format", 1) != MODEL_FORMAT:
-            raise ValueError(f"{path} holds a model of format {meta.get('format', 1)}, saved by an earlier gaingtex; "
+        saved_format = meta.get("format", 1)  # models saved before the format was recorded are format 1
+        if saved_format != MODEL_FORMAT:
+            raise ValueError(f"{path} holds a model of format {saved_format}, saved by an earlier gaingtex; "
                              f"this version reads format {MODEL_FORMAT} (its first layer is split in two): retrain "
                              "it (`gaingtex train`, or `gaingtex book --fresh` for a run folder)")
         self = cls(meta["model"], meta["scenario"], ModelConfig(**meta["config"]), seed=meta["seed"])
