@@ -5,8 +5,8 @@ validation search: the evidence for the `book` preset's number of steps.
                                   [--schedules 40x100x256 20x100x256 20x50x256 20x100x128]
 
 Each case trains one configuration for each schedule (epochs × steps per epoch × batch size; the cosine decay
-spans the schedule) at seed 0 and scores it on the scenario's masked entries. Epochs only count the steps: 20 × 50 and
-10 × 100 give the same model. R² does not depend on the machine; the seconds do, and are comparable only
+spans the schedule) at seed 0 and scores it on the scenario's masked entries. Epochs only count the steps: 20 × 50
+and 10 × 100 give the same model. R² does not depend on the machine; the seconds do, and are comparable only
 within one run on an otherwise idle machine.
 """
 
@@ -69,8 +69,8 @@ def main() -> None:
                          "best_step": imputer.best_epoch_ * steps})
             print(f"{model:8} {scenario:9} {epochs:3} × {steps:3} steps of {batch:3}   R² {r2:.4f}   best step "
                   f"{rows[-1]['best_step']:5}   {seconds:6.0f} s", flush=True)
-    result = {"command": "python benchmarks/schedule.py --schedules "
-                         + " ".join("x".join(map(str, s)) for s in args.schedules), "cohort": args.cohort, "rows": rows,
+    command = "python benchmarks/schedule.py --schedules " + " ".join("x".join(map(str, s)) for s in args.schedules)
+    result = {"command": command, "cohort": args.cohort, "rows": rows,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
     with atomic_path(args.out, suffix=".json") as tmp:
         tmp.write_text(json.dumps(result, indent=1))

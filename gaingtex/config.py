@@ -143,8 +143,9 @@ _PAPER_MODELS = _model_table(
 # The CPU presets, sized on the book cohort (BOOK_GENES genes) on 2 CPU cores: PMI keeps a wide single layer
 # (1 × 512 underfits, dropout 0 overfits, dropout 0.5 underfits); GAIN, whose paper objective scores the
 # generator on the entries it is given, needs a bottleneck narrow relative to the gene count (3 × 256 copies its
-# inputs and imputes worse than 3 × 64). Batches of 256 with a learning rate of 3e-3 are a speed choice for CPUs,
-# and a cosine decay of the rate reaches in 40 epochs what a constant rate reached in 60. 2,000 steps in all
+# inputs and imputes worse than 3 × 64). Batches of 256 with a learning rate of 3e-3 are a speed choice for CPUs
+# (2,000 steps of 128 took longer and imputed worse: benchmarks/results/schedule-batch.json), and a cosine decay
+# of the rate reaches in 40 epochs what a constant rate reached in 60. 2,000 steps in all
 # (20 epochs of 100) are a time choice for the book: 4,000 gave PMI 1 × 512 inductive R² 0.603 against 0.594, at
 # twice the time, and GAIN-MSE in place peaks within the first 1,300 (benchmarks/results/schedule.json). The
 # epochs stay 100 steps long because the search ranks its candidates after one: after 50 it chose the paper's

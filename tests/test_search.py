@@ -54,7 +54,7 @@ def test_the_book_search_tries_each_setting_once():
     assert candidates["width ×2"].hidden_units == 2048 and candidates["width ×0.5"].hidden_units == 512
     assert candidates["rate ×0.33"].learning_rate == pytest.approx(1e-3)
     assert candidates["dropout 0.5"].dropout == 0.5
-    # four settings tried for one epoch each, the preset for three: the rest of the schedule is the winner's
+    # the four candidates not chosen train one epoch each and the other survivor three more: the rest is the winner's
     assert candidates["preset"].max_epochs == base.max_epochs - (4 * 1 + 1 * 3) > 0
     assert search_config("paper") is None  # the authors' sizes, as they are
 

@@ -400,8 +400,7 @@ class DeepImputer(Imputer):
             raise ValueError(f"model files end in .keras, got {path.name}")
         meta = {"format": MODEL_FORMAT, "model": self.model_name, "scenario": self.scenario, "seed": self.seed,
                 "hashes": self.hashes(), "config": self.config.__dict__, "encoder": self.encoder_.to_config(),
-                "n_genes": self.n_genes,
-                "genes": getattr(self, "genes_", None),
+                "n_genes": self.n_genes, "genes": getattr(self, "genes_", None),
                 "scale": None if getattr(self, "scale_", None) is None else
                 {"mean": self.scale_.mean.tolist(), "std": self.scale_.std.tolist()},
                 "fit_seconds": self.fit_seconds_, "best_epoch": getattr(self, "best_epoch_", None),
