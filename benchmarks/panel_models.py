@@ -13,15 +13,10 @@ blocks and the setting the search chose.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gaingtex._io import write_json  # noqa: E402
+from _report import check_out, machine, write
 
 DEEP = ("pmi", "gain", "gain-mse")
 REFERENCES = ("factor-analysis", "gaussian", "oracle")
@@ -82,18 +77,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    if args.out.suffix != ".json":
-        raise SystemExit(f"error: --out must end in .json, got {args.out}")
-    if not args.out.parent.is_dir():
-        raise SystemExit(f"error: the folder of --out, {args.out.parent}, does not exist")
+    check_out(args.out)
     t0 = time.perf_counter()
     rows = run(args.preset, args.seed)
     result = {"preset": args.preset, "seed": args.seed, "missing_rate": 0.5, "panel_genes": rows[0]["genes"],
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "machine": machine(),
               "wall_seconds": time.perf_counter() - t0, "results": rows}
     print(table(rows))
-    write_json(result, args.out)
-    print(f"wrote {args.out}")
+    write(result, args.out)
     return 0
 
 

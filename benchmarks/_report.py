@@ -1,0 +1,30 @@
+"""What the benchmark scripts share: the check of ``--out`` before any work, the machine a run was on, and the
+atomic write of its JSON."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gaingtex._io import write_json  # noqa: E402
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is not a ``.json`` path in an existing folder, before any work is done."""
+    if out.suffix != ".json":
+        raise SystemExit(f"error: --out must end in .json, got {out}")
+    if not out.parent.is_dir():
+        raise SystemExit(f"error: the folder of --out, {out.parent}, does not exist")
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def write(result: dict, out: Path) -> None:
+    write_json(result, out)
+    print(f"wrote {out}")
