@@ -316,11 +316,12 @@ class ComparisonConfig:
 # `book` compares at the run's seed only, with the run's own deep models: each further seed of the other methods
 # cost 690–740 s in benchmarks/results/book-comparison.json, and their spread over three seeds there is under
 # 0.005 R² (`make bench` measures it; `gaingtex benchmark` trains the deep models for every seed). It leaves out
-# the Alzheimer set, about 920 s of the 2,960 s comparison in the build of benchmarks/results/book-build.json (by
-# its rows' times): notebook 06 scores PMI against the references on those genes, and `gaingtex benchmark
+# the Alzheimer set, about 920 s of the 2,960 s comparison in the book's build at commit cc93006 (by its rows'
+# times): notebook 06 scores PMI against the references on those genes, and `gaingtex benchmark
 # --gene-sets alzheimer` compares every method on them. `smoke` (the tests' book) keeps every stage, with two
 # seeds, budgets of seconds (so that its slow methods meet them) and no Alzheimer set (273 of its 300 genes: all
-# genes again). `book`'s scaling study stops a method at 15 s per size; at 30 s it took 434 s of that build.
+# genes again). `book`'s scaling study stops a method at 15 s per size: 269 s of the build in
+# benchmarks/results/book-build.json, where at 30 s it had taken 434 s (book-build-f1704a8.json).
 COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
     "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0, gene_sets=("all", "panel")),
     "teach": ComparisonConfig(seeds=3, deep_seeds=3, budget=300.0, scaling_budget=30.0),
