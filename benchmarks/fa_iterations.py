@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/fa_iterations.py --max-iter 20 50 --out benchmarks/results/fa-iterations.json
 
 Factor analysis in place on every gene of the preset's embedded cohort (the costliest fit of the book's
-comparison; `--genes panel`: its 59-gene panel), one seed, 50 % missing; each cap sees the same masks and tries the same factor counts. Prints a table
-and writes JSON: one row per cap with R², the chosen count, the fit seconds, and the seconds and validation error of
-each factor count the search fitted.
+comparison; `--genes panel`: its 59-gene panel), one seed, 50 % missing; each cap sees the same masks and tries the
+same factor counts. Prints a table and writes JSON: one row per cap with R², the chosen count, the fit seconds, and
+the seconds and validation error of each factor count the search fitted.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def run(preset: str, seed: int, caps: list[int], scenario: str, gene_set: str) -
     from gaingtex.data.embedded.cohort import make_cohort
     from gaingtex.data.preprocessing import panel_genes
     from gaingtex.evaluation.scenarios import scenario_data
-    from gaingtex.evaluation.scoring import score_methods, summary_table
+    from gaingtex.evaluation.scoring import evaluate
 
     cohort = make_cohort(preset, seed=seed)
     genes = panel_genes(cohort.var_names) if gene_set == "panel" else None
@@ -32,9 +32,9 @@ def run(preset: str, seed: int, caps: list[int], scenario: str, gene_set: str) -
         t0 = time.perf_counter()
         imputer.fit(**data.fit_args())
         fit_seconds = time.perf_counter() - t0
-        r2 = float(summary_table(score_methods({"factor-analysis": imputer}, data))["r2"].iloc[0])
-        rows.append({"max_iter": cap, "scenario": scenario, "gene_set": gene_set, "genes": int(imputer.n_genes), "r2": r2,
-                     "n_factors": int(imputer.n_factors_), "fit_seconds": fit_seconds,
+        r2 = float(evaluate({"factor-analysis": imputer}, data)["r2"].iloc[0])
+        rows.append({"max_iter": cap, "scenario": scenario, "gene_set": gene_set, "genes": int(imputer.n_genes),
+                     "r2": r2, "n_factors": int(imputer.n_factors_), "fit_seconds": fit_seconds,
                      "by_factors": [{"n_factors": int(k), "seconds": s,
                                      "validation_mse": float(imputer.validation_.get(k, float("nan")))}
                                     for k, s in imputer.seconds_.items()]})
@@ -83,8 +83,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: --max-iter takes positive integers, got {args.max_iter}")
     t0 = time.perf_counter()
     rows = run(args.preset, args.seed, args.max_iter, args.scenario, args.genes)
-    result = {"preset": args.preset, "seed": args.seed, "missing_rate": 0.5,
-              "machine": machine(),
+    result = {"preset": args.preset, "seed": args.seed, "missing_rate": 0.5, "machine": machine(),
               "wall_seconds": time.perf_counter() - t0, "results": rows}
     print(table(rows))
     write(result, args.out)

@@ -81,8 +81,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows = run(args.preset, args.seed)
     result = {"preset": args.preset, "seed": args.seed, "missing_rate": 0.5, "panel_genes": rows[0]["genes"],
-              "machine": machine(),
-              "wall_seconds": time.perf_counter() - t0, "results": rows}
+              "machine": machine(), "wall_seconds": time.perf_counter() - t0, "results": rows}
     print(table(rows))
     write(result, args.out)
     return 0
