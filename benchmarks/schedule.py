@@ -13,12 +13,9 @@ within one run on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
-from gaingtex._io import atomic_path
+from _report import machine, write
 from gaingtex.imputers.deep.distribute import use_threads
 
 use_threads()
@@ -71,10 +68,8 @@ def main() -> None:
                   f"{rows[-1]['best_step']:5}   {seconds:6.0f} s", flush=True)
     command = "python benchmarks/schedule.py --schedules " + " ".join("x".join(map(str, s)) for s in args.schedules)
     result = {"command": command, "cohort": args.cohort, "rows": rows,
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
-    with atomic_path(args.out, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out}")
+              "machine": machine()}
+    write(result, args.out)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,11 @@ the gradient with respect to the data, for the sake of the embedding's few colum
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-from gaingtex._io import atomic_path
+from _report import machine, write
 from gaingtex.imputers.deep.distribute import use_threads
 
 use_threads()
@@ -117,11 +113,9 @@ def main() -> None:
         print(f"{kind:5} {genes:5} genes {layers}x{units:<5} concatenated {times['concatenated']:7.1f} ms   "
               f"split {times['split']:7.1f} ms   {rows[-1]['ratio']:.2f}x", flush=True)
     result = {"command": "python benchmarks/train_step.py", "steps": args.steps, "rows": rows,
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "machine": machine(),
               "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
-    with atomic_path(args.out, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out}")
+    write(result, args.out)
 
 
 if __name__ == "__main__":
