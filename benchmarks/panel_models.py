@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/panel_models.py --out benchmarks/results/panel-models.json
 
 "before" trains each deep model with the preset's configuration as it was tuned on the 2,000-gene cohort (the
-paper's GAIN objective, fixed widths, no search); "after" with the preset as a user gets it now (widths sized to the
-gene count, learning rate, width, dropout and GAIN's objective chosen on validation). The linear references and
+paper's GAIN objective, fixed widths, the preset's epochs, no search); "after" with the preset as a user gets it now
+(widths sized to the gene count, learning rate, width, dropout and GAIN's objective chosen on validation, more epochs
+for fewer genes: gaingtex.config.epoch_growth); "after, 1× epochs" as "after" with the preset's own epochs, which
+measures what the longer schedule buys. The linear references and
 the oracle are fitted once. Both scenarios, one seed, 50 % missing; every method sees the same masks. Prints a table
 and writes JSON: one row per method, scenario and variant with R², fit seconds, epochs, the best epoch, the hidden
 blocks and the setting the search chose.
@@ -20,11 +22,14 @@ from _report import check_out, machine, write
 
 DEEP = ("pmi", "gain", "gain-mse")
 REFERENCES = ("factor-analysis", "gaussian", "oracle")
+SAME_EPOCHS = "after, 1× epochs"
+VARIANTS = ("before", SAME_EPOCHS, "after")
 
 
 def run(preset: str, seed: int) -> list[dict]:
     from tqdm.auto import tqdm
 
+    from gaingtex import config as configs
     from gaingtex.config import model_config
     from gaingtex.data.embedded.cohort import factor_model, make_cohort
     from gaingtex.data.preprocessing import panel_genes
@@ -35,15 +40,19 @@ def run(preset: str, seed: int) -> list[dict]:
     adata = make_cohort(preset, seed=seed)
     genes = panel_genes(adata.var_names)
     jobs = [(s, m, v) for s in ("inductive", "inplace") for m in REFERENCES + DEEP
-            for v in (("before", "after") if m in DEEP else ("",))]
+            for v in (VARIANTS if m in DEEP else ("",))]
     rows, data = [], {}
     for scenario, name, variant in tqdm(jobs, desc="panel", unit="model"):
         if scenario not in data:
             data[scenario] = scenario_data(adata, scenario, 0.5, seed, genes)
         options = {"config": model_config(preset, name, scenario)} if variant == "before" else {}
         imputer = get(name, scenario=scenario, preset=preset, seed=seed, generator=factor_model(adata), **options)
-        t0 = time.perf_counter()
-        imputer.fit(**data[scenario].fit_args())
+        growth, t0 = configs.EPOCH_GROWTH, time.perf_counter()
+        configs.EPOCH_GROWTH = 1.0 if variant == SAME_EPOCHS else growth
+        try:
+            imputer.fit(**data[scenario].fit_args())
+        finally:
+            configs.EPOCH_GROWTH = growth
         row = {"method": name, "scenario": scenario, "variant": variant, "genes": len(genes),
                "fit_seconds": time.perf_counter() - t0,
                "r2": float(summary_table(score_methods({name: imputer}, data[scenario]))["r2"].iloc[0])}

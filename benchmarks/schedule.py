@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
-from _report import machine, write
+from _report import check_out, machine, write
 from gaingtex.imputers.deep.distribute import use_threads
 
 use_threads()
@@ -41,12 +42,13 @@ def main() -> None:
     import anndata as ad
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="benchmarks/results/schedule.json")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/schedule.json"))
     parser.add_argument("--cohort", default="runs/book-seed0/cohort.h5ad",
                         help="a book-preset cohort (`gaingtex cohort --preset book`)")
     parser.add_argument("--schedules", nargs="+", type=schedule, default=[schedule(s) for s in SCHEDULES],
                         metavar="EPOCHSxSTEPSxBATCH")
     args = parser.parse_args()
+    check_out(args.out)
     adata = ad.read_h5ad(args.cohort)
     rows = []
     for model, scenario, units in CASES:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
-from _report import machine, write
+from _report import check_out, machine, write
 from gaingtex.imputers.deep.distribute import use_threads
 
 use_threads()
@@ -93,10 +94,11 @@ def build(kind: str, layout: str, genes: int, layers: int, units: int) -> keras.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="benchmarks/results/train-step.json")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train-step.json"))
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args()
+    check_out(args.out)
     rng = np.random.default_rng(0)
     rows = []
     for kind, genes, layers, units in CASES:

@@ -183,17 +183,38 @@ def scaled_units(config: ModelConfig, model: str, n_genes: int, reference_genes:
     return max(config.hidden_units, int(round(config.hidden_units * ratio ** 0.5)))
 
 
-def preset_base(preset: str, model: str, scenario: str) -> tuple[ModelConfig, int]:
-    """A preset's configuration for one model and scenario, and the gene count its widths were tuned for."""
+# A CPU preset's schedule is a compute budget for its own cohort's gene count. A step on fewer genes costs less: on
+# 2 CPU cores one step of PMI 1 × 1,024 takes 8 ms on the 59-gene panel against 104 ms on 2,000 genes, of
+# GAIN-GTEx 4 × 320 28 ms against 117 ms (benchmarks/results/train-step.json). So data with fewer genes than the
+# preset's cohort train for √(cohort genes / genes) times its epochs, at most EPOCH_GROWTH times, and still cost
+# less than the preset on its own cohort. On the book's 59-gene panel (60 epochs where there were 20) PMI inductive
+# reached R² 0.276 where it had stopped at 0.228, still improving, and GAIN-MSE 0.221 where it had 0.164
+# (benchmarks/results/panel-models.json, "after" against "after, 1× epochs"). The paper preset keeps the authors'
+# schedule.
+EPOCH_GROWTH = 3.0
+
+
+def epoch_growth(preset: str, n_genes: int | None) -> float:
+    """How many times its epochs a CPU preset trains for on data of ``n_genes`` genes (1 at or above its cohort's
+    gene count, and for the paper preset)."""
+    if preset == "paper" or n_genes is None:
+        return 1.0
+    return float(min(EPOCH_GROWTH, max(1.0, (COHORT_PRESETS[preset].n_genes / int(n_genes)) ** 0.5)))
+
+
+def preset_base(preset: str, model: str, scenario: str, n_genes: int | None = None) -> tuple[ModelConfig, int]:
+    """A preset's configuration for one model and scenario, and the gene count its widths were tuned for; with
+    ``n_genes``, its epochs are those for data of that many genes (:func:`epoch_growth`)."""
     check_choice(preset, PRESETS, "preset")
     check_choice(model, MODELS, "model")
     check_choice(scenario, SCENARIOS, "scenario")
     if preset == "paper":
         return _PAPER_MODELS[(model, scenario)], PAPER_GENES
     base, s = _BOOK_MODELS[(model, scenario)], _SCHEDULES[preset]
+    epochs = int(round(s["max_epochs"] * epoch_growth(preset, n_genes)))
     return base.replace(hidden_units=max(MIN_UNITS, int(round(base.hidden_units * s["width"]))),
                         batch_size=s["batch_size"], steps_per_epoch=s["steps_per_epoch"],
-                        max_epochs=s["max_epochs"], patience=s["patience"]), BOOK_GENES
+                        max_epochs=epochs, patience=s["patience"]), BOOK_GENES
 
 
 def sized(config: ModelConfig, model: str, n_genes: int | None, reference_genes: int) -> ModelConfig:
@@ -205,8 +226,8 @@ def sized(config: ModelConfig, model: str, n_genes: int | None, reference_genes:
 
 def model_config(preset: str, model: str, scenario: str, n_genes: int | None = None) -> ModelConfig:
     """The model configuration of a named preset for one model and scenario; with ``n_genes``, its widths are
-    scaled to that many genes (:func:`scaled_units`)."""
-    base, reference = preset_base(preset, model, scenario)
+    scaled to that many genes (:func:`scaled_units`) and its epochs grow for fewer genes (:func:`epoch_growth`)."""
+    base, reference = preset_base(preset, model, scenario, n_genes)
     return sized(base, model, n_genes, reference)
 
 
@@ -321,10 +342,13 @@ class ComparisonConfig:
 # --gene-sets alzheimer` compares every method on them. `smoke` (the tests' book) keeps every stage, with two
 # seeds, budgets of seconds (so that its slow methods meet them) and no Alzheimer set (273 of its 300 genes: all
 # genes again). `book`'s scaling study stops a method at 15 s per size: 269 s of the build in
-# benchmarks/results/book-build.json, where at 30 s it had taken 434 s (book-build-f1704a8.json).
+# benchmarks/results/book-build.json, where at 30 s it had taken 434 s (book-build-f1704a8.json). `teach` (classroom
+# laptops) is `book`'s design with a 60 s budget and 10 s per scaling size: with three seeds, the Alzheimer set and a
+# 300 s budget, as before, its comparison alone had taken 3,009 s on all genes (teach-comparison.json), and the
+# whole `teach` book now takes the minutes of benchmarks/results/book-build-teach.json.
 COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
     "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0, gene_sets=("all", "panel")),
-    "teach": ComparisonConfig(seeds=3, deep_seeds=3, budget=300.0, scaling_budget=30.0),
+    "teach": ComparisonConfig(seeds=1, deep_seeds=1, budget=60.0, scaling_budget=10.0, gene_sets=("all", "panel")),
     "book": ComparisonConfig(seeds=1, deep_seeds=1, budget=120.0, scaling_budget=15.0,
                              gene_sets=("all", "panel")),
     "paper": ComparisonConfig(seeds=3, deep_seeds=1, budget=1800.0, scaling_budget=300.0),

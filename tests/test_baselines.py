@@ -239,3 +239,18 @@ def test_chained_equations_in_place_are_projected_over_every_round_and_complete_
                                              r"stopped after \d of \d+ regressions") as caught:
         get("mice", budget=50.0, max_iter=5).fit(Split(x, _obs(["A"] * 60)))
     assert caught.value.projected > 62.5
+
+
+def test_a_budget_stop_on_complete_data_counts_the_one_round_it_plans():
+    x = _gaussian(60, _cov(8)).astype(np.float32)  # complete: one round, whatever max_iter says
+    totals = {}
+    for max_iter in (1, 5):
+        with pytest.raises(BudgetExceeded, match=r"after 0 of \d+ regressions") as caught:
+            get("mice", budget=0.0, max_iter=max_iter).fit(Split(x, _obs(["A"] * 60)))
+        totals[max_iter] = caught.value.progress
+    assert totals[1] == totals[5]
+    x[::3, 0] = np.nan  # incomplete: every one of the rounds
+    with pytest.raises(BudgetExceeded) as caught:
+        get("mice", budget=0.0, max_iter=5).fit(Split(x, _obs(["A"] * 60)))
+    one = int(totals[1].split(" of ")[1].split()[0])
+    assert caught.value.progress == f"0 of {5 * one} regressions"

@@ -66,3 +66,17 @@ def test_cosine_learning_rate_decays_to_five_percent():
     assert float(constant.learning_rate) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="unknown lr_decay 'linear'"):
         config.replace(lr_decay="linear")
+
+
+def test_fewer_genes_than_the_presets_cohort_train_for_more_epochs_up_to_the_cap():
+    from gaingtex.config import EPOCH_GROWTH
+
+    for preset, genes in (("smoke", 300), ("teach", 1000), ("book", 2000)):
+        own = model_config(preset, "pmi", "inductive").max_epochs
+        assert model_config(preset, "pmi", "inductive", genes).max_epochs == own  # its own cohort
+        assert model_config(preset, "gain", "inplace", 4 * genes).max_epochs == own  # never fewer
+        assert model_config(preset, "pmi", "inductive", genes // 4).max_epochs == 2 * own  # √4
+        assert model_config(preset, "gain-mse", "inplace", 5).max_epochs == round(EPOCH_GROWTH * own)  # the cap
+    assert model_config("book", "pmi", "inductive", 59).max_epochs == 60  # the 59-gene panel
+    paper = model_config("paper", "pmi", "inductive")
+    assert model_config("paper", "pmi", "inductive", 59).max_epochs == paper.max_epochs  # the authors' schedule

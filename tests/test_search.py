@@ -107,7 +107,8 @@ def test_the_search_chooses_on_validation_and_goes_on_from_its_winner(panel, tmp
     assert pmi.chosen_["search"] == chosen["candidate"]
     assert f"{pmi.config.hidden_layers}x{pmi.config.hidden_units}" == chosen["hidden"]
     # the winner's rung epochs are its first epochs: the history starts there and the budget holds
-    base, _ = preset_base("smoke", "pmi", "inductive")
+    base, _ = preset_base("smoke", "pmi", "inductive", data.train.x.shape[1])  # the panel's epochs
+    assert base.max_epochs > preset_base("smoke", "pmi", "inductive")[0].max_epochs
     assert len(pmi.history_) <= base.max_epochs - search_config("smoke").epochs(base, "pmi")
     assert pmi.config.max_epochs == base.max_epochs - search_config("smoke").epochs(base, "pmi")
     loaded = DeepImputer.load(pmi.save(tmp_path / "pmi.keras"))

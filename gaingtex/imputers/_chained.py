@@ -91,9 +91,9 @@ class ChainedImputer(Imputer):
         features = self._features(train.x, mask, train.obs)
         token = f"{self.name}-{next(_TOKENS)}"
         deadline = None if self.budget is None else time.monotonic() + float(self.budget)
-        rounds = 1 if (mask > 0).all() else self.max_iter
+        planned = (1 if (mask > 0).all() else self.max_iter) * features.shape[1]  # regressions
         self.chain_ = IterativeImputer(
-            _Budgeted(self.estimator, deadline, token, self.budget, rounds * features.shape[1]), max_iter=self.max_iter,
+            _Budgeted(self.estimator, deadline, token, self.budget, planned), max_iter=self.max_iter,
             tol=self.tol, n_nearest_features=min(self.n_nearest_features, features.shape[1] - 1),
             random_state=self.seed, keep_empty_features=True, verbose=2 if self.progress else 0)
         try:
@@ -107,8 +107,8 @@ class ChainedImputer(Imputer):
                 else:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         except TimeoutError as stop:  # its second argument, when there is one: the projected seconds
-            raise BudgetExceeded(self.name, self.budget, _FITS.pop(token, 0), self.max_iter * features.shape[1],
-                                 "regressions", stop.args[1] if len(stop.args) > 1 else None) from None
+            raise BudgetExceeded(self.name, self.budget, _FITS.pop(token, 0), planned, "regressions",
+                                 stop.args[1] if len(stop.args) > 1 else None) from None
         _FITS.pop(token, None)
         if self.chain_.n_iter_ < self.max_iter and (mask > 0).all():
             self.chain_.imputation_sequence_ = self.chain_.imputation_sequence_ * self.max_iter

@@ -241,7 +241,7 @@ class DeepImputer(Imputer):
         valid_ds = tf.data.Dataset.from_tensor_slices(vdata).batch(512 * replicas)
         inputs_key = arrays_digest([x_train, train_mask, x_valid, valid_mask, data["cat"], vdata["cat"]])
         base, reference = ((self.config, n_genes) if self.config is not None else
-                           preset_base(self.preset, self.model_name, self.scenario))
+                           preset_base(self.preset, self.model_name, self.scenario, n_genes))
         start, t0 = None, time.perf_counter()  # the fit's time includes the search's
         if self.search is not None:
             self.config, start = self._screen(base, reference, inputs_key, strategy, batches, valid_ds, searches)
