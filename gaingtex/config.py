@@ -342,10 +342,10 @@ class ComparisonConfig:
 # --gene-sets alzheimer` compares every method on them. `smoke` (the tests' book) keeps every stage, with two
 # seeds, budgets of seconds (so that its slow methods meet them) and no Alzheimer set (273 of its 300 genes: all
 # genes again). `book`'s scaling study stops a method at 15 s per size: 269 s of the build in
-# benchmarks/results/book-build.json, where at 30 s it had taken 434 s (book-build-f1704a8.json). `teach` (classroom
-# laptops) is `book`'s design with a 60 s budget and 10 s per scaling size: with three seeds, the Alzheimer set and a
-# 300 s budget, as before, its comparison alone had taken 3,009 s on all genes (teach-comparison.json), and the
-# whole `teach` book now takes the minutes of benchmarks/results/book-build-teach.json.
+# benchmarks/results/book-build-1ee7ae1.json, where at 30 s it had taken 434 s (book-build-f1704a8.json). `teach`
+# (classroom laptops) is `book`'s design with a 60 s budget and 10 s per scaling size: with three seeds, the
+# Alzheimer set and a 300 s budget, as before, its comparison had taken 3,009 s on all genes alone
+# (teach-comparison.json); the whole `teach` book now takes 1,030 s (benchmarks/results/book-build-teach.json).
 COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
     "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0, gene_sets=("all", "panel")),
     "teach": ComparisonConfig(seeds=1, deep_seeds=1, budget=60.0, scaling_budget=10.0, gene_sets=("all", "panel")),
