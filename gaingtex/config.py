@@ -186,8 +186,8 @@ def scaled_units(config: ModelConfig, model: str, n_genes: int, reference_genes:
 # A CPU preset's schedule is a compute budget for its own cohort's gene count. A step on fewer genes costs less: on
 # 2 CPU cores one step of PMI 1 × 1,024 takes 8 ms on the 59-gene panel against 104 ms on 2,000 genes, of
 # GAIN-GTEx 4 × 320 28 ms against 117 ms (benchmarks/results/train-step.json). So data with fewer genes than the
-# preset's cohort train for √(cohort genes / genes) times its epochs, at most EPOCH_GROWTH times, and still cost
-# less than the preset on its own cohort. On the book's 59-gene panel (60 epochs where there were 20) PMI inductive
+# preset's cohort train for √(cohort genes / genes) times its epochs, at most EPOCH_GROWTH times: on the panel that
+# still costs less than the preset on its own cohort. On the book's 59-gene panel (60 epochs where there were 20) PMI inductive
 # reached R² 0.276 where it had stopped at 0.228, still improving, and GAIN-MSE 0.221 where it had 0.164
 # (benchmarks/results/panel-models.json, "after" against "after, 1× epochs"). The paper preset keeps the authors'
 # schedule.
