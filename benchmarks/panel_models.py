@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from unittest.mock import patch
 
 from _report import check_out, machine, write
 
@@ -34,7 +36,7 @@ def run(preset: str, seed: int) -> list[dict]:
     from gaingtex.data.embedded.cohort import factor_model, make_cohort
     from gaingtex.data.preprocessing import panel_genes
     from gaingtex.evaluation.scenarios import scenario_data
-    from gaingtex.evaluation.scoring import score_methods, summary_table
+    from gaingtex.evaluation.scoring import evaluate
     from gaingtex.imputers import get
 
     adata = make_cohort(preset, seed=seed)
@@ -47,15 +49,13 @@ def run(preset: str, seed: int) -> list[dict]:
             data[scenario] = scenario_data(adata, scenario, 0.5, seed, genes)
         options = {"config": model_config(preset, name, scenario)} if variant == "before" else {}
         imputer = get(name, scenario=scenario, preset=preset, seed=seed, generator=factor_model(adata), **options)
-        growth, t0 = configs.EPOCH_GROWTH, time.perf_counter()
-        configs.EPOCH_GROWTH = 1.0 if variant == SAME_EPOCHS else growth
-        try:
+        epochs = patch.object(configs, "EPOCH_GROWTH", 1.0) if variant == SAME_EPOCHS else nullcontext()
+        t0 = time.perf_counter()
+        with epochs:
             imputer.fit(**data[scenario].fit_args())
-        finally:
-            configs.EPOCH_GROWTH = growth
         row = {"method": name, "scenario": scenario, "variant": variant, "genes": len(genes),
                "fit_seconds": time.perf_counter() - t0,
-               "r2": float(summary_table(score_methods({name: imputer}, data[scenario]))["r2"].iloc[0])}
+               "r2": float(evaluate({name: imputer}, data[scenario])["r2"].iloc[0])}
         if getattr(imputer, "history_", None) is not None:
             c = imputer.config
             row.update(epochs=len(imputer.history_), best_epoch=imputer.best_epoch_,

@@ -69,8 +69,7 @@ def main() -> None:
             print(f"{model:8} {scenario:9} {epochs:3} × {steps:3} steps of {batch:3}   R² {r2:.4f}   best step "
                   f"{rows[-1]['best_step']:5}   {seconds:6.0f} s", flush=True)
     command = "python benchmarks/schedule.py --schedules " + " ".join("x".join(map(str, s)) for s in args.schedules)
-    result = {"command": command, "cohort": args.cohort, "rows": rows,
-              "machine": machine()}
+    result = {"command": command, "cohort": args.cohort, "rows": rows, "machine": machine()}
     write(result, args.out)
 
 
