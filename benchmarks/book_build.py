@@ -1,0 +1,97 @@
+"""The record of one book build, from what the build left behind, as benchmarks/results/book-build*.json hold it.
+
+    /usr/bin/time -v .venv/bin/gaingtex book --preset book --seed 0 --fresh 2> time.log
+    .venv/bin/python benchmarks/book_build.py --run book-seed0 --time-log time.log --commit COMMIT \
+        --out benchmarks/results/book-build.json
+
+It reads the per-notebook seconds (`_build/executed/<run>/timings.json`), the wall time and peak memory from
+`/usr/bin/time -v`'s log, the seconds of notebook 08's comparison and scaling cells (papermill's cell durations),
+and the comparison's rows (`runs/<run>/tables/comparison_rows.csv`): their fit and imputation seconds summed by
+group, and every row's R². Prints the record without the R² and writes it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from _report import check_out, machine, write
+
+DEEP = ("pmi", "gain", "gain-mse")
+
+
+def wall_seconds(log: str) -> tuple[str, float, int]:
+    """``/usr/bin/time -v``'s elapsed time as printed and in seconds, and its peak resident set (kB)."""
+    elapsed = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", log)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log)
+    if elapsed is None or peak is None:
+        raise SystemExit("error: --time-log holds no /usr/bin/time -v report (elapsed time and maximum resident set)")
+    parts = [float(p) for p in elapsed.group(1).split(":")]
+    return elapsed.group(1), sum(p * 60 ** i for i, p in enumerate(reversed(parts))), int(peak.group(1))
+
+
+def cell_seconds(notebook: Path) -> dict[str, int]:
+    """Seconds of the comparison and the scaling cells of an executed notebook 08."""
+    import nbformat
+
+    out = {}
+    for cell in nbformat.read(notebook, 4).cells:
+        seconds = cell.metadata.get("papermill", {}).get("duration") or 0
+        for name, call in (("compare", "comparison.compare("), ("scaling", "runtime.scaling(")):
+            if cell.cell_type == "code" and call in cell.source:
+                out[name] = round(seconds)
+    return out
+
+
+def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
+    """Fit and imputation seconds of the comparison's rows by group, and every row's R² (or its status)."""
+    import pandas as pd
+
+    rows = pd.read_csv(rows_csv)
+    seconds = rows["fit_seconds"].fillna(0) + rows["impute_seconds"].fillna(0)
+    deep = rows["method"].isin(DEEP)
+    groups = {"other methods, all genes": seconds[(rows["genes"] == "all") & ~deep].sum(),
+              "other methods, panel": seconds[(rows["genes"] == "panel") & ~deep].sum(),
+              "deep models, panel (trained in notebook 08)": seconds[(rows["genes"] == "panel") & deep].sum()}
+    r2 = {}
+    for row in rows.itertuples():
+        r2.setdefault(f"{row.genes}/{row.scenario}", {})[row.method] = (
+            row.status if pd.isna(row.r2) else round(float(row.r2), 4))
+    return {k: int(round(v)) for k, v in groups.items()}, r2
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="the run folder's name, e.g. book-seed0")
+    parser.add_argument("--preset", default="book")
+    parser.add_argument("--time-log", type=Path, required=True, help="what /usr/bin/time -v printed for the build")
+    parser.add_argument("--commit", required=True)
+    parser.add_argument("--caveat", default="run alone, nothing else on the machine")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    check_out(args.out)
+    executed, tables = Path("_build/executed") / args.run, Path("runs") / args.run / "tables"
+    for path in (executed / "timings.json", executed / "08_comparison.ipynb", tables / "comparison_rows.csv",
+                 args.time_log):
+        if not path.is_file():
+            raise SystemExit(f"error: {path} does not exist: run the build first (see this script's docstring)")
+    timings = json.loads((executed / "timings.json").read_text())
+    elapsed, wall, peak_kb = wall_seconds(args.time_log.read_text())
+    groups, r2 = comparison(tables / "comparison_rows.csv")
+    record = {"command": f"gaingtex book --preset {args.preset} --seed 0 --fresh (under /usr/bin/time -v)",
+              "commit": args.commit, "machine": machine(), "wall_seconds": round(wall), "elapsed_time_v": elapsed,
+              "peak_memory_gb": round(peak_kb / 1024 ** 2, 1), "max_rss_kb_time_v": peak_kb,
+              "caveat": args.caveat, "notebook_seconds": timings,
+              "notebooks_01_07_seconds": round(sum(v for k, v in timings.items() if not k.startswith("08"))),
+              "training_seconds": round(sum(v for k, v in timings.items() if k.startswith("02"))),
+              "comparison_cells_seconds": cell_seconds(executed / "08_comparison.ipynb"),
+              "comparison_row_seconds": groups, "r2": r2}
+    print(json.dumps({k: v for k, v in record.items() if k != "r2"}, indent=1))
+    write(record, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
