@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gaingtex._io import write_json  # noqa: E402
+from gaingtex._io import write_json
 
 
 def check_out(out: Path) -> None:

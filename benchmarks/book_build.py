@@ -1,7 +1,7 @@
 """The record of one book build, from what the build left behind, as benchmarks/results/book-build*.json hold it.
 
     /usr/bin/time -v .venv/bin/gaingtex book --preset book --seed 0 --fresh 2> time.log
-    .venv/bin/python benchmarks/book_build.py --run book-seed0 --time-log time.log --commit COMMIT \
+    .venv/bin/python -m benchmarks.book_build --run book-seed0 --time-log time.log --commit COMMIT \
         --out benchmarks/results/book-build.json
 
 It reads the per-notebook seconds (`_build/executed/<run>/timings.json`), the wall time and peak memory from
@@ -17,7 +17,7 @@ import json
 import re
 from pathlib import Path
 
-from _report import check_out, machine, write
+from ._report import check_out, machine, write
 
 DEEP = ("pmi", "gain", "gain-mse")
 
@@ -69,10 +69,12 @@ def main(argv=None) -> int:
     parser.add_argument("--time-log", type=Path, required=True, help="what /usr/bin/time -v printed for the build")
     parser.add_argument("--commit", required=True)
     parser.add_argument("--caveat", default="run alone, nothing else on the machine")
+    parser.add_argument("--root", type=Path, default=Path("."), help="the folder the build ran in, holding _build/ "
+                        "and runs/ (default: the current folder)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     check_out(args.out)
-    executed, tables = Path("_build/executed") / args.run, Path("runs") / args.run / "tables"
+    executed, tables = args.root / "_build/executed" / args.run, args.root / "runs" / args.run / "tables"
     for path in (executed / "timings.json", executed / "08_comparison.ipynb", tables / "comparison_rows.csv",
                  args.time_log):
         if not path.is_file():

@@ -1,6 +1,6 @@
 """How many EM iterations factor analysis needs: R², the factor count it chooses and its fit time, per iteration cap.
 
-    .venv/bin/python benchmarks/fa_iterations.py --max-iter 20 50 --out benchmarks/results/fa-iterations.json
+    .venv/bin/python -m benchmarks.fa_iterations --max-iter 20 50 --out benchmarks/results/fa-iterations.json
 
 Factor analysis in place on every gene of the preset's embedded cohort (the costliest fit of the book's
 comparison; `--genes panel`: its 59-gene panel), one seed, 50 % missing; each cap sees the same masks and tries the
@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _report import check_out, machine, write
+from ._report import check_out, machine, write
 
 
 def run(preset: str, seed: int, caps: list[int], scenario: str, gene_set: str) -> list[dict]:

@@ -1,12 +1,12 @@
 """Time and peak memory of `gaingtex gtex` on a GCT of the real GTEx v8 read-count matrix's size.
 
-    .venv/bin/python benchmarks/gct_loading.py --out benchmarks/results/gct-loading.json
-    .venv/bin/python benchmarks/gct_loading.py --genes 2000 --samples 500 --out /tmp/small.json   # a quick try
+    .venv/bin/python -m benchmarks.gct_loading --out benchmarks/results/gct-loading.json
+    .venv/bin/python -m benchmarks.gct_loading --genes 2000 --samples 500 --out /tmp/small.json   # a quick try
 
 It writes a synthetic GCT 1.2 of read counts (default 56,200 genes × 17,382 samples, as
 GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_reads.gct.gz; the first 19,000 rows carry protein-coding Ensembl
 ids), a Portal sample-attribute table spreading the samples over the 49 tissues in proportion to their GTEx v8
-sample counts, and a phenotype table; then runs `gaingtex gtex --normalize tmm-int` on them in a child process and
+sample counts, and a phenotype table; then runs `gaingtex gtex --normalise tmm-int` on them in a child process and
 reads the child's peak resident memory (``ru_maxrss``). The JSON holds the sizes, the file size, the seconds of
 writing and of loading, and the peak memory; the table prints the same.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import resource
 import subprocess
 import sys
@@ -26,11 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gaingtex.data import reference
 
-from gaingtex._io import write_json  # noqa: E402
-from gaingtex.data import reference  # noqa: E402
+from ._report import check_out, machine, write
 
 
 def write_inputs(folder: Path, n_genes: int, n_samples: int, seed: int = 0) -> dict[str, Path]:
@@ -76,10 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", type=Path, help="where to write the synthetic files (default: a temporary "
                         "folder, removed afterwards)")
     args = parser.parse_args(argv)
-    if args.out.suffix != ".json":
-        raise SystemExit(f"error: --out must end in .json, got {args.out}")
-    if not os.access(args.out.resolve().parent if args.out.resolve().parent.exists() else ROOT, os.W_OK):
-        raise SystemExit(f"error: cannot write {args.out}")
+    check_out(args.out)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -90,8 +84,8 @@ def main(argv=None) -> int:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
         run = subprocess.run([str(exe), "gtex", "--expression", str(files["expression"]), "--samples",
-                              str(files["samples"]), "--phenotypes", str(files["phenotypes"]), "--normalize", "tmm-int",
-                              "--out", str(cohort)], capture_output=True, text=True)
+                              str(files["samples"]), "--phenotypes", str(files["phenotypes"]),
+                              "--normalise", "tmm-int", "--out", str(cohort)], capture_output=True, text=True)
         load_seconds = time.perf_counter() - t0
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if run.returncode != 0:
@@ -101,17 +95,16 @@ def main(argv=None) -> int:
                   "gct_bytes": files["expression"].stat().st_size, "write_seconds": write_seconds,
                   "load_seconds": load_seconds, "peak_rss_bytes": peak_kib * 1024,
                   "peak_rss_before_bytes": before * 1024, "float32_matrix_bytes": args.genes * args.samples * 4,
-                  "cohort_bytes": cohort.stat().st_size, "machine": {"cpus": os.cpu_count()},
+                  "cohort_bytes": cohort.stat().st_size, "machine": machine(),
                   "summary": run.stdout.strip().splitlines()[-1]}
     print(f"GCT {args.genes:,} genes × {args.samples:,} samples ({result['gct_bytes'] / 1e9:.2f} GB gzipped): "
           f"written in {write_seconds:.0f} s")
     print(f"| load (gaingtex gtex, tmm-int) | {load_seconds:.0f} s | peak memory {peak_kib / 2**20:.2f} GiB "
           f"(the whole matrix as float32: {result['float32_matrix_bytes'] / 2**30:.2f} GiB) |")
     print(result["summary"])
-    write_json(result, args.out)
-    print(f"wrote {args.out}")
+    write(result, args.out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """R² and time of a deep model against the length of its training schedule, on the book cohort, without the
 validation search: the evidence for the `book` preset's number of steps.
 
-    python benchmarks/schedule.py [--out benchmarks/results/schedule.json] [--cohort runs/book-seed0/cohort.h5ad]
+    python -m benchmarks.schedule [--out benchmarks/results/schedule.json] [--cohort runs/book-seed0/cohort.h5ad]
                                   [--schedules 40x100x256 20x100x256 20x50x256 20x100x128]
 
 Each case trains one configuration for each schedule (epochs × steps per epoch × batch size; the cosine decay
@@ -16,15 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _report import check_out, machine, write
-from gaingtex.imputers.deep.distribute import use_threads
-
-use_threads()
-
-from gaingtex.config import model_config  # noqa: E402  (after the thread settings)
-from gaingtex.evaluation import scoring  # noqa: E402
-from gaingtex.evaluation.scenarios import scenario_data  # noqa: E402
-from gaingtex.imputers import get  # noqa: E402
+from ._report import check_out, machine, write
 
 CASES = [("pmi", "inductive", 512), ("gain-mse", "inplace", 128)]  # the widths the book's search chose
 SCHEDULES = ["40x100x256", "20x100x256", "20x50x256", "20x100x128"]  # 4,000, 2,000 and 1,000 steps; half batches
@@ -38,22 +30,17 @@ def schedule(text: str) -> tuple[int, int, int]:
     return tuple(int(p) for p in parts)
 
 
-def main() -> None:
-    import anndata as ad
+def run(adata, schedules: list[tuple[int, int, int]]) -> list[dict]:
+    """One row per case and schedule: R², seconds and best step of the case's model trained on that schedule."""
+    from gaingtex.config import model_config
+    from gaingtex.evaluation import scoring
+    from gaingtex.evaluation.scenarios import scenario_data
+    from gaingtex.imputers import get
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/schedule.json"))
-    parser.add_argument("--cohort", default="runs/book-seed0/cohort.h5ad",
-                        help="a book-preset cohort (`gaingtex cohort --preset book`)")
-    parser.add_argument("--schedules", nargs="+", type=schedule, default=[schedule(s) for s in SCHEDULES],
-                        metavar="EPOCHSxSTEPSxBATCH")
-    args = parser.parse_args()
-    check_out(args.out)
-    adata = ad.read_h5ad(args.cohort)
     rows = []
     for model, scenario, units in CASES:
         data = scenario_data(adata, scenario, 0.5, 0)
-        for epochs, steps, batch in args.schedules:
+        for epochs, steps, batch in schedules:
             config = model_config("book", model, scenario, adata.n_vars).replace(
                 hidden_units=units, max_epochs=epochs, steps_per_epoch=steps, batch_size=batch,
                 patience=max(5, epochs // 4))
@@ -68,10 +55,28 @@ def main() -> None:
                          "best_step": imputer.best_epoch_ * steps})
             print(f"{model:8} {scenario:9} {epochs:3} × {steps:3} steps of {batch:3}   R² {r2:.4f}   best step "
                   f"{rows[-1]['best_step']:5}   {seconds:6.0f} s", flush=True)
-    command = "python benchmarks/schedule.py --schedules " + " ".join("x".join(map(str, s)) for s in args.schedules)
-    result = {"command": command, "cohort": args.cohort, "rows": rows, "machine": machine()}
-    write(result, args.out)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/schedule.json"))
+    parser.add_argument("--cohort", default="runs/book-seed0/cohort.h5ad",
+                        help="a book-preset cohort (`gaingtex cohort --preset book`)")
+    parser.add_argument("--schedules", nargs="+", type=schedule, default=[schedule(s) for s in SCHEDULES],
+                        metavar="EPOCHSxSTEPSxBATCH")
+    args = parser.parse_args(argv)
+    check_out(args.out)
+    from gaingtex.imputers.deep.distribute import use_threads
+
+    use_threads()  # every core, before any TensorFlow work
+    import anndata as ad
+
+    rows = run(ad.read_h5ad(args.cohort), args.schedules)
+    command = "python -m benchmarks.schedule --schedules " + " ".join("x".join(map(str, s)) for s in args.schedules)
+    write({"command": command, "cohort": args.cohort, "rows": rows, "machine": machine()}, args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

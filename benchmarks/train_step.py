@@ -2,10 +2,11 @@
 data and one on the covariates' embedding, summed) against one Dense layer on their concatenation, the layout
 before; both in one run, on the same batch.
 
-    python benchmarks/train_step.py [--out benchmarks/results/train-step.json] [--steps 40]
+    python -m benchmarks.train_step [--out benchmarks/results/train-step.json] [--steps 40]
 
 The two layouts compute the same function (``tests/test_models.py``). On the concatenation, training also forms
-the gradient with respect to the data, for the sake of the embedding's few columns.
+the gradient with respect to the data, for the sake of the embedding's few columns. The step is compiled with
+``tf.function``, so this times the TensorFlow backend.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import argparse
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
+from keras import ops
 
-from _report import check_out, machine, write
 from gaingtex.imputers.deep.distribute import use_threads
+from gaingtex.imputers.deep.models import GAIN, PMI
 
-use_threads()
-
-from gaingtex.imputers.deep._keras import keras, ops, tf  # noqa: E402  (after the thread settings)
-from gaingtex.imputers.deep.models import GAIN, PMI  # noqa: E402
+from ._report import check_out, machine, write
 
 VOCABULARY = [49, 2, 5]  # tissues, sexes, Hardy scale values: the cohort's covariates
 CASES = [("pmi", 2000, 1, 1024), ("pmi", 2000, 2, 1024), ("gain", 2000, 4, 320), ("pmi", 59, 1, 1024),
@@ -92,33 +93,54 @@ def build(kind: str, layout: str, genes: int, layers: int, units: int) -> keras.
     return model
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train-step.json"))
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--batch", type=int, default=256)
-    args = parser.parse_args()
-    check_out(args.out)
+def run(cases: list[tuple[str, int, int, int]], steps: int, batch_size: int) -> list[dict]:
+    """One row per case ``(model, genes, layers, units)``: milliseconds per step in each layout, and their ratio."""
     rng = np.random.default_rng(0)
     rows = []
-    for kind, genes, layers, units in CASES:
-        batch = {"x": tf.constant(rng.standard_normal((args.batch, genes)).astype(np.float32)),
-                 "mask": tf.constant((rng.random((args.batch, genes)) < 0.5).astype(np.float32)),
-                 "cat": tf.constant(np.stack([rng.integers(0, v, args.batch) for v in VOCABULARY], 1)
+    for kind, genes, layers, units in cases:
+        batch = {"x": tf.constant(rng.standard_normal((batch_size, genes)).astype(np.float32)),
+                 "mask": tf.constant((rng.random((batch_size, genes)) < 0.5).astype(np.float32)),
+                 "cat": tf.constant(np.stack([rng.integers(0, v, batch_size) for v in VOCABULARY], 1)
                                     .astype(np.int32)),
-                 "num": tf.constant(rng.standard_normal((args.batch, 1)).astype(np.float32))}
-        times = {layout: step_ms(build(kind, layout, genes, layers, units), batch, args.steps)
+                 "num": tf.constant(rng.standard_normal((batch_size, 1)).astype(np.float32))}
+        times = {layout: step_ms(build(kind, layout, genes, layers, units), batch, steps)
                  for layout in ("concatenated", "split")}
-        rows.append({"model": kind, "genes": genes, "hidden": f"{layers}x{units}", "batch": args.batch,
+        rows.append({"model": kind, "genes": genes, "hidden": f"{layers}x{units}", "batch": batch_size,
                      "concatenated_ms": times["concatenated"], "split_ms": times["split"],
                      "ratio": times["concatenated"] / times["split"]})
         print(f"{kind:5} {genes:5} genes {layers}x{units:<5} concatenated {times['concatenated']:7.1f} ms   "
               f"split {times['split']:7.1f} ms   {rows[-1]['ratio']:.2f}x", flush=True)
-    result = {"command": "python benchmarks/train_step.py", "steps": args.steps, "rows": rows,
-              "machine": machine(),
-              "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
+    return rows
+
+
+def case(text: str) -> tuple[str, int, int, int]:
+    """``MODEL:GENESxLAYERSxUNITS``, e.g. ``pmi:2000x1x1024``."""
+    try:
+        kind, sizes = text.split(":")
+        genes, layers, units = (int(p) for p in sizes.split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"case {text!r}: expected MODEL:GENESxLAYERSxUNITS, e.g. pmi:2000x1x1024")
+    if kind not in ("pmi", "gain") or min(genes, layers, units) < 1:
+        raise argparse.ArgumentTypeError(f"case {text!r}: the model is pmi or gain, the sizes positive")
+    return kind, genes, layers, units
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train-step.json"))
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--cases", nargs="+", type=case, default=CASES, metavar="MODEL:GENESxLAYERSxUNITS",
+                        help="the networks to time (default: the book's sizes on 2,000 genes and on the panel)")
+    args = parser.parse_args(argv)
+    check_out(args.out)
+    use_threads()  # every core, before any TensorFlow work
+    rows = run(args.cases, args.steps, args.batch)
+    result = {"command": "python -m benchmarks.train_step", "steps": args.steps, "rows": rows,
+              "machine": machine(), "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
     write(result, args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,14 +7,11 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 Preset = Literal["smoke", "teach", "book", "paper"]
-ModelName = Literal["pmi", "gain", "gain-mse"]
 Scenario = Literal["inductive", "inplace"]
 LrDecay = Literal["constant", "cosine"]
 Reconstruct = Literal["observed", "hidden"]
 
 PRESETS: tuple[str, ...] = get_args(Preset)
-MODELS: tuple[str, ...] = get_args(ModelName)
-GAIN_MODELS: tuple[str, ...] = ("gain", "gain-mse")  # GAIN-GTEx and its ablation: one generator, one objective
 SCENARIOS: tuple[str, ...] = get_args(Scenario)
 LR_DECAYS: tuple[str, ...] = get_args(LrDecay)
 RECONSTRUCT: tuple[str, ...] = get_args(Reconstruct)
@@ -25,6 +22,14 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(map(repr, choices))}")
     return value
+
+
+def is_gain(model: str) -> bool:
+    """Whether a deep model is GAIN-GTEx or its ablation GAIN-MSE (one generator, one objective), as the registry
+    records it (asked when needed: the registry's methods import this module)."""
+    from .imputers.registry import spec
+
+    return spec(model).family == "gain"
 
 
 @dataclass(frozen=True)
@@ -140,18 +145,17 @@ _PAPER_MODELS = _model_table(
     ModelConfig(4, 1902, 0.2, 1e-3), ModelConfig(3, 296, 0.0, 1e-3),
 )
 
-# The CPU presets, sized on the book cohort (BOOK_GENES genes) on 2 CPU cores: PMI keeps a wide single layer
-# (1 × 512 underfits, dropout 0 overfits, dropout 0.5 underfits); GAIN, whose paper objective scores the
-# generator on the entries it is given, needs a bottleneck narrow relative to the gene count (3 × 256 copies its
-# inputs and imputes worse than 3 × 64). Batches of 256 with a learning rate of 3e-3 are a speed choice for CPUs
-# (2,000 steps of 128 took longer and imputed worse: benchmarks/results/schedule-batch.json), and a cosine decay
-# of the rate reaches in 40 epochs what a constant rate reached in 60. 2,000 steps in all
-# (20 epochs of 100) are a time choice for the book: 4,000 gave PMI 1 × 512 inductive R² 0.603 against 0.594, at
-# twice the time, and GAIN-MSE in place peaks within the first 1,300 (benchmarks/results/schedule.json). The
-# epochs stay 100 steps long because the search ranks its candidates after one: after 50 it chose the paper's
-# objective for GAIN-GTEx on the 59-gene panel in place, which then stopped at its third epoch (R² 0.011; after
-# 100 steps it chose the other, R² 0.121). `teach` and `smoke` halve and quarter the widths. The search
-# (SearchConfig) adjusts all of it to the data.
+# The CPU presets, sized on the book cohort (BOOK_GENES genes) on 2 CPU cores. PMI keeps a wide single layer (a
+# narrower one underfits; dropout 0.2 lies between over- and underfitting). GAIN, whose paper objective scores the
+# generator on the entries it is given, needs a bottleneck narrow relative to the gene count, or it learns to copy
+# its inputs. Batches of 256 at a learning rate of 3e-3 are a speed choice for CPUs: half batches take longer for
+# the same steps and impute worse (benchmarks/results/schedule-batch.json); a cosine decay of the rate needs fewer
+# epochs than a constant rate. 2,000 steps in all (20 epochs of 100) are a time choice for the book: twice as many
+# buy little R² at twice the time, and GAIN-MSE in place peaks within them (benchmarks/results/schedule.json).
+# Epochs stay 100 steps long because the search ranks its candidates after one, and after 50 steps the ranking can
+# pick a setting that then stops training early (benchmarks/results/book-training.json). `teach` and `smoke` halve
+# and quarter the widths. The search (SearchConfig) adjusts all of it to the data. The numbers:
+# benchmarks/README.md, "The training schedule".
 BOOK_GENES = 2000
 _BOOK_MODELS = _model_table(
     ModelConfig(1, 1024, 0.2, 3e-3, lr_decay="cosine"), ModelConfig(2, 512, 0.2, 3e-3, lr_decay="cosine"),
@@ -171,26 +175,24 @@ def scaled_units(config: ModelConfig, model: str, n_genes: int, reference_genes:
     A generator scored on the entries it is given (the paper's GAIN objective) must keep its bottleneck narrow
     relative to the genes, or it learns to copy them: its width follows the gene count both ways (never below
     :data:`MIN_UNITS`). Every other network grows with the square root of the gene count and does not shrink
-    below the preset's width: on the 59-gene panel each imputed better the wider it was (PMI 1 × 176: R² 0.242,
-    1 × 1,024: 0.276; GAIN-MSE 4 × 16, 64, 320: 0.06, 0.12, 0.22).
+    below the preset's width: on the 59-gene panel each imputed better the wider it was (benchmarks/README.md,
+    "Widths on the panel").
 
     From the book's sizes at 2,000 genes the rules reach the paper's at 12,557 within 25 % (PMI 1 × 2,566 and
     2 × 1,283 for the paper's 3,072 and 1,366; GAIN-GTEx's paper objective 4 × 2,009 and 3 × 402 for 1,902 and
     296)."""
     ratio = n_genes / reference_genes
-    if model in GAIN_MODELS and config.reconstruct == "observed":
+    if is_gain(model) and config.reconstruct == "observed":
         return max(MIN_UNITS, int(round(config.hidden_units * ratio)))
     return max(config.hidden_units, int(round(config.hidden_units * ratio ** 0.5)))
 
 
-# A CPU preset's schedule is a compute budget for its own cohort's gene count. A step on fewer genes costs less: on
-# 2 CPU cores one step of PMI 1 × 1,024 takes 8 ms on the 59-gene panel against 104 ms on 2,000 genes, of
-# GAIN-GTEx 4 × 320 28 ms against 117 ms (benchmarks/results/train-step.json). So data with fewer genes than the
-# preset's cohort train for √(cohort genes / genes) times its epochs, at most EPOCH_GROWTH times: on the panel that
-# still costs less than the preset on its own cohort. On the book's 59-gene panel (60 epochs where there were 20) PMI inductive
-# reached R² 0.276 where it had stopped at 0.228, still improving, and GAIN-MSE 0.221 where it had 0.164
-# (benchmarks/results/panel-models.json, "after" against "after, 1× epochs"). The paper preset keeps the authors'
-# schedule.
+# A CPU preset's schedule is a compute budget for its own cohort's gene count, and a step on fewer genes costs less
+# (benchmarks/results/train-step.json). So data with fewer genes than the preset's cohort train for
+# √(cohort genes / genes) times its epochs, at most EPOCH_GROWTH times: on the 59-gene panel that still costs less
+# than the preset on its own cohort, and with only the preset's epochs the deep models there stop while still
+# improving (benchmarks/results/panel-models.json, "after" against "after, 1× epochs"). The paper preset keeps the
+# authors' schedule. The numbers: benchmarks/README.md, "The deep models on the 59-gene panel".
 EPOCH_GROWTH = 3.0
 
 
@@ -206,7 +208,7 @@ def preset_base(preset: str, model: str, scenario: str, n_genes: int | None = No
     """A preset's configuration for one model and scenario, and the gene count its widths were tuned for; with
     ``n_genes``, its epochs are those for data of that many genes (:func:`epoch_growth`)."""
     check_choice(preset, PRESETS, "preset")
-    check_choice(model, MODELS, "model")
+    check_choice(model, tuple(dict.fromkeys(m for m, _ in _BOOK_MODELS)), "model")
     check_choice(scenario, SCENARIOS, "scenario")
     if preset == "paper":
         return _PAPER_MODELS[(model, scenario)], PAPER_GENES
@@ -264,7 +266,7 @@ class SearchConfig:
                 for w in self.widths]
         out += [(f"rate ×{r:.2g}", base.replace(learning_rate=base.learning_rate * r)) for r in self.learning_rates]
         out += [(f"dropout {d:g}", base.replace(dropout=d)) for d in self.dropouts if d != base.dropout]
-        if model in GAIN_MODELS:
+        if is_gain(model):
             other = next(o for o in GAIN_OBJECTIVES if o != base.reconstruct)
             out.append((f"objective: {other} entries", base.replace(**GAIN_OBJECTIVES[other])))
         seen, unique = set(), []
@@ -278,17 +280,17 @@ class SearchConfig:
     def epochs(self, base: ModelConfig, model: str) -> int:
         """Epochs the search spends on the settings it does not choose (an upper bound: duplicates are dropped)."""
         n = 1 + len(self.widths) + len(self.learning_rates) + sum(d != base.dropout for d in self.dropouts)
-        n += model in GAIN_MODELS
+        n += is_gain(model)
         return (n - 1) * self.rung_epochs + (min(self.survivors, n) - 1) * self.second_rung_epochs
 
 
 # GAIN's two objectives. "observed", the paper's: the generator's error on the entries it is given (λ = 1). "hidden":
-# on known entries hidden from it, as PMI's, with λ = 10. On the 59-gene panel the paper's objective let a generator
-# wider than the gene count learn to copy its inputs: GAIN-GTEx and GAIN-MSE stopped at their first epoch (R² 0.08,
-# inductive) while the error on what they were given fell from 0.72 to 0.05. Scored on hidden entries they train
-# stably (GAIN-MSE 0.22); with λ = 1 the adversarial term (≈ 1.5) then outweighs the reconstruction (≈ 0.85) and the
-# validation loss climbs, with λ = 10 it does not. On the 2,000-gene cohort in place the paper's objective is the
-# better (GAIN-MSE 0.595 against 0.436): which one is chosen on validation.
+# on known entries hidden from it, as PMI's, with λ = 10. Under the paper's objective a generator wide relative to the
+# gene count learns to copy its inputs, and on the 59-gene panel GAIN stops at its first epoch; scored on hidden
+# entries it trains (benchmarks/results/panel-models.json, "before" against "after"). There λ = 10, because with
+# λ = 1 the adversarial term outweighs the reconstruction and the validation loss climbs. On the 2,000-gene cohort
+# in place the paper's objective imputes better, so neither is fixed: the search chooses on validation. The
+# numbers: benchmarks/README.md, "GAIN's objectives".
 GAIN_OBJECTIVES: dict[str, dict] = {"observed": dict(reconstruct="observed", lambda_mse=1.0),
                                     "hidden": dict(reconstruct="hidden", lambda_mse=10.0)}
 
@@ -335,17 +337,17 @@ class ComparisonConfig:
 
 
 # `book` compares at the run's seed only, with the run's own deep models: each further seed of the other methods
-# cost 690–740 s in benchmarks/results/book-comparison.json, and their spread over three seeds there is under
-# 0.005 R² (`make bench` measures it; `gaingtex benchmark` trains the deep models for every seed). It leaves out
-# the Alzheimer set, about 920 s of the 2,960 s comparison in the book's build at commit cc93006 (by its rows'
-# times): notebook 06 scores PMI against the references on those genes, and `gaingtex benchmark
-# --gene-sets alzheimer` compares every method on them. `smoke` (the tests' book) keeps every stage, with two
-# seeds, budgets of seconds (so that its slow methods meet them) and no Alzheimer set (273 of its 300 genes: all
-# genes again). `book`'s scaling study stops a method at 15 s per size: 269 s of the build in
-# benchmarks/results/book-build-1ee7ae1.json, where at 30 s it had taken 434 s (book-build-f1704a8.json). `teach`
-# (classroom laptops) is `book`'s design with a 60 s budget and 10 s per scaling size: with three seeds, the
-# Alzheimer set and a 300 s budget, as before, its comparison had taken 3,009 s on all genes alone
-# (teach-comparison.json); the whole `teach` book now takes 1,030 s (benchmarks/results/book-build-teach.json).
+# costs more than ten minutes, and their spread over seeds is far smaller than the gaps between methods
+# (benchmarks/results/book-comparison.json; `make bench` measures it, and `gaingtex benchmark` trains the deep
+# models for every seed). It leaves out the Alzheimer set, a third of the comparison's time: notebook 06 scores PMI
+# against the references on those genes, and `gaingtex benchmark --gene-sets alzheimer` compares every method on
+# them. `smoke` (the tests' book) keeps every stage, with two seeds, budgets of seconds (so that its slow methods
+# meet them) and no Alzheimer set (273 of its 300 genes: all genes again). `book`'s scaling study stops a method at
+# 15 s per size, which keeps the study a small part of the build (benchmarks/results/book-build.json,
+# `comparison_cells_seconds`). `teach` (classroom laptops) is `book`'s design with a 60 s budget and 10 s per
+# scaling size, so that its whole book builds in a class's time (benchmarks/results/book-build-teach.json; before,
+# its comparison alone took longer: teach-comparison.json). The numbers: benchmarks/README.md, "The comparison's
+# budgets".
 COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
     "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0, gene_sets=("all", "panel")),
     "teach": ComparisonConfig(seeds=1, deep_seeds=1, budget=60.0, scaling_budget=10.0, gene_sets=("all", "panel")),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import __version__
 from .data import Split, Standardizer, reference, validate
-from .evaluation.masks import stream
+from .data.masks import stream
 from .imputers import registry
 from .imputers.registry import label
 
@@ -79,11 +79,11 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.Ann
     ``model`` (a :class:`~gaingtex.imputers.deep.trainer.DeepImputer`), with the model's genes that ``adata`` lacks
     appended; the decisions are listed in ``uns["gaingtex_impute"]["report"]``."""
     if model.scenario != "inductive":
-        raise ValueError(f"{model.name} was trained in place, on its own cohort's samples; --model needs an "
+        raise ValueError(f"{label(model.name)} was trained in place, on its own cohort's samples; --model needs an "
                          "inductive model (gaingtex train --scenario inductive)")
     if getattr(model, "genes_", None) is None or getattr(model, "scale_", None) is None:
-        raise ValueError(f"{model.name}: the model file records no gene symbols or standardisation (written by an "
-                         "older gaingtex); retrain it with this version")
+        raise ValueError(f"{label(model.name)}: the model file records no gene symbols or standardisation (written "
+                         "by an older gaingtex); retrain it with this version")
     adata = validate(adata, source)
     genes = list(model.genes_)
     own = list(adata.var_names)
@@ -126,7 +126,7 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.Ann
     var = _append_genes(adata.var, extra)
     result = ad.AnnData(X=out, obs=adata.obs.copy(), var=var, uns=dict(adata.uns))
     entries = int(np.isnan(X[:, [column[g] for g in shared]]).sum()) + len(lacking) * adata.n_obs
-    result.uns["gaingtex_impute"] = {"method": label(model.model_name), "model": "inductive", "seed": int(model.seed),
+    result.uns["gaingtex_impute"] = {"method": label(model.name), "model": "inductive", "seed": int(model.seed),
                                      "filled_entries": entries, "filled_fraction": entries / out.size,
                                      "added_genes": len(lacking), "report": report, "version": __version__}
     return result

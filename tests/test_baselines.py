@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from gaingtex.data import Split
-from gaingtex.evaluation.masks import missing_mask
+from gaingtex.data.masks import missing_mask
 from gaingtex.imputers import get
 from gaingtex.imputers import base
 from gaingtex.imputers.base import BudgetExceeded, Clock

@@ -108,6 +108,22 @@ def test_errors_are_clear(tmp_path, capsys):
     assert "invalid choice: 'giant'" in capsys.readouterr().err
 
 
+def test_parser_spellings_and_choices():
+    from gaingtex.cli import build_parser
+    from gaingtex.imputers import names, spec
+
+    parser = build_parser()
+    common = ["--expression", "e.gct", "--samples", "s.txt", "--phenotypes", "p.txt", "--out", "c.h5ad"]
+    for flag in ("--normalise", "--normalize"):  # the American spelling of older commands still works
+        assert parser.parse_args(["gtex", *common, flag, "int"]).normalise == "int"
+    trained = [n for n in names() if spec(n).trains]
+    assert trained == ["pmi", "gain", "gain-mse"]
+    for name in trained:  # `train --model` takes the methods that train, and nothing else
+        assert parser.parse_args(["train", "--model", name, "--out", "m.keras"]).model == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--model", "factor-analysis", "--out", "m.keras"])
+
+
 def test_console_entry_point():
     exe = Path(sys.executable).with_name("gaingtex")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)

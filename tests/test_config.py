@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from gaingtex.config import MODELS, PRESETS, SCENARIOS, model_config
+from gaingtex.config import PRESETS, SCENARIOS, model_config
+from gaingtex.imputers import names
 
 
 def test_paper_preset_uses_the_authors_tuned_sizes():
@@ -23,14 +24,13 @@ def test_every_preset_builds_the_network_it_describes(preset, smoke):
     """Each preset's configuration, for every model and scenario, becomes a network with exactly those hidden
     blocks: the layers, their widths, dropout and batch normalisation, and a discriminator for GAIN-GTEx only."""
     from gaingtex.data import CovariateEncoder
-    from gaingtex.imputers.deep.trainer import DeepImputer
+    from gaingtex.imputers.deep.training import build_model
 
-    for model in MODELS:
+    vocab_sizes = CovariateEncoder.fit(smoke.obs).vocab_sizes
+    for model in names(trains=True):
         for scenario in SCENARIOS:
             config = model_config(preset, model, scenario)
-            imputer = DeepImputer(model, scenario, config)
-            imputer.encoder_ = CovariateEncoder.fit(smoke.obs)
-            network = imputer._build(20)
+            network = build_model(model, scenario, config, 20, vocab_sizes, seed=0)
             for net in [network.net] + ([network.disc] if model == "gain" else []):
                 dense = [layer for layer in net.layers if type(layer).__name__ == "Dense"
                          and not layer.name.endswith("_covariates")]  # the first layer's covariate half
@@ -54,15 +54,15 @@ def test_configs_are_frozen_and_errors_are_clear():
 
 
 def test_cosine_learning_rate_decays_to_five_percent():
-    from gaingtex.imputers.deep.trainer import DeepImputer
+    from gaingtex.imputers.deep.training import optimizer as make_optimizer
 
     config = model_config("smoke", "pmi", "inductive").replace(lr_decay="cosine", learning_rate=1e-2)
-    optimizer = DeepImputer._optimizer(config)
+    optimizer = make_optimizer(config)
     total = config.max_epochs * config.steps_per_epoch
     schedule = optimizer._learning_rate
     assert float(schedule(0)) == pytest.approx(1e-2)
     assert float(schedule(total)) == pytest.approx(5e-4)
-    constant = DeepImputer._optimizer(config.replace(lr_decay="constant"))
+    constant = make_optimizer(config.replace(lr_decay="constant"))
     assert float(constant.learning_rate) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="unknown lr_decay 'linear'"):
         config.replace(lr_decay="linear")

@@ -6,7 +6,7 @@ import pytest
 
 from gaingtex.data import Split
 from gaingtex.imputers import FactorAnalysisImputer, fit_factor_model
-from gaingtex.evaluation.masks import missing_mask
+from gaingtex.data.masks import missing_mask
 from gaingtex.imputers.posterior import factor_posterior
 
 

@@ -105,7 +105,7 @@ def test_a_missing_covariate_is_called_missing_not_unseen(smoke_prepared):
 
 def test_a_folder_given_as_a_file_is_called_a_folder(tmp_path, capsys):
     assert main(["evaluate", "--preset", "smoke", "--model", str(tmp_path)]) == 2
-    assert "is a folder; --model takes a .keras file" in capsys.readouterr().err
+    assert "is a folder, not a saved gaingtex model" in capsys.readouterr().err
     assert main(["evaluate", "--preset", "smoke", "--cohort", str(tmp_path), "--model", "m.keras"]) == 2
     assert "is a folder, not an .h5ad file" in capsys.readouterr().err
 

@@ -12,7 +12,7 @@ from gaingtex.cli import main
 from gaingtex.data import read_h5ad, write_h5ad
 from gaingtex.data.embedded import make_cohort
 from gaingtex.fingerprint import cohort_fingerprint
-from gaingtex.imputers.deep.trainer import DeepImputer
+from gaingtex.imputers.deep import DeepImputer
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,9 @@ def test_same_seed_same_hashes_and_evaluate_prints_them(trained, capsys):
     base, cohort, models = trained
     a, b = DeepImputer.load(models["a"]), DeepImputer.load(models["b"])
     assert a.hashes() == b.hashes() and len(a.hashes()["weights"]) == 16
-    assert a.info["cohort_fingerprint"] == cohort_fingerprint(read_h5ad(cohort))
-    assert a.info["ensembl_ids"][0].startswith("ENSG") and len(a.info["ensembl_ids"]) == len(a.genes_)
+    origin = a.provenance_.origin
+    assert origin.cohort_fingerprint == cohort_fingerprint(read_h5ad(cohort)) and origin.cohort == str(cohort)
+    assert origin.ensembl_ids[0].startswith("ENSG") and len(origin.ensembl_ids) == len(a.genes_)
     capsys.readouterr()
     assert main(["evaluate", "--preset", "smoke", "--cohort", str(cohort), "--model", str(models["a"])]) == 0
     out = capsys.readouterr().out

@@ -73,7 +73,7 @@ def test_counts_gct_round_trip_up_to_normalisation(files, gtex):
     cohort = load(files["counts"])
     assert cohort.uns["gaingtex"]["normalize"] == "tmm-int"
     tmm = rank_agreement(cohort, gtex)
-    no_tmm = rank_agreement(load(files["counts"], normalize="int"), gtex)
+    no_tmm = rank_agreement(load(files["counts"], normalise="int"), gtex)
     assert tmm > 0.9
     assert tmm > no_tmm + 0.1  # the library sizes the file was written with are what TMM removes
     for t in ("Whole_Blood", "Lung"):  # inverse-normal per tissue: mean 0, Φ⁻¹ of ranks
@@ -83,10 +83,10 @@ def test_counts_gct_round_trip_up_to_normalisation(files, gtex):
 
 
 def test_tpm_gct_with_int(files, gtex):
-    cohort = load(files["tpm"], normalize="int")
+    cohort = load(files["tpm"], normalise="int")
     assert rank_agreement(cohort, gtex) > 0.85
-    with pytest.raises(ValueError, match="needs read counts.*--normalize int"):
-        load(files["tpm"], normalize="tmm-int")
+    with pytest.raises(ValueError, match="needs read counts.*--normalise int"):
+        load(files["tpm"], normalise="tmm-int")
 
 
 def test_tmm_matches_edger():
@@ -221,7 +221,7 @@ def test_bad_bed_files(files, tmp_path):
     with pytest.raises(ValueError, match="'Brain_Cortext', which is not a GTEx v8 tissue id"):
         load({**files["bed"], "expression": [*beds, odd]})
     with pytest.raises(ValueError, match="already normalised"):
-        load(files["bed"], normalize="tmm-int")
+        load(files["bed"], normalise="tmm-int")
     with pytest.raises(ValueError, match="mixes eQTL BED files"):
         load({**files["bed"], "expression": [beds[0], files["counts"]["expression"]]})
     word = edit(beds[0], tmp_path / "word" / beds[0].name, lambda L: [L[0], L[1].rsplit("\t", 1)[0] + "\tabc", *L[2:]])

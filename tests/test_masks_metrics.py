@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from gaingtex.imputers import MeanImputer, check_inputs
-from gaingtex.evaluation.masks import check_mask, missing_mask, sample_mask
-from gaingtex.evaluation.metrics import masked_scores, summarize
+from gaingtex.data.masks import check_mask, missing_mask, sample_mask
+from gaingtex.evaluation.metrics import masked_scores, summarise
 
 
 def test_sample_mask_keep_probability_per_sample():
@@ -76,7 +76,7 @@ def test_per_tissue_mean_scores_near_zero(book):
     imp = MeanImputer().fit(p.train)
     xhat = imp.transform(np.where(mask > 0, p.test.x, np.nan), mask, p.test.obs)
     np.testing.assert_array_equal(xhat[mask > 0], p.test.x[mask > 0])
-    r2 = summarize(masked_scores(p.test.x, xhat, mask, p.test.obs["tissue"].to_numpy()))["r2"]
+    r2 = summarise(masked_scores(p.test.x, xhat, mask, p.test.obs["tissue"].to_numpy()))["r2"]
     assert -0.1 < r2 < 0.01
 
 
@@ -87,7 +87,7 @@ def test_small_and_unscored_tissues_are_counted_not_dropped():
     mask = np.zeros_like(x)
     scores = masked_scores(x, x * 0.5, mask, groups, samples=np.arange(len(groups)))
     assert dict(scores.groupby("tissue")["samples"].first()) == {"big": 40, "small": 8, "tiny": 3}
-    summary = summarize(scores)
+    summary = summarise(scores)
     assert (summary["tissues"], summary["small_tissues"], summary["unscored_tissues"]) == (2, 1, 1)
     from gaingtex.evaluation.studies.tissues import per_tissue
 

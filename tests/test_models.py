@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from gaingtex.config import model_config
-from gaingtex.evaluation.metrics import summarize
+from gaingtex.evaluation.metrics import summarise
 from gaingtex.evaluation.scoring import score_imputer
 from gaingtex.imputers.deep.losses import adversarial_loss, discriminator_loss, masked_bce, masked_mse, pmi_loss
-from gaingtex.imputers.deep.trainer import DeepImputer
+from gaingtex.imputers.deep import DeepImputer
 from gaingtex.imputers import MeanImputer
 from gaingtex.evaluation.scenarios import scenario_data
 
@@ -80,8 +80,8 @@ def test_the_first_layer_is_one_dense_layer_on_data_and_covariates_together(laye
 
 def test_short_training_beats_the_per_tissue_mean(pmi, inductive):
     x, m, obs = inductive.eval.x, inductive.eval_mask, inductive.eval.obs
-    r2_pmi = summarize(score_imputer(pmi, x, m, obs, by="all")[0])["r2"]
-    r2_mean = summarize(score_imputer(MeanImputer().fit(inductive.train), x, m, obs, by="all")[0])["r2"]
+    r2_pmi = summarise(score_imputer(pmi, x, m, obs, by="all")[0])["r2"]
+    r2_mean = summarise(score_imputer(MeanImputer().fit(inductive.train), x, m, obs, by="all")[0])["r2"]
     assert r2_pmi > r2_mean + 0.1
     assert pmi.history_["val_loss"].iloc[-1] < pmi.history_["val_loss"].iloc[0]
 

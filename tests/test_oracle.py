@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gaingtex.data.embedded import encode_covariates, factor_model
-from gaingtex.evaluation.masks import missing_mask
+from gaingtex.data.masks import missing_mask
 from gaingtex.imputers.oracle import conditional_mean, unit_names
 
 

@@ -1,13 +1,17 @@
 """One contract for every registered method, deep or baseline, in every scenario it supports."""
 
+import inspect
+
 import numpy as np
 import pytest
 
 from gaingtex.config import model_config
 from gaingtex.data.embedded import factor_model
 from gaingtex.evaluation.scenarios import scenario_data
-from gaingtex.imputers import get, names, spec
-from gaingtex.imputers.registry import SCENARIOS, register
+from gaingtex.imputers import get, names, registry, spec
+from gaingtex.imputers.archive import read_arrays, read_meta, write_archive
+from gaingtex.imputers.base import Imputer, check_inputs, keep_observed, observed_mask
+from gaingtex.imputers.registry import ROLES, SCENARIOS, register
 
 FILLS = (np.nan, 0.0, 1e6)
 
@@ -36,12 +40,8 @@ def fit(imputer, data, fill):
     for split, mask in (("train", "train_mask"), ("valid", "valid_mask")):
         if args[mask] is not None:
             args[split] = args[split].with_values(np.where(args[mask] > 0, args[split].x, fill))
-    extra = {"blood": data.blood} if spec_of(imputer).needs_blood else {}
+    extra = {"blood": data.blood} if spec(imputer.name).needs_blood else {}
     return imputer.fit(**args, **extra)
-
-
-def spec_of(imputer):
-    return spec(getattr(imputer, "model_name", None) or imputer.name)
 
 
 def impute(imputer, data, fill):
@@ -64,6 +64,86 @@ def test_the_registry_holds_the_papers_methods():
         get("oracle")
     with pytest.raises(ValueError, match="registered twice"):
         register("mean", "another mean")(type("Other", (), {}))
+
+
+def test_every_method_says_what_it_is(scratch_registry):
+    """A role for every method; a load for every saveable one; the settings it chooses are its own parameters
+    (they are passed back to skip the choice); the paper's best for each scenario, and no other."""
+    for name in names():
+        s = spec(name)
+        assert s.role in ROLES, name
+        assert not s.saveable or callable(s.load), name
+        assert set(s.chooses) <= set(inspect.signature(s.factory).parameters), name
+    assert names(role="paper") == names(trains=True) == ["pmi", "gain", "gain-mse"]
+    assert set(names(role="reference")) == {"gaussian", "factor-analysis"} and names(role="ceiling") == ["oracle"]
+    assert set(names(family="linear-gaussian")) == {"gaussian", "gaussian-pooled", "factor-analysis"}
+    assert registry.paper_best("inductive") == "pmi" and registry.paper_best("inplace") == "gain"
+    with pytest.raises(ValueError, match="unknown role"):
+        register("toy", "toy", role="star")(type("Toy", (), {}))
+    with pytest.raises(ValueError, match="saveable but has no load"):
+        register("toy", "toy", saveable=True)(type("Toy", (), {}))
+    assert "toy" not in names()
+
+
+@pytest.fixture
+def scratch_registry():
+    """The registry as it was before the test: a method the test registers is gone after it."""
+    before = set(names())
+    yield
+    for name in set(names()) - before:
+        registry.unregister(name)
+
+
+def test_a_new_method_that_trains_saves_and_loads_is_one_class(smoke, tmp_path, scratch_registry):
+    """Everything a method needs is in its own file: this class learns each gene's mean, fills it in, saves it
+    through the shared archive and registers itself; the registry builds it, and loads its file back knowing
+    nothing of it but what the file says."""
+
+    @register("toy-gene-mean", "per-gene mean", saveable=True)
+    class GeneMean(Imputer):
+        name = "toy-gene-mean"
+
+        def fit(self, train, valid=None, train_mask=None, valid_mask=None):
+            super().fit(train)
+            seen = observed_mask(train.x, train_mask, "train_mask")
+            self.means_ = (np.where(seen > 0, train.x, 0.0).sum(0) / np.maximum(seen.sum(0), 1)).astype(np.float32)
+            return self
+
+        def transform(self, x, mask, obs):
+            x0, mask = check_inputs(x, mask, obs, self.n_genes)
+            return keep_observed(x0, mask, np.broadcast_to(self.means_, x0.shape))
+
+        def save(self, path):
+            return write_archive(path, self.name, {"seed": self.seed}, {"means": self.means_})
+
+        @classmethod
+        def load(cls, path):
+            self = cls(seed=read_meta(path)["seed"])
+            self.means_ = read_arrays(path)["means"]
+            self.n_genes = len(self.means_)
+            return self
+
+    assert GeneMean.name in names("inductive") and spec("per-gene mean").role == "baseline"
+    data = scenario_data(smoke, "inductive", 0.5, seed=0)
+    fitted = fit(get(GeneMean.name, scenario="inductive", preset="smoke", seed=3), data, np.nan)
+    loaded = registry.load(fitted.save(tmp_path / "toy.gaingtex"))
+    assert type(loaded) is GeneMean and loaded.seed == 3
+    np.testing.assert_array_equal(impute(loaded, data, 0.0), impute(fitted, data, np.nan))
+    registry.unregister(GeneMean.name)
+    with pytest.raises(ValueError, match="toy.gaingtex holds a model of method 'toy-gene-mean', which this"):
+        registry.load(tmp_path / "toy.gaingtex")
+
+
+def test_load_refuses_what_is_not_a_saved_model(tmp_path):
+    (tmp_path / "notes.keras").write_text("not an archive")
+    with pytest.raises(ValueError, match="notes.keras is not a gaingtex model archive"):
+        registry.load(tmp_path / "notes.keras")
+    write_archive(tmp_path / "other.keras", "vae", {}, {})
+    with pytest.raises(ValueError, match="other.keras holds a model of method 'vae'"):
+        registry.load(tmp_path / "other.keras")
+    with pytest.raises(FileNotFoundError, match="absent.keras does not exist"):
+        registry.load(tmp_path / "absent.keras")
+    assert read_meta(tmp_path / "other.keras") == {"method": "vae"}
 
 
 @pytest.mark.parametrize("name", [n for n in names() if len(spec(n).scenarios) < len(SCENARIOS)])
@@ -99,7 +179,8 @@ def test_contract(name, scenario, scenarios, smoke, tmp_path):
     other = impute(fit(build(name, scenario, 1, generator), data, np.nan), data, np.nan)
     assert (not np.array_equal(other, out)) == spec(name).stochastic
     if spec(name).saveable:
-        loaded = type(first).load(first.save(tmp_path / f"{name}.keras"))
+        loaded = registry.load(first.save(tmp_path / f"{name}.keras"))
+        assert type(loaded) is type(first)
         np.testing.assert_array_equal(impute(loaded, data, 0.0), out)
 
 

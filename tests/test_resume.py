@@ -43,7 +43,7 @@ def test_a_checkpoint_of_other_inputs_is_refused(smoke, tmp_path, monkeypatch):
     path = tmp_path / "run.checkpoint.npz"
 
     def stop(self, epoch, logs=None):
-        ckpt.save(self.path, self.model, epoch + 1, self.key, self.history, self.stop.state())
+        ckpt.write(self.path, ckpt.snapshot(self.model, epoch + 1, self.history, self.stop.state()), self.key)
         raise Interrupt
 
     monkeypatch.setattr(ckpt.Checkpointer, "on_epoch_end", stop)

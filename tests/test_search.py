@@ -4,13 +4,13 @@ checked on the embedded 59-gene panel (the size of the real GTEx panel on which 
 import numpy as np
 import pytest
 
-from gaingtex.config import (GAIN_OBJECTIVES, MODELS, SCENARIOS, SEARCH_PRESETS, ModelConfig, SearchConfig,
+from gaingtex.config import (GAIN_OBJECTIVES, SCENARIOS, SEARCH_PRESETS, ModelConfig, SearchConfig,
                              model_config, preset_base, search_config)
 from gaingtex.data.preprocessing import PANEL_SIZE, panel_genes
 from gaingtex.evaluation.scenarios import scenario_data
-from gaingtex.imputers import get
+from gaingtex.imputers import get, names
 from gaingtex.imputers.deep import models as deep_models
-from gaingtex.imputers.deep.trainer import DeepImputer
+from gaingtex.imputers.deep import DeepImputer
 
 
 def test_widths_follow_the_gene_count():
@@ -33,12 +33,12 @@ def test_widths_follow_the_gene_count():
 @pytest.mark.parametrize("preset", [p for p, s in SEARCH_PRESETS.items() if s is not None])
 def test_every_search_fits_in_the_presets_epochs(preset):
     search = search_config(preset)
-    for model in MODELS:
+    for model in names(trains=True):
         for scenario in SCENARIOS:
             base, reference = preset_base(preset, model, scenario)
             candidates = search.candidates(base, model, PANEL_SIZE, reference)
-            names = [name for name, _ in candidates]
-            assert names[0] == "preset" and len(set(names)) == len(names)
+            labels = [name for name, _ in candidates]
+            assert labels[0] == "preset" and len(set(labels)) == len(labels)
             assert len({config for _, config in candidates}) == len(candidates)  # no setting twice
             spent = search.epochs(base, model)
             for _, config in candidates:  # the chosen one's epochs and the others' together: the preset's
@@ -118,38 +118,82 @@ def test_the_search_chooses_on_validation_and_goes_on_from_its_winner(panel, tmp
 
 
 def test_gain_gtex_shares_its_search_with_gain_mse(panel):
-    from gaingtex.imputers.deep import trainer
+    from gaingtex.imputers.deep.search import SearchStore
 
-    data = panel["inplace"]
-    before = len(trainer._SCREENED)
-    gain = get("gain", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args())
-    assert len(trainer._SCREENED) == before + 1
-    mse = get("gain-mse", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args())
-    assert len(trainer._SCREENED) == before + 1  # reused, not redone
+    data, store = panel["inplace"], SearchStore()
+    gain = get("gain", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args(), searches=store)
+    assert len(store) == 1
+    mse = get("gain-mse", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args(), searches=store)
+    assert len(store) == 1  # reused, not redone
     assert gain.config == mse.config and "objective" in gain.search_.columns
     assert np.isfinite(gain.history_["val_loss"]).all()
 
 
 def test_a_kept_search_is_read_by_another_process_and_not_redone(panel, tmp_path, monkeypatch):
-    from gaingtex.imputers.deep import trainer
+    from gaingtex.imputers.deep import search
+    from gaingtex.imputers.deep.search import FolderStore
 
     data = panel["inductive"]
     mse = get("gain-mse", scenario="inductive", preset="smoke", seed=0).fit(**data.fit_args(), searches=tmp_path)
     kept = list(tmp_path.glob("search-*.json"))
     assert len(kept) == 1 and mse.chosen_["search"] in kept[0].read_text()
-    for key in list(trainer._SCREENED):
-        monkeypatch.delitem(trainer._SCREENED, key)  # as in a fresh process: only the folder remembers
+    assert kept[0].with_suffix(".npz").is_file()  # the winner, which GAIN-MSE went on from
 
     def no_search(*args, **kwargs):
         raise AssertionError("the kept search was done again")
 
-    monkeypatch.setattr(DeepImputer, "_rung", no_search)
+    monkeypatch.setattr(search, "_rung", no_search)  # a fresh store on the folder: only the folder remembers
     gain = get("gain", scenario="inductive", preset="smoke", seed=0).fit(**data.fit_args(), searches=tmp_path)
     assert gain.config == mse.config and gain.chosen_ == mse.chosen_
     assert list(gain.search_["candidate"]) == list(mse.search_["candidate"])
     np.testing.assert_allclose(gain.search_["val_loss"], mse.search_["val_loss"])
-    key = next(iter(trainer._SCREENED))
-    assert trainer.load_search(tmp_path, key + "another") is None  # nothing kept under that key
+    record = __import__("json").loads(kept[0].read_text())
+    assert FolderStore(tmp_path).get(record["key"] + "another") is None  # nothing kept under that key
+
+
+ORDER_SCRIPT = """
+import sys
+from gaingtex.data.embedded import make_cohort
+from gaingtex.data.preprocessing import panel_genes
+from gaingtex.evaluation.scenarios import scenario_data
+from gaingtex.imputers import get, names
+
+adata = make_cohort("smoke", seed=0)
+data = scenario_data(adata, "inplace", 0.5, 0, panel_genes(adata.var_names))
+for name in sys.argv[2:]:
+    model = get(name, scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args(), searches=sys.argv[1])
+print(model.hashes()["weights"])
+"""
+
+
+def test_a_model_is_the_same_whatever_ran_before_it(panel, tmp_path):
+    """GAIN-MSE alone, after GAIN-GTEx with a shared store, in this process and in fresh ones: one set of weights.
+    (The search's winner is kept in the store, so GAIN-MSE goes on from it whoever searched.)"""
+    import subprocess
+    import sys
+
+    from gaingtex.imputers.deep.search import SearchStore
+
+    data = panel["inplace"]
+
+    def gain_mse(searches=None):
+        return get("gain-mse", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args(),
+                                                                              searches=searches).hashes()["weights"]
+
+    alone = gain_mse()
+    store = SearchStore()
+    get("gain", scenario="inplace", preset="smoke", seed=0).fit(**data.fit_args(), searches=store)
+    assert gain_mse(store) == alone  # after GAIN-GTEx, in this process
+    assert gain_mse() == alone  # and alone again, after both
+
+    def fresh(folder, *models):
+        done = subprocess.run([sys.executable, "-c", ORDER_SCRIPT, str(folder), *models], capture_output=True,
+                              text=True, check=True)
+        return done.stdout.split()[-1]
+
+    assert fresh(tmp_path / "a", "gain-mse") == alone  # alone, in a fresh process
+    assert fresh(tmp_path / "b", "gain", "gain-mse") == alone  # after GAIN-GTEx, in a fresh process
+    assert gain_mse(tmp_path / "b") == alone  # from the search another process kept
 
 
 def test_a_search_is_a_stated_setting():

@@ -86,8 +86,8 @@ def test_blood_surrogate_is_worse_than_the_mean(book):
     """On the same covered test samples and the same mask, a donor's blood says less about another tissue than
     that tissue's mean does."""
     from gaingtex.data import prepare
-    from gaingtex.evaluation.masks import missing_mask
-    from gaingtex.evaluation.metrics import summarize
+    from gaingtex.data.masks import missing_mask
+    from gaingtex.evaluation.metrics import summarise
     from gaingtex.evaluation.scoring import score_imputer
     from gaingtex.imputers import BloodSurrogate
 
@@ -96,8 +96,8 @@ def test_blood_surrogate_is_worse_than_the_mean(book):
     covered = prepared.test.take(np.flatnonzero(blood.covers(prepared.test.obs)))
     assert len(covered) > 100
     mask = missing_mask(*covered.x.shape, 0.5, np.random.default_rng(0))
-    r2_blood = summarize(score_imputer(blood, covered.x, mask, covered.obs, by="all")[0])["r2"]
-    r2_mean = summarize(score_imputer(MeanImputer().fit(prepared.train), covered.x, mask, covered.obs,
+    r2_blood = summarise(score_imputer(blood, covered.x, mask, covered.obs, by="all")[0])["r2"]
+    r2_mean = summarise(score_imputer(MeanImputer().fit(prepared.train), covered.x, mask, covered.obs,
                                       by="all")[0])["r2"]
     assert r2_blood < r2_mean - 0.5
     assert studies.blood_surrogate_r2(prepared, 0.5, 0) == pytest.approx(r2_blood)

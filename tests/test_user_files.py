@@ -83,7 +83,7 @@ def test_gct_with_side_table_and_a_model(user, model_file, tmp_path, capsys):
 
 def test_model_on_h5ad_aligns_genes_by_symbol(smoke, model_file, tmp_path):
     from gaingtex.data import read_h5ad, write_h5ad
-    from gaingtex.imputers.deep.trainer import DeepImputer
+    from gaingtex.imputers.deep import DeepImputer
     from gaingtex.impute import impute_with_model
 
     g = smoke[smoke.obs["cohort"] == "GTEx"][:40].copy()

@@ -1,9 +1,9 @@
 """``gaingtex book``: execute the notebooks with papermill into one run folder, then build the Jupyter Book.
 
-Order: 01 data → 02 training (once per model and scenario, :data:`TRAINING_ORDER`) → 03 … 08. Every notebook reads what earlier ones
-left in the run folder (cohort, models) and never retrains a model that is there. The book is built from the
-executed copies with execution off and warnings as errors; a failed notebook or build removes the previously
-built HTML, so no stale page is left looking current.
+Order: 01 data → 02 training (once per trained method of the registry and scenario) → 03 … 08. Every notebook
+reads what earlier ones left in the run folder (cohort, models) and never retrains a model that is there. The book
+is built from the executed copies with execution off and warnings as errors; a failed notebook or build removes the
+previously built HTML, so no stale page is left looking current.
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ import nbformat
 
 from .._io import atomic_path
 from ..config import SCENARIOS
-from ..imputers.registry import label
+from ..imputers.registry import label, names
 from .runs import Run, check_sources, default_run_dir
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
              "08_comparison")
-# GAIN-MSE before GAIN-GTEx: both screen the same generator, and the first to train keeps the search in the run
-# folder; GAIN-MSE goes on from the search's winner, GAIN-GTEx trains afresh with its discriminator either way.
-TRAINING_ORDER = ("pmi", "gain-mse", "gain")
 SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
 HIDDEN_TAGS = ("parameters", "injected-parameters")
 # Prose cells written for one kind of cohort: shown only when the cohort has a generating model (an oracle), or
@@ -77,7 +74,7 @@ def plan(preset: str, seed: int, run_dir: Path, cohort: Path | None = None, exte
     data = {**common, **({"cohort": str(cohort), "external": [str(e) for e in external]} if cohort else {})}
     steps = [Step("01_data", "01_data", data)]
     for scenario in SCENARIOS:
-        for model in TRAINING_ORDER:
+        for model in names(trains=True):
             steps.append(Step("02_training", f"02_training_{model.replace('-', '_')}_{scenario}",
                               {**common, "model": model, "scenario": scenario},
                               title=f"Training {label(model)}, {SCENARIO_TITLES[scenario]}"))

@@ -1,4 +1,4 @@
-"""What a book page needs beyond a figure: named values glued for the prose."""
+"""What a book page needs beyond a figure: named values glued for the prose, and the sentences built from them."""
 
 from __future__ import annotations
 
@@ -44,6 +44,30 @@ def data_note(facts: dict, sources: dict, n_samples: int, n_donors: int) -> str:
             "model, so there is no oracle: every method is measured against the better of two learnt linear "
             "references, the per-tissue Gaussian conditional mean and factor analysis, each tuned on the "
             "validation donors. A notebook whose inputs the cohort lacks says so on its page.")
+
+
+def verdict(values: dict) -> str:
+    """One plain sentence on whether the paper's ordering holds in a scenario, from that scenario's values of
+    :func:`gaingtex.evaluation.comparison.ordering`."""
+    sentence = f"{values['best']} is the best learnt method (R² {values['best_r2']:.3f})"
+    if "paper" in values:
+        sentence += (", as in the paper" if values["holds"] else
+                     f"; the paper's best, {values['paper']}, ranks {values['paper_rank']} of {values['ranked']} "
+                     f"(R² {values['paper_r2']:.3f})")
+        if "linear" in values and values["linear"] != values["paper"]:
+            gap = values["paper_r2"] - values["linear_r2"]
+            sentence += (f". {values['paper']} {'beats' if gap >= 0 else 'trails'} the best linear reference, "
+                         f"{values['linear']}, by {abs(gap):.3f}")
+    return sentence + "."
+
+
+def ordering_values(summary: pd.DataFrame, genes: str = "all") -> dict[str, object]:
+    """The comparison's ordering (:func:`gaingtex.evaluation.comparison.ordering`) as named values for the prose:
+    ``<scenario>_<value>``, with the sentence as ``<scenario>_verdict``."""
+    from ..evaluation.comparison import ordering
+
+    return {f"{scenario}_{k}": v for scenario, values in ordering(summary, genes).items()
+            for k, v in {**values, "verdict": verdict(values)}.items()}
 
 
 SEARCH_HEADERS = {"candidate": "setting", "hidden": "hidden blocks", "learning_rate": "learning rate",

@@ -26,7 +26,8 @@ import pandas as pd
 
 from .. import __version__
 from .._io import atomic_path
-from ..config import MODELS, PRESETS, SCENARIOS, check_choice
+from ..config import PRESETS, SCENARIOS, check_choice
+from ..imputers import registry
 
 GENE_SETS = ("all", "alzheimer", "panel")
 
@@ -176,10 +177,8 @@ class Run:
     @property
     def references(self) -> list[str]:
         """The methods every result is measured against: the oracle, or without a generating model the learnt
-        linear references (:data:`gaingtex.evaluation.scoring.LEARNT_REFERENCES`)."""
-        from ..evaluation.scoring import LEARNT_REFERENCES
-
-        return ["oracle"] if self.has_oracle else list(LEARNT_REFERENCES)
+        linear references (the registry's role ``"reference"``)."""
+        return ["oracle"] if self.has_oracle else registry.names(role="reference")
 
     @cached_property
     def cohort(self):
@@ -230,22 +229,21 @@ class Run:
         from ..data.embedded import factor_model
         from ..evaluation.scenarios import check_trained_masks
         from ..evaluation.scoring import build_methods
-        from ..imputers import spec
 
         generator = factor_model(self.cohort) if "generator" in self.cohort.uns else None
         out = {}
         for name in names:
-            if spec(name).trains:
+            if registry.spec(name).trains:
                 model = self.load_model(name, data.scenario, genes)
                 check_trained_masks(model, data.missing_rate, data.seed)
-                out[model.name] = model
+                out[registry.label(model.name)] = model
             else:
                 out.update(build_methods([name], data, self.preset, generator))
         return out
 
     # ------------------------------------------------------------------------------------------------- models
     def model_path(self, model: str, scenario: str, genes: str = "all") -> Path:
-        check_choice(model, MODELS, "model")
+        check_choice(model, tuple(registry.names(trains=True)), "model")
         check_choice(scenario, SCENARIOS, "scenario")
         check_choice(genes, GENE_SETS, "gene set")
         prefix = "" if genes == "all" else f"{genes}-"
@@ -256,14 +254,12 @@ class Run:
 
     def load_model(self, model: str, scenario: str, genes: str = "all"):
         """A trained model of the folder, with an error that says which notebook trains it when it is absent."""
-        from ..imputers.deep.trainer import DeepImputer
-
         path = self.model_path(model, scenario, genes)
         if not path.is_file():
             hint = {"all": f"run notebook 02 (training) with model={model!r}, scenario={scenario!r}",
                     "alzheimer": "run notebook 06 (Alzheimer's pathway)", "panel": "run notebook 08 (comparison)"}[genes]
             raise FileNotFoundError(f"{path} does not exist: {hint} for this run folder first")
-        return DeepImputer.load(path)
+        return registry.load(path)
 
     def train_or_load(self, model: str, scenario: str, genes: str = "all", progress: bool = True):
         """Load the folder's model if present, else train it with the run's preset and seed and save it; its
@@ -278,8 +274,7 @@ class Run:
             return self.load_model(model, scenario, genes), False
         imputer = train_model(self.cohort, model, scenario, self.preset, seed=self.seed, genes=self.genes(genes),
                               progress=progress, checkpoint=path.with_suffix(".checkpoint.npz"),
-                              searches=self.folder / "searches")
-        imputer.info["genes"] = genes
+                              searches=self.folder / "searches", cohort=str(self.cohort_path), gene_set=genes)
         path.parent.mkdir(parents=True, exist_ok=True)
         imputer.save(path)
         return imputer, True

@@ -1,4 +1,5 @@
-"""Data: the cohort schema, shipped reference facts, the embedded cohort, donor splits, preparation, h5ad I/O."""
+"""Data: the cohort schema, shipped reference facts, the embedded cohort, donor splits, preparation, h5ad I/O, and
+missingness masks with the named random streams they are drawn from (:mod:`.masks`)."""
 
 from .h5ad import read_h5ad, write_h5ad
 from .preprocessing import (CovariateEncoder, Prepared, Split, Standardizer, alzheimer_genes, extended_index,

@@ -47,7 +47,7 @@ def tissue_set(tissues: str | Sequence[str]) -> list[str]:
 
 def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLike, phenotypes: str | os.PathLike,
               tissues: str | Sequence[str] = "paper", genotyped_only: bool = False,
-              genes: str | list[str] = "protein-coding", normalize: str | None = None,
+              genes: str | list[str] = "protein-coding", normalise: str | None = None,
               min_samples: int = MIN_SAMPLES, progress: bool = False) -> ad.AnnData:
     """Read GTEx v8 expression files and annotation tables into a validated cohort.
 
@@ -64,7 +64,7 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
         all have genotypes).
     genes
         ``protein-coding``, ``all`` or a list of symbols or Ensembl ids (:func:`gaingtex.data.gene_ids.map_genes`).
-    normalize
+    normalise
         ``tmm-int``, ``int`` or ``none``; default ``none`` for eQTL files and ``tmm-int`` for a GCT.
     min_samples
         Tissues with fewer samples after filtering are left out (and reported).
@@ -81,9 +81,9 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
                          "the <Tissue>.v8.normalized_expression.bed.gz files or one GCT")
     if not all(beds) and len(paths) > 1:
         raise ValueError(f"--expression takes one GCT file, got {len(paths)}")
-    normalize = normalize or ("none" if beds[0] else "tmm-int")
-    if normalize not in METHODS:
-        raise ValueError(f"--normalize {normalize!r}: expected one of {', '.join(METHODS)}")
+    normalise = normalise or ("none" if beds[0] else "tmm-int")
+    if normalise not in METHODS:
+        raise ValueError(f"--normalise {normalise!r}: expected one of {', '.join(METHODS)}")
     if min_samples < 1:
         raise ValueError(f"--min-samples must be at least 1, got {min_samples}")
     wanted = tissue_set(tissues)
@@ -96,19 +96,20 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
         raise ValueError(f"--genotyped-only needs the v8 paper's sample table (with has_genotype) or eQTL files; "
                          f"{samples} is the Portal's sample attributes")
     if beds[0]:
-        if normalize == "tmm-int":
-            raise ValueError("the eQTL BED files are already normalised values, not read counts: use --normalize "
+        if normalise == "tmm-int":
+            raise ValueError("the eQTL BED files are already normalised values, not read counts: use --normalise "
                              "none (the default for them) or int")
         values, obs, gene_map = _read_beds(paths, sample_table, wanted, genes, report, progress)
     else:
-        values, obs, gene_map = _read_gct(paths[0], sample_table, wanted, genes, normalize, genotyped_only, report,
+        values, obs, gene_map = _read_gct(paths[0], sample_table, wanted, genes, normalise, genotyped_only, report,
                                           progress)
     obs = _annotate(obs.assign(row=np.arange(len(obs))), donors, report)
     obs = obs[obs["keep"].to_numpy(dtype=bool)].drop(columns="keep")  # the matrix is not copied: rows index it
     explicit = not (isinstance(tissues, str) and tissues in ("paper", "all"))
-    values, obs, var = _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report,
+    values, obs, var = _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit, report,
                                    progress)
-    meta = {"kind": "gtex", "normalize": normalize, "genes": genes if isinstance(genes, str) else "list",
+    meta = {"kind": "gtex", "normalize": normalise,  # the stored key keeps its spelling: older files read alike
+            "genes": genes if isinstance(genes, str) else "list",
             "sources": [str(p) for p in paths], "report": report}
     adata = ad.AnnData(X=values, obs=obs, var=var, uns={"gaingtex": meta})
     return validate(adata, str(paths[0]) if len(paths) == 1 else f"{len(paths)} eQTL files")
@@ -187,7 +188,7 @@ def _read_bed(path: Path) -> pd.DataFrame:
     return pd.DataFrame(numbers(frame.iloc[:, 4:], ids, path, "donor"), index=ids, columns=donors)
 
 
-def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, report, progress):
+def _read_gct(path, sample_table, wanted, genes, normalise, genotyped_only, report, progress):
     """A GCT's samples of the wanted tissues (and donors), with the rows that normalisation needs."""
     header = read_header(path)
     known = [s for s in header.samples if s in sample_table.index]
@@ -205,7 +206,7 @@ def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, repo
         raise ValueError(f"{path}: no sample is of a tissue in --tissues"
                          f"{' with a genotyped donor' if genotyped_only else ''}")
     columns = list(table.index[chosen])
-    if normalize == "tmm-int":  # TMM uses every gene of the file, as the GTEx pipeline does
+    if normalise == "tmm-int":  # TMM uses every gene of the file, as the GTEx pipeline does
         keep_rows = None
     elif isinstance(genes, str) and genes == "protein-coding":
         coding = set(reference.protein_coding_genes()["ensembl_gene_id"])
@@ -216,7 +217,7 @@ def _read_gct(path, sample_table, wanted, genes, normalize, genotyped_only, repo
     gene_map = map_genes(gct.ids, gct.descriptions, genes=genes, source=str(path))
     report.extend(gene_map.decisions)
     values = gct.values
-    if normalize != "tmm-int":  # only the mapped genes are needed
+    if normalise != "tmm-int":  # only the mapped genes are needed
         values = values[gene_map.rows]
         gene_map = GeneMap(np.arange(len(gene_map.rows)), gene_map.var, gene_map.decisions)
     obs = table.loc[gct.samples, ["donor_id", "tissue"]].assign(keep=True)
@@ -248,7 +249,7 @@ def _bar(items, progress: bool, desc: str, unit: str):
     return tqdm(items, desc=desc, unit=unit, leave=False)
 
 
-def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit, report, progress=False):
+def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit, report, progress=False):
     """Normalise each tissue (when asked), keep the genes that pass in every tissue, leave out tiny tissues.
 
     A tissue named in an explicit ``--tissues`` list that has no sample is an error; of ``paper`` or ``all``, the
@@ -271,18 +272,18 @@ def _per_tissue(values, obs, gene_map, normalize, min_samples, wanted, explicit,
         raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
     out = np.full((len(obs), len(gene_map.rows)), np.nan, dtype=np.float32)
     passing = np.ones(len(gene_map.rows), dtype=bool)
-    for t in _bar(present, progress and normalize != "none", f"normalising ({normalize})", "tissues"):
+    for t in _bar(present, progress and normalise != "none", f"normalising ({normalise})", "tissues"):
         rows = np.flatnonzero(tissue == t)
-        if normalize == "none":
+        if normalise == "none":
             out[rows] = values[position[rows]][:, gene_map.rows]
             continue
-        norm, keep = normalise_tissue(values[position[rows]], normalize)
+        norm, keep = normalise_tissue(values[position[rows]], normalise)
         index = np.full(values.shape[1], -1)
         index[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
         kept = index[gene_map.rows]
         passing &= kept >= 0
         out[rows] = np.where(kept >= 0, norm[:, np.maximum(kept, 0)], np.nan)
-    if normalize != "none":
+    if normalise != "none":
         if not passing.any():
             raise ValueError("no gene passes the expression thresholds (≥ 6 reads, or TPM ≥ 0.1, in ≥ 20 % of "
                              "samples) in every tissue")

@@ -56,7 +56,7 @@ def tmm_cpm(counts: np.ndarray) -> np.ndarray:
 def _counts(counts: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts, dtype=np.float64)
     if np.isnan(counts).any():
-        raise ValueError("TMM needs complete read counts; the matrix has missing values (use --normalize none)")
+        raise ValueError("TMM needs complete read counts; the matrix has missing values (use --normalise none)")
     if (counts < 0).any():
         raise ValueError(f"read counts cannot be negative (found {counts.min():g})")
     if (counts.sum(axis=1) == 0).any():
@@ -99,8 +99,8 @@ def normalise_tissue(values: np.ndarray, method: str, tpm: np.ndarray | None = N
         return np.asarray(values, dtype=np.float32), np.ones(values.shape[1], dtype=bool)
     counts = looks_like_counts(values)
     if method == "tmm-int" and not counts:
-        raise ValueError("--normalize tmm-int needs read counts, and these values are not whole numbers (TPM?); "
-                         "use --normalize int")
+        raise ValueError("--normalise tmm-int needs read counts, and these values are not whole numbers (TPM?); "
+                         "use --normalise int")
     keep = expressed(values if counts else None, tpm if counts else (tpm if tpm is not None else values))
     scaled = tmm_cpm(values) if method == "tmm-int" else values
     return inverse_normal(scaled[:, keep]), keep

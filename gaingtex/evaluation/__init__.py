@@ -1,2 +1,3 @@
-"""Evaluation: masks and their random streams, the two scenarios, metrics, one scoring path, the paper's studies
-and the benchmark. (Import the submodules; this package imports nothing, so that the imputers may use its masks.)"""
+"""Evaluation: the two scenarios, metrics, one scoring path, the comparison of methods, the paper's studies and the
+benchmark. It computes; the book (:mod:`gaingtex.book`) presents. (Import the submodules; this package imports
+nothing.)"""

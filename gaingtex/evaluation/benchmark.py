@@ -19,31 +19,15 @@ from .. import __version__
 from .._io import write_json
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
+from ..data.masks import missing_mask, stream
 from ..imputers import get
-from .comparison import compare, plus_minus, summarise, train_deep
-from .masks import missing_mask, stream
-from .metrics import masked_scores, summarize
+from . import metrics
+from .comparison import compare, summarise, train_deep
+from .metrics import masked_scores
 from .runtime import RUNTIME_METHODS, imputation_memory, runtime_ratios
 from .scenarios import ScenarioData, scenario_data
 from .scoring import fit_imputer, score_imputer
 from .studies import blood_surrogate_r2, shifted_cohorts
-
-
-def matmul_throughput(n: int = 2048, repeats: int = 10) -> float:
-    """Dense float32 matrix-multiply throughput of this machine through TensorFlow, in FLOP/s (best of 3)."""
-    from ..imputers.deep._keras import tf
-
-    a = tf.random.normal((n, n), seed=1)
-    b = tf.random.normal((n, n), seed=2)
-    tf.matmul(a, b).numpy()  # warm-up
-    best = 0.0
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            c = tf.matmul(a, b)
-        c.numpy()
-        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - t0))
-    return best
 
 
 def swap_tissues(obs: pd.DataFrame, same_group: bool, rng: np.random.Generator) -> pd.Categorical:
@@ -68,16 +52,17 @@ def calibration(adata, data: ScenarioData) -> dict:
     scores, _ = score_imputer(oracle, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)
     per_tissue = scores.groupby("tissue")["r2"].mean()
     mean = fit_imputer(get("mean"), data)
-    out = {"oracle_r2": summarize(scores)["r2"],
+    out = {"oracle_r2": metrics.summarise(scores)["r2"],
            "oracle_r2_per_tissue": {k: float(v) for k, v in per_tissue.dropna().items()},
-           "mean_r2": summarize(score_imputer(mean, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)[0])["r2"]}
+           "mean_r2": metrics.summarise(score_imputer(mean, data.eval.x, data.eval_mask, data.eval.obs,
+                                                      by=data.scope)[0])["r2"]}
     missing_rate = data.missing_rate
     rng = stream(data.seed, "calibration")
     for which in ("same_group", "other_group"):
         swapped = data.eval.obs.assign(tissue=swap_tissues(data.eval.obs, which == "same_group", rng))
         hidden = np.where(data.eval_mask > 0, data.eval.x, np.nan)
         x_hat = oracle.transform(hidden, data.eval_mask, swapped)
-        out[f"oracle_r2_{which}_tissue"] = summarize(masked_scores(
+        out[f"oracle_r2_{which}_tissue"] = metrics.summarise(masked_scores(
             data.eval.x, x_hat, data.eval_mask, data.eval.obs["tissue"].to_numpy(), samples=data.eval.obs.index))["r2"]
     blood = blood_surrogate_r2(prepared, missing_rate, rng)
     if blood is not None:
@@ -87,8 +72,8 @@ def calibration(adata, data: ScenarioData) -> dict:
     cohorts = shifted_cohorts(prepared) if len(prepared.external) else {}
     for name, (tissue, part, _) in cohorts.items():
         m = missing_mask(*part.x.shape, missing_rate, rng)
-        own = summarize(score_imputer(oracle, part.x, m, part.obs, by="all")[0])["r2"]
-        healthy = summarize(score_imputer(healthy_oracle, part.x, m, part.obs, by="all")[0])["r2"]
+        own = metrics.summarise(score_imputer(oracle, part.x, m, part.obs, by="all")[0])["r2"]
+        healthy = metrics.summarise(score_imputer(healthy_oracle, part.x, m, part.obs, by="all")[0])["r2"]
         shifted[name] = {"tissue": tissue, "tissue_oracle_r2_on_tissue": float(per_tissue.get(tissue, np.nan)),
                          "tissue_oracle_r2": healthy, "own_oracle_r2": own}
     out["shifted"] = shifted
@@ -107,6 +92,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
     run again."""
     from ..imputers.deep.distribute import accelerator, use_threads
+    from ..imputers.deep.throughput import matmul_throughput
 
     use_threads()
     t_start = time.perf_counter()
@@ -183,37 +169,3 @@ def _measure(memory: dict, row: dict, imputer, data, seed: int) -> None:
     if row["seed"] == seed and row["scenario"] == "inductive" and row["genes"] == "all" and \
             row["method"] in RUNTIME_METHODS:
         memory[row["method"]] = imputation_memory(imputer, data)
-
-
-def format_table(result: dict) -> str:
-    """A plain-text table of a benchmark result: mean ± sd over seeds, then the calibration figures."""
-    summary = pd.DataFrame(result["summary"])
-    shown = pd.DataFrame({
-        "method": summary["method"], "scenario": summary["scenario"], "genes": summary["genes"],
-        "seeds": summary["seeds"].astype(str) + "/" + summary["runs"].astype(str),
-        "R²": [plus_minus(m, s) for m, s in zip(summary["r2_mean"], summary["r2_sd"])],
-        "RMSE": [plus_minus(m, s) for m, s in zip(summary["rmse_mean"], summary["rmse_sd"])],
-        "× ref": summary.get("fraction", pd.Series(np.nan, index=summary.index)).map("{:.3f}".format),
-        "fit s": summary["fit_seconds_mean"].map("{:.1f}".format),
-        "impute s": summary["impute_seconds_mean"].map("{:.2f}".format),
-        "status": summary["status"]})
-    with pd.option_context("display.width", 200, "display.max_colwidth", 40):
-        table = shown.to_string(index=False)
-    lines = [f"preset={result['preset']} seeds={result['seeds']} missing_rate={result['missing_rate']} "
-             f"device={result['device']} matmul={result['matmul_flops'] / 1e9:.1f} GFLOP/s "
-             f"wall={result['wall_seconds']:.0f}s", table]
-    for name, r in result.get("runtime", {}).get("ratios", {}).items():
-        lines.append(f"imputation time of {r['method']} / {r['deep']}: {r['ratio']:.2f} ({r['seconds']:.2f} s vs "
-                     f"{r['deep_seconds']:.2f} s on {r['rows']} rows)")
-    cal = result.get("calibration")
-    if cal is None:
-        return "\n".join(lines + ["no generating model: no oracle, no calibration"])
-    lines.append(
-        f"calibration: oracle R² {cal['oracle_r2']:.3f} (tissues {min(cal['oracle_r2_per_tissue'].values()):.2f}"
-        f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
-        f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}; oracle told another tissue: "
-        f"same group {cal['oracle_r2_same_group_tissue']:.3f}, other group {cal['oracle_r2_other_group_tissue']:.3f}")
-    for name, s in cal["shifted"].items():
-        lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
-                     f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")
-    return "\n".join(lines)

@@ -19,14 +19,14 @@ from tqdm.auto import tqdm
 from ..config import SCENARIOS
 from ..data import alzheimer_genes, panel_genes
 from ..data.preprocessing import PANEL_SIZE
-from ..imputers import get, names, spec
+from ..imputers import get, label, names, spec
 from ..imputers.base import BudgetExceeded
-from .metrics import summarize
+from ..imputers.registry import paper_best
+from . import metrics
 from .scenarios import scenario_data
 from .scoring import fit_imputer, score_imputer
 
 GENE_SETS = ("all", "alzheimer", "panel")
-CHOSEN = ("n_factors", "n_neighbors", "alpha", "shrinkage", "delta")  # what methods choose on validation
 NOT_TRAINED = "not trained"  # a deep model the caller chose not to train at this seed (the book's presets)
 ROW = ("method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds")
 
@@ -51,10 +51,19 @@ def gene_sets(adata, wanted: Iterable[str] = GENE_SETS) -> dict[str, list[str] |
 
 
 def train_deep(preset: str, progress: bool = False) -> DeepModels:
-    """Deep models trained afresh for each seed with the preset's configuration."""
+    """Deep models trained afresh for each seed with the preset's configuration. Their validation searches are
+    kept in one store, so that GAIN-GTEx and GAIN-MSE, trained one after the other, search once per seed, scenario
+    and gene set (the models are the same as if each had searched)."""
+    store = None
 
     def train(name, scenario, genes, seed, data):
-        return get(name, scenario=scenario, preset=preset, seed=seed, progress=progress).fit(**data.fit_args())
+        nonlocal store
+        if store is None:
+            from ..imputers.deep.search import SearchStore
+
+            store = SearchStore(capacity=2)
+        return get(name, scenario=scenario, preset=preset, seed=seed, progress=progress).fit(**data.fit_args(),
+                                                                                              searches=store)
 
     return train
 
@@ -94,7 +103,7 @@ def run_method(name: str, data, preset: str, seed: int, generator=None, budget: 
     except BudgetExceeded as stop:
         return {**row, "status": "> budget", "progress": stop.progress, "budget_seconds": stop.budget,
                 "fit_seconds": time.perf_counter() - t0}, None
-    summary = summarize(scores)
+    summary = metrics.summarise(scores)
     return {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
             "impute_seconds": impute_seconds, **settings(imputer)}, imputer
 
@@ -141,7 +150,7 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                 if earlier["status"] == "> budget":
                     over.setdefault(key, seed)
                 elif earlier["status"] == "ok" and key not in chosen:
-                    chosen[key] = {k: earlier[k] for k in CHOSEN if earlier.get(k) is not None}
+                    chosen[key] = {k: earlier[k] for k in spec(name).chooses if earlier.get(k) is not None}
                 block.append(earlier)
                 bar.update()
                 continue
@@ -207,67 +216,27 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-LINEAR = ("gaussian", "gaussian-pooled", "factor-analysis")  # the linear-Gaussian references
-PAPER_BEST = {"inductive": "pmi", "inplace": "gain"}  # the paper's best method in each scenario
-
-
-def ordering(summary: pd.DataFrame, genes: str = "all") -> dict:
-    """Whether the paper's ordering holds, per scenario: the best learnt method (the oracle is not learnt), the
-    paper's best (PMI inductive, GAIN-GTEx in place) and its rank, and the best linear reference; as values and
-    one plain sentence per scenario (``<scenario>_verdict``) for the page."""
-    from ..imputers import label
-
+def ordering(summary: pd.DataFrame, genes: str = "all") -> dict[str, dict]:
+    """Whether the paper's ordering holds, per scenario: the best learnt method (the oracle, the ceiling, is not
+    learnt) and its R², the paper's best there (the registry's ``paper_best``: PMI inductive, GAIN-GTEx in place)
+    with its R² and rank, whether it is the best (``holds``), the best linear-Gaussian reference (the registry's
+    family ``"linear-gaussian"``), and how many learnt methods were ranked (``ranked``). Methods are named by
+    label. :func:`gaingtex.book.pages.ordering_values` says it in a sentence."""
     out = {}
     for scenario, block in summary[summary["genes"] == genes].groupby("scenario", sort=False):
-        learnt = block[(block["method"] != "oracle") & block["r2_mean"].notna()].sort_values("r2_mean",
-                                                                                              ascending=False)
+        learnt = block[~block["method"].isin(names(role="ceiling")) & block["r2_mean"].notna()]
+        learnt = learnt.sort_values("r2_mean", ascending=False)
         if not len(learnt):
             continue
         r2 = learnt.set_index("method")["r2_mean"]
-        best, paper = r2.index[0], PAPER_BEST[scenario]
-        linear = [m for m in r2.index if m in LINEAR]
+        best, paper = r2.index[0], paper_best(scenario)
+        family = set(names(family="linear-gaussian"))
+        linear = [m for m in r2.index if m in family]
         values = {"best": label(best), "best_r2": float(r2.iloc[0])}
-        sentence = f"{label(best)} is the best learnt method (R² {r2.iloc[0]:.3f})"
         if paper in r2:
             rank = int(list(r2.index).index(paper)) + 1
             values.update(paper=label(paper), paper_r2=float(r2[paper]), paper_rank=rank, holds=bool(best == paper))
-            sentence += (", as in the paper" if best == paper else
-                         f"; the paper's best, {label(paper)}, ranks {rank} of {len(r2)} (R² {r2[paper]:.3f})")
         if linear:
             values.update(linear=label(linear[0]), linear_r2=float(r2[linear[0]]))
-            if paper in r2 and linear[0] != paper:
-                gap = float(r2[paper] - r2[linear[0]])
-                sentence += (f". {label(paper)} {'beats' if gap >= 0 else 'trails'} the best linear reference, "
-                             f"{label(linear[0])}, by {abs(gap):.3f}")
-        values["verdict"] = sentence + "."
-        out.update({f"{scenario}_{k}": v for k, v in values.items()})
+        out[scenario] = {**values, "ranked": len(r2)}
     return out
-
-
-def display_summary(summary: pd.DataFrame, genes: str = "all"):
-    """The comparison as a page shows it: one row per method and scenario, best first, with human headers."""
-    from ..imputers import label
-    from .scoring import display_table
-
-    block = summary[summary["genes"] == genes].copy()
-    block["order"] = block["r2_mean"].fillna(-np.inf)
-    block = block.sort_values(["scenario", "order"], ascending=[True, False])
-    reference = block["reference"].dropna()
-    ratio = "× oracle" if len(reference) and (reference == "oracle").all() else "× best"
-    table = pd.DataFrame({
-        "method": block["method"].map(label).to_numpy(),
-        "scenario": block["scenario"].str.replace("inplace", "in place").to_numpy(),
-        "R²": [plus_minus(m, s) for m, s in zip(block["r2_mean"], block["r2_sd"])],
-        "RMSE": [plus_minus(m, s) for m, s in zip(block["rmse_mean"], block["rmse_sd"])],
-        ratio: block.get("fraction", pd.Series(np.nan, index=block.index)).to_numpy(),
-        "fit s": block["fit_seconds_mean"].to_numpy(), "impute s": block["impute_seconds_mean"].to_numpy(),
-        "seeds": (block["seeds"].astype(str) + " of " + block["runs"].astype(str)).to_numpy(),
-        "status": block["status"].to_numpy()})
-    return display_table(table)
-
-
-def plus_minus(mean: float, sd: float) -> str:
-    """``0.612 ± 0.004`` (or ``—`` for a method that did not finish)."""
-    if pd.isna(mean):
-        return "—"
-    return f"{mean:.3f}" if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"

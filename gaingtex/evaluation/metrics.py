@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .masks import check_mask
+from ..data.masks import check_mask
 
 
 MIN_SAMPLES = 5  # fewer distinct samples in a tissue: its R² is not computed (NaN), and the summary counts it
@@ -58,7 +58,7 @@ def masked_scores(
     return pd.concat(frames, ignore_index=True)
 
 
-def summarize(scores: pd.DataFrame) -> dict[str, float]:
+def summarise(scores: pd.DataFrame) -> dict[str, float]:
     """Mean over genes within each tissue, then mean over tissues (each tissue weighs the same); with how many
     tissues were scored, how many of them are small (fewer than ``SMALL_TISSUE`` distinct samples) and how many
     could not be scored (fewer than ``MIN_SAMPLES``), so that no tissue drops out unseen."""

@@ -12,9 +12,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..config import model_config
+from ..data.masks import missing_mask, stream
 from ..imputers import get, names, spec
 from ..imputers.base import BudgetExceeded
-from .masks import missing_mask, stream
 
 DEEP = ("pmi", "gain")
 STANDARD = ("knn", "mice", "gaussian")

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..config import SCENARIOS, check_choice
 from ..data import Prepared, Split, extended_index, prepare, select_genes, validate
+from ..data.masks import missing_mask, stream
 from ..data.preprocessing import split_labels
-from .masks import missing_mask, stream
 
 Scope = Literal["tissue", "all"]
 
@@ -141,32 +141,37 @@ def scoring_scope(counts: pd.Series, min_samples: int = 10) -> Scope:
 
 def train_model(adata: ad.AnnData, model: str, scenario: str, preset: str = "book", config=None, seed: int = 0,
                 missing_rate: float = 0.5, genes: Sequence[str] | None = None, verbose: int = 0,
-                progress: bool = False, checkpoint=None, searches=None):
+                progress: bool = False, checkpoint=None, searches=None, cohort: str | None = None,
+                gene_set: str | None = None):
     """Train one deep imputer in one scenario of ``adata``; returns the fitted
-    :class:`~gaingtex.imputers.deep.trainer.DeepImputer`, which records the rate and seed of its masks.
-    ``checkpoint`` and ``searches`` go to its ``fit``."""
+    :class:`~gaingtex.imputers.deep.imputer.DeepImputer`, whose provenance records the cohort (``cohort``: where
+    it came from), the gene set and the rate and seed of its masks. ``checkpoint`` and ``searches`` go to its
+    ``fit``."""
     from ..fingerprint import cohort_fingerprint
     from ..imputers import get
+    from ..provenance import Origin
 
     data = scenario_data(adata, scenario, missing_rate, seed, genes)
+    trained = list(data.train.genes) if data.train.genes is not None else []
+    ids = adata.var["ensembl_id"].astype(str) if "ensembl_id" in adata.var else None
+    origin = Origin(cohort=cohort, cohort_fingerprint=cohort_fingerprint(adata), gene_set=gene_set,
+                    ensembl_ids=None if ids is None else tuple(ids.reindex(trained).fillna("")),
+                    missing_rate=missing_rate, mask_seed=seed)
     imputer = get(model, scenario=scenario, preset=preset, config=config, seed=seed, verbose=verbose,
                   progress=progress)
-    imputer.fit(**data.fit_args(), checkpoint=checkpoint, searches=searches)
-    ids = adata.var["ensembl_id"].astype(str) if "ensembl_id" in adata.var else None
-    imputer.info.update({"missing_rate": missing_rate, "mask_seed": seed, "preset": preset,
-                         "cohort_fingerprint": cohort_fingerprint(adata),
-                         "ensembl_ids": None if ids is None else list(ids.reindex(imputer.genes_).fillna(""))})
-    return imputer
+    return imputer.fit(**data.fit_args(), checkpoint=checkpoint, searches=searches, origin=origin)
 
 
 def check_trained_masks(imputer, missing_rate: float, seed: int) -> None:
     """An in-place model is scored on the very mask it was trained with: refuse another rate or seed, which would
     score entries that the model saw."""
-    if getattr(imputer, "scenario", None) != "inplace":
+    if getattr(imputer, "scenario", None) != "inplace" or getattr(imputer, "provenance_", None) is None:
         return
-    info = getattr(imputer, "info", {})
-    trained = (info.get("missing_rate"), info.get("mask_seed"))
+    origin = imputer.provenance_.origin
+    trained = (origin.missing_rate, origin.mask_seed)
     if None not in trained and trained != (missing_rate, seed):
-        raise ValueError(f"{imputer.name} (in place) was trained with missing rate {trained[0]} and mask seed "
+        from ..imputers import label
+
+        raise ValueError(f"{label(imputer.name)} (in place) was trained with missing rate {trained[0]} and mask seed "
                          f"{trained[1]}; scoring it at rate {missing_rate}, seed {seed} would score entries it "
                          "trained on. Use the same rate and seed, or retrain")

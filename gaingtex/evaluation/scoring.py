@@ -1,33 +1,25 @@
 """One scoring path, from a scenario's masks to a long table of scores, behind ``evaluate``, the notebooks and the
-benchmark: fit the methods (:func:`fit_methods`), impute the same masked matrix with each
-(:func:`score_methods`), summarise (:func:`summary_table`) and present (:func:`display_table`)."""
+benchmark: fit the methods (:func:`build_methods`), impute the same masked matrix with each
+(:func:`score_methods`) and summarise (:func:`summary_table`); :mod:`gaingtex.book.tables` presents."""
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from ..data.masks import check_mask
 from ..imputers import registry
-from .masks import check_mask
-from .metrics import MIN_SAMPLES, SMALL_TISSUE, masked_scores, summarize
-
-# Human column headers of a summary table.
-HEADERS = {"method": "method", "r2": "R²", "rmse": "RMSE", "r2_sd_tissues": "sd over tissues",
-           "r2_vs_reference": "× reference", "impute_seconds": "impute s", "fit_seconds": "fit s",
-           "tissues": "tissues", "small_tissues": f"of them < {SMALL_TISSUE} samples",
-           "unscored_tissues": f"unscored (< {MIN_SAMPLES} samples)"}
-
+from .metrics import masked_scores, summarise
 
 def fit_imputer(imputer, data):
     """Fit ``imputer`` on a scenario's training data unless it is fitted already; a method that needs the
     imputed donors' blood (the blood surrogate) gets ``data.blood``."""
     if getattr(imputer, "n_genes", None) is not None:
         return imputer
-    extra = {"blood": data.blood} if "blood" in inspect.signature(imputer.fit).parameters else {}
+    extra = {"blood": data.blood} if registry.spec(imputer.name).needs_blood else {}
     return imputer.fit(**data.fit_args(), **extra)
 
 
@@ -73,18 +65,13 @@ def score_methods(imputers: dict, data, genes=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-# The learnt references a cohort without a generating model is measured against (registry labels): linear-Gaussian
-# methods that choose their one setting on validation data, as strong as any standard method on such data.
-LEARNT_REFERENCES = ("gaussian", "factor-analysis")
-
-
 def reference_method(table: pd.DataFrame) -> str:
     """The label a summary table's ratios are taken against: the oracle when it is there, else the best-scoring
-    learnt reference (:data:`LEARNT_REFERENCES`) present, else the best method."""
+    learnt reference (the registry's role ``"reference"``) present, else the best method."""
     present = table.set_index("method")["r2"]
     if "oracle" in present.index:
         return "oracle"
-    learnt = [registry.spec(n).label for n in LEARNT_REFERENCES if registry.spec(n).label in present.index]
+    learnt = [registry.label(n) for n in registry.names(role="reference") if registry.label(n) in present.index]
     candidates = present[learnt] if learnt else present
     return str(candidates.idxmax())
 
@@ -93,7 +80,7 @@ def summary_table(scores: pd.DataFrame, reference: str | None = None) -> pd.Data
     """One row per method: R² and RMSE (mean over genes within a tissue, then over tissues), the sd of R² over
     tissues, impute seconds, and R² as a fraction of the reference's (``r2_vs_reference``; the reference is
     :func:`reference_method`'s choice unless named, and is kept in ``table.attrs["reference"]``)."""
-    table = pd.DataFrame([{"method": m, **summarize(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
+    table = pd.DataFrame([{"method": m, **summarise(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
                           for m, s in scores.groupby("method", sort=False)])
     reference = reference_method(table) if reference is None else reference
     if reference not in set(table["method"]):
@@ -106,19 +93,6 @@ def summary_table(scores: pd.DataFrame, reference: str | None = None) -> pd.Data
 def evaluate(imputers: dict, data, genes=None) -> pd.DataFrame:
     """Fit what is unfitted, score every method on the scenario's mask; one row per method."""
     return summary_table(score_methods(imputers, data, genes))
-
-
-def display_table(table: pd.DataFrame, precision: int = 3):
-    """A summary table as a page shows it: human headers, aligned numbers, no index."""
-    reference = table.attrs.get("reference")
-    shown = table.rename(columns={**HEADERS, **({"r2_vs_reference": f"× {reference}"} if reference else {})})
-    numeric = [c for c in shown.columns if c != "method"]
-    return (shown.style.format(precision=precision, subset=numeric).hide(axis="index")
-            .set_properties(subset=numeric, **{"text-align": "right"})
-            .set_properties(subset=["method"], **{"text-align": "left"})
-            .set_table_styles([{"selector": "th, td", "props": "padding: 0.15em 0.9em;"},
-                               {"selector": "th", "props": "text-align: right;"},
-                               {"selector": "th.col_heading.col0", "props": "text-align: left;"}]))
 
 
 def glue_key(method_label: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Split
-from ..evaluation.masks import check_mask, sample_mask
+from ..data.masks import check_mask, sample_mask
 
 
 def observed_mask(x: np.ndarray, mask: np.ndarray | None, what: str = "mask") -> np.ndarray:

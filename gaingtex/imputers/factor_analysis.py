@@ -14,7 +14,8 @@ from .posterior import factor_posterior, low_rank_mean
 from .registry import register
 
 
-@register("factor-analysis", "factor analysis", colour="#66a61e")
+@register("factor-analysis", "factor analysis", colour="#66a61e", role="reference", family="linear-gaussian",
+          chooses=("n_factors",))
 class FactorAnalysisImputer(Imputer):
     """A linear-Gaussian factor model per tissue group, fitted by EM on the observed training entries only.
 

@@ -123,7 +123,8 @@ def _shrink(s: np.ndarray, delta: float) -> np.ndarray:
     return (1.0 - delta) * s + delta * float(np.mean(np.diag(s))) * np.eye(len(s))
 
 
-@register("gaussian", "Gaussian (per tissue)", colour="#1f78b4")
+@register("gaussian", "Gaussian (per tissue)", colour="#1f78b4", role="reference", family="linear-gaussian",
+          chooses=("delta",))
 class GaussianImputer(Imputer):
     """The conditional mean ``μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o)`` under a Gaussian fitted to each tissue's training
     samples.
@@ -250,7 +251,7 @@ class GaussianImputer(Imputer):
         return keep_observed(x0, mask, out)
 
 
-@register("gaussian-pooled", "Gaussian (pooled)", colour="#a6cee3")
+@register("gaussian-pooled", "Gaussian (pooled)", colour="#a6cee3", family="linear-gaussian", chooses=("delta",))
 class PooledGaussianImputer(GaussianImputer):
     """The Gaussian conditional mean with one covariance for every tissue: what the per-tissue one gains from
     tissue identity."""

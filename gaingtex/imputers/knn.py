@@ -12,7 +12,7 @@ from .base import Clock, Imputer, check_inputs, keep_observed, masked_mse, obser
 from .registry import register
 
 
-@register("knn", "k-NN", colour="#b15928")
+@register("knn", "k-NN", colour="#b15928", chooses=("n_neighbors",))
 class KNNImputerMethod(Imputer):
     """Each missing entry is the mean of that gene over the ``k`` training samples nearest in the entries both
     have observed (scikit-learn's NaN-Euclidean distance), the sample's tissue and sex one-hot and its age

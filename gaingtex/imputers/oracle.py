@@ -69,7 +69,7 @@ def conditional_mean(
 
 
 
-@register("oracle", "oracle", needs_generator=True, colour="#333333")
+@register("oracle", "oracle", needs_generator=True, colour="#333333", role="ceiling")
 class OracleImputer(Imputer):
     """The generating model's exact conditional mean, expressed in the prepared (standardised) scale.
 
@@ -90,8 +90,6 @@ class OracleImputer(Imputer):
         super().__init__(seed)
         self.generator = generator
         self.healthy_tissue = bool(healthy_tissue)
-        if self.healthy_tissue:
-            self.name = "oracle (healthy tissue)"
 
     def fit(self, train, valid=None, train_mask=None, valid_mask=None):
         if train.genes is None or train.scale is None:

@@ -1,20 +1,26 @@
-"""The registry of imputation methods: every method, deep or baseline, under one name.
+"""The registry of imputation methods: every method, deep or baseline, under one name, with what the rest of the
+package needs to know of it (its role in the comparison, what it chooses on validation, what it needs, how a
+saved one is loaded).
 
 A method's module registers it with :func:`register` (a decorator on the class, or a call with a factory for
-methods whose module should not be imported until used, such as the TensorFlow models). Every module of this
-package is imported on the first lookup, so adding a method means adding one file.
+methods whose module should not be imported until used, such as the Keras models). Every module of this package
+is imported on the first lookup, so adding a method, saving and loading included, means adding one file.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
 SCENARIOS = ("inductive", "inplace")
 CONTEXT = ("scenario", "preset", "seed", "generator", "progress", "budget")  # what callers may pass to every method
+# A method's part in the comparison: one of the paper's models, a learnt reference that a cohort without a
+# generating model is measured against, a standard baseline, or the ceiling that knows the generating model.
+ROLES = ("paper", "reference", "baseline", "ceiling")
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class MethodSpec:
     Attributes
     ----------
     name
-        Registry key (``"pmi"``, ``"mean"``, …), as the CLI takes it.
+        Registry key (``"pmi"``, ``"mean"``, …), as the CLI takes it; an imputer's ``name`` is this key.
     label
         As tables and figures print it (``"PMI"``, ``"per-tissue mean"``).
     factory
@@ -38,11 +44,24 @@ class MethodSpec:
     stochastic
         Its output depends on its seed.
     saveable
-        Has ``save(path)`` and a class method ``load(path)``.
+        Its fitted imputers have ``save(path)``, read back by ``load``.
     trains
         Learns by gradient descent (the deep models): slow to fit, with a preset per size.
     colour
         Its colour in every figure.
+    role
+        Its part in the comparison, one of :data:`ROLES`.
+    family
+        The model family it belongs to, where several methods share one (``"linear-gaussian"``: the conditional
+        means under a learnt Gaussian; ``"gain"``: GAIN-GTEx and its ablation).
+    chooses
+        The constructor settings it chooses on validation and records in ``chosen_``, which may be passed back to
+        skip the choice.
+    paper_best
+        The scenarios in which the paper found it the best method.
+    load
+        Reads a file written by its imputers' ``save`` into a fitted imputer (:func:`load`); saveable methods only
+        (a registered class's own class method ``load`` unless another is given).
     """
 
     name: str
@@ -55,6 +74,11 @@ class MethodSpec:
     saveable: bool = False
     trains: bool = False
     colour: str = "#888888"
+    role: str = "baseline"
+    family: str | None = None
+    chooses: tuple[str, ...] = ()
+    paper_best: tuple[str, ...] = ()
+    load: Callable | None = None
 
     def supports(self, scenario: str) -> bool:
         return scenario in self.scenarios
@@ -65,15 +89,25 @@ _LOADED = False
 
 
 def register(name: str, label: str, factory: Callable | None = None, **flags):
-    """Register a method; used as ``@register("mean", "per-tissue mean")`` on a class, or called with a factory."""
+    """Register a method; used as ``@register("mean", "per-tissue mean")`` on a class, or called with a factory.
+
+    ``flags`` are :class:`MethodSpec`'s fields. A saveable class's ``load`` is its own class method ``load`` unless
+    given; a factory that is not such a class must be given one."""
 
     def add(obj):
         if name in _REGISTRY and _REGISTRY[name].factory is not obj:
             raise ValueError(f"method name {name!r} is registered twice")
-        for scenario in flags.get("scenarios", SCENARIOS):
+        for scenario in (*flags.get("scenarios", SCENARIOS), *flags.get("paper_best", ())):
             if scenario not in SCENARIOS:
                 raise ValueError(f"method {name!r}: unknown scenario {scenario!r}")
-        _REGISTRY[name] = MethodSpec(name, label, obj, **flags)
+        if flags.get("role", "baseline") not in ROLES:
+            raise ValueError(f"method {name!r}: unknown role {flags['role']!r}, expected one of {', '.join(ROLES)}")
+        spec_flags = dict(flags)
+        if spec_flags.get("saveable") and spec_flags.get("load") is None:
+            spec_flags["load"] = getattr(obj, "load", None)  # a class's own ``load`` (class method)
+            if not callable(spec_flags["load"]):
+                raise ValueError(f"method {name!r} is saveable but has no load")
+        _REGISTRY[name] = MethodSpec(name, label, obj, **spec_flags)
         return obj
 
     return add(factory) if factory is not None else add
@@ -90,10 +124,25 @@ def _load() -> None:
     _LOADED = True
 
 
-def names(scenario: str | None = None) -> list[str]:
-    """Every registered method (or those that support ``scenario``), in registration order."""
+def unregister(name: str) -> None:
+    """Remove a method from the registry (for a method a test registers for itself)."""
+    _REGISTRY.pop(name, None)
+
+
+def names(scenario: str | None = None, *, role: str | None = None, family: str | None = None,
+          trains: bool | None = None) -> list[str]:
+    """Every registered method, in registration order; or those that support ``scenario``, have ``role`` or
+    ``family``, or do (``trains=True``) or do not train by gradient descent."""
     _load()
-    return [n for n, s in _REGISTRY.items() if scenario is None or s.supports(scenario)]
+    return [n for n, s in _REGISTRY.items() if (scenario is None or s.supports(scenario))
+            and (role is None or s.role == role) and (family is None or s.family == family)
+            and (trains is None or s.trains == trains)]
+
+
+def paper_best(scenario: str) -> str | None:
+    """The method the paper found best in ``scenario`` (PMI inductive, GAIN-GTEx in place)."""
+    _load()
+    return next((n for n, s in _REGISTRY.items() if scenario in s.paper_best), None)
 
 
 def spec(name: str) -> MethodSpec:
@@ -125,6 +174,22 @@ def get(name: str, **params):
     accepted = inspect.signature(s.factory).parameters  # context a factory does not name is not for it
     kwargs = {k: v for k, v in params.items() if k not in CONTEXT or k in accepted}
     return s.factory(**kwargs)
+
+
+def load(path: str | os.PathLike):
+    """A fitted imputer read from a file that a saveable method's ``save`` wrote, whichever method it is.
+
+    The method is the one the archive's ``gaingtex.json`` names. A file that is not such an archive, or that names
+    a method this version does not know or cannot load, is a ``ValueError`` naming the file."""
+    from .archive import method_of, read_meta
+
+    name = method_of(read_meta(path))
+    _load()
+    s = _REGISTRY.get(name) if isinstance(name, str) else None
+    if s is None or s.load is None:
+        known = ", ".join(n for n, t in _REGISTRY.items() if t.load is not None)
+        raise ValueError(f"{path} holds a model of method {name!r}, which this gaingtex cannot load (it loads {known})")
+    return s.load(path)
 
 
 def label(name: str) -> str:

@@ -19,7 +19,7 @@ from .base import Clock, Imputer, check_inputs, keep_observed, masked_mse, obser
 from .registry import register
 
 
-@register("sample-lasso", "SampleLASSO", scenarios=("inductive",), colour="#ff7f00")
+@register("sample-lasso", "SampleLASSO", scenarios=("inductive",), colour="#ff7f00", chooses=("alpha",))
 class SampleLassoImputer(Imputer):
     """Per sample, ``Lasso(alpha)`` of its observed values on the training samples' values of those genes.
 

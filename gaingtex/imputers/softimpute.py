@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd
 from tqdm.auto import tqdm
 
-from ..evaluation.masks import missing_mask, stream
+from ..data.masks import missing_mask, stream
 from .base import Clock, Imputer, check_inputs, keep_observed, masked_mse, observed_mask
 from .registry import register
 
@@ -39,7 +39,8 @@ def soft_impute(x: np.ndarray, mask: np.ndarray, shrinkage: float, max_rank: int
     return z
 
 
-@register("softimpute", "SoftImpute", scenarios=("inplace",), stochastic=True, colour="#cab2d6")
+@register("softimpute", "SoftImpute", scenarios=("inplace",), stochastic=True, colour="#cab2d6",
+          chooses=("shrinkage",))
 class SoftImputer(Imputer):
     """Low-rank completion of the matrix centred by each gene's observed training mean. Tissue identity is
     itself low rank (a few dozen tissue profiles), so the completion learns it with the co-expression; centring

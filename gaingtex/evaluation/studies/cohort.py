@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ...data import GTEX, reference
-from ..masks import stream
+from ...data.masks import stream
 
 
 def tissue_table(obs: pd.DataFrame) -> pd.DataFrame:

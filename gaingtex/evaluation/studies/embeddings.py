@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...data import reference
-from ..masks import stream
+from ...data.masks import stream
 
 
 def brain_labels(tissues) -> np.ndarray:

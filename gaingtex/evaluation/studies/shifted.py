@@ -7,8 +7,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...data import Prepared, Split
-from ..masks import missing_mask, stream
-from ..metrics import summarize
+from ...data.masks import missing_mask, stream
+from ..metrics import summarise
 from ..scoring import score_imputer
 
 # The observed fraction at which the book quotes Fig. 4 (the paper's figure text compares cohorts at 45 %).
@@ -58,7 +58,7 @@ def observed_fraction_sweep(imputers: dict, prepared: Prepared, fractions=FRACTI
             for name, imputer in imputers.items():
                 scores, _ = score_imputer(imputer, split.x, mask, split.obs, by="all", min_entries=min_entries)
                 rows.append({"cohort": cohort, "tissue": tissue, "data": label, "method": name,
-                             "observed": float(fraction), "mask": k, "r2": summarize(scores)["r2"]})
+                             "observed": float(fraction), "mask": k, "r2": summarise(scores)["r2"]})
     return pd.DataFrame(rows)
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...data import Prepared, extended_index
+from ...data.masks import missing_mask, stream
 from ...imputers import BloodSurrogate
-from ..masks import missing_mask, stream
-from ..metrics import summarize
+from ..metrics import summarise
 from ..scenarios import scoring_scope
 from ..scoring import score_imputer
 
@@ -22,7 +22,7 @@ def blood_surrogate_r2(prepared: Prepared, missing_rate: float, rng: np.random.G
     if not len(covered):
         return None
     mask = missing_mask(*covered.x.shape, missing_rate, np.random.default_rng(rng))
-    return summarize(score_imputer(blood, covered.x, mask, covered.obs, by="all")[0])["r2"]
+    return summarise(score_imputer(blood, covered.x, mask, covered.obs, by="all")[0])["r2"]
 
 
 def missing_rate_sweep(imputers: dict, prepared: Prepared, rates=(0.1, 0.3, 0.5, 0.7, 0.9), seed: int = 0,
@@ -36,5 +36,5 @@ def missing_rate_sweep(imputers: dict, prepared: Prepared, rates=(0.1, 0.3, 0.5,
         mask = missing_mask(*ext.x.shape, rate, stream(seed, "missing-rate", i))
         for name, imputer in imputers.items():
             scores, seconds = score_imputer(imputer, ext.x, mask, ext.obs, by=by)
-            rows.append({"method": name, "missing_rate": rate, **summarize(scores), "impute_seconds": seconds})
+            rows.append({"method": name, "missing_rate": rate, **summarise(scores), "impute_seconds": seconds})
     return pd.DataFrame(rows)

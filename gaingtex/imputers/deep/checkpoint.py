@@ -1,7 +1,10 @@
-"""Resumable training: a checkpoint every few epochs holding everything the rest of the run depends on — the model's
-variables (weights, batch-norm statistics, random-generator states), the optimisers' variables (moments, step
-count), the epochs done, the history and the early-stopping state — written atomically. A run with the same
-inputs resumes from it and ends with the same weights, bit for bit, as a run that was never interrupted."""
+"""Resumable training: a snapshot of everything the rest of a run depends on — the model's variables (weights,
+batch-norm statistics, random-generator states), the optimisers' variables (moments, step count), the epochs done,
+the history and the early-stopping state. Put back into a freshly built model, a snapshot goes on exactly as the
+run it was taken from: the same weights, bit for bit, as a run that was never interrupted.
+
+A checkpoint is a snapshot written atomically every few epochs; the validation search keeps its winner as one,
+so that the model that goes on from it is the same whether the search ran now or earlier."""
 
 from __future__ import annotations
 
@@ -50,6 +53,76 @@ class ResumableStopping(keras.callbacks.EarlyStopping):
                 "best_weights": self.best_weights}
 
 
+def snapshot(model, epochs: int, history: list[dict], stop: dict) -> dict:
+    """Where a run stands, copied out of the model: ``epochs``, ``history``, ``stop`` (the early-stopping state,
+    best weights included) and ``arrays`` (every model and optimiser variable)."""
+    arrays = {f"model_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
+    for k, (optimizer, _) in enumerate(optimizer_variables(model)):
+        arrays.update({f"opt{k}_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer.variables)})
+    best = stop.get("best_weights")
+    return {"epochs": int(epochs), "history": [dict(h) for h in history],
+            "stop": {**stop, "best_weights": None if best is None else [np.array(w) for w in best]},
+            "arrays": arrays}
+
+
+def write(path: Path, state: dict, key: str) -> None:
+    """Write a :func:`snapshot` to ``path`` (``.npz``) atomically, under ``key`` (what its inputs were)."""
+    stop = {k: v for k, v in state["stop"].items() if k != "best_weights"}
+    best = state["stop"]["best_weights"] or []
+    arrays = {**state["arrays"], **{f"best_{i}": np.asarray(w) for i, w in enumerate(best)}}
+    meta = {"key": key, "epochs": state["epochs"], "history": state["history"], "stop": stop, "n_best": len(best)}
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    with atomic_path(path, suffix=".npz") as tmp:
+        Path(tmp).write_bytes(buffer.getvalue())
+
+
+def read(path: Path, key: str) -> dict | None:
+    """The snapshot :func:`write` kept in ``path``, or ``None`` when there is none; an error when it belongs to
+    other inputs or is damaged."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+        best = [arrays.pop(f"best_{i}") for i in range(meta["n_best"])] or None
+    except (OSError, ValueError, KeyError, EOFError, TypeError) as err:
+        raise ValueError(f"{path}: the training checkpoint is damaged ({type(err).__name__}); delete it to start "
+                         "afresh") from None
+    if meta["key"] != key:
+        raise ValueError(f"{path} is a checkpoint of a run with other inputs (data, seed or configuration); delete "
+                         "it, or rerun with that run's arguments")
+    return {"epochs": meta["epochs"], "history": meta["history"], "stop": {**meta["stop"], "best_weights": best},
+            "arrays": arrays}
+
+
+def restore(model, state: dict) -> None:
+    """Put a snapshot's variables back into a freshly built model and its optimisers; an error (not other
+    weights) when the snapshot does not fit the model."""
+    arrays = state["arrays"]
+    targets = [(f"model_{i}", v) for i, v in enumerate(model.variables)]
+    for k, (optimizer, variables) in enumerate(optimizer_variables(model)):
+        optimizer.build(variables)
+        targets += [(f"opt{k}_{i}", v) for i, v in enumerate(optimizer.variables)]
+    if len(targets) != len(arrays):
+        raise ValueError(f"the snapshot holds {len(arrays)} arrays, the model has {len(targets)} variables: it is "
+                         "of another model; delete it to start afresh")
+    for name, variable in targets:
+        if name not in arrays or tuple(arrays[name].shape) != tuple(variable.shape):
+            raise ValueError(f"the snapshot's {name} does not fit the model ({arrays.get(name, np.empty(0)).shape} "
+                             f"against {tuple(variable.shape)}); delete it to start afresh")
+        variable.assign(arrays[name])
+
+
+def remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Keeps the run's history and, with a ``path``, writes the checkpoint at the end of every ``every``-th
     epoch."""
@@ -62,55 +135,4 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({k: float(v) for k, v in (logs or {}).items()})
         if self.path is not None and (epoch + 1) % self.every == 0:
-            save(self.path, self.model, epoch + 1, self.key, self.history, self.stop.state())
-
-
-def save(path: Path, model, epochs: int, key: str, history: list[dict], stop: dict) -> None:
-    arrays = {f"model_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
-    for k, (optimizer, _) in enumerate(optimizer_variables(model)):
-        arrays.update({f"opt{k}_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer.variables)})
-    best = stop.pop("best_weights") or []
-    arrays.update({f"best_{i}": np.asarray(w) for i, w in enumerate(best)})
-    meta = {"key": key, "epochs": epochs, "history": history, "stop": stop, "n_best": len(best)}
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-    with atomic_path(path, suffix=".npz") as tmp:
-        Path(tmp).write_bytes(buffer.getvalue())
-
-
-def load(path: Path, key: str) -> dict | None:
-    """The checkpoint's contents, or ``None`` when there is none; an error when it belongs to other inputs."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            arrays = {k: data[k] for k in data.files if k != "meta"}
-    except (OSError, ValueError, KeyError, EOFError) as err:
-        raise ValueError(f"{path}: the training checkpoint is damaged ({type(err).__name__}); delete it to start "
-                         "afresh") from None
-    if meta["key"] != key:
-        raise ValueError(f"{path} is a checkpoint of a run with other inputs (data, seed or configuration); delete "
-                         "it, or rerun with that run's arguments")
-    meta["stop"]["best_weights"] = [arrays[f"best_{i}"] for i in range(meta["n_best"])] or None
-    meta["arrays"] = arrays
-    return meta
-
-
-def restore(model, checkpoint: dict) -> None:
-    """Put the checkpoint's variables back into a freshly built model and its optimisers."""
-    arrays = checkpoint["arrays"]
-    for i, v in enumerate(model.variables):
-        v.assign(arrays[f"model_{i}"])
-    for k, (optimizer, variables) in enumerate(optimizer_variables(model)):
-        optimizer.build(variables)
-        for i, v in enumerate(optimizer.variables):
-            v.assign(arrays[f"opt{k}_{i}"])
-
-
-def remove(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+            write(self.path, snapshot(self.model, epoch + 1, self.history, self.stop.state()), self.key)

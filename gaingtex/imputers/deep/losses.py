@@ -1,4 +1,5 @@
-"""The deep models' objectives: masked squared error and cross-entropy, each normalised per sample."""
+"""The deep models' objectives: masked squared error and cross-entropy, each normalised per sample. Pure functions
+of tensors in ``keras.ops``, the same on every backend."""
 
 from __future__ import annotations
 
@@ -34,10 +35,3 @@ def adversarial_loss(mask, logits, hint_known):
     """GAIN generator: make the discriminator call the missing, hint-hidden entries observed."""
     return masked_bce(ops.ones_like(mask), logits, (1.0 - mask) * (1.0 - hint_known))
 
-
-def replica_scaled(loss):
-    """The loss to differentiate inside one replica: divided by the number of replicas in sync, so that the
-    gradients summed across replicas (what a ``tf.distribute`` optimiser does) are the global batch's mean."""
-    from ._keras import tf
-
-    return loss / tf.distribute.get_strategy().num_replicas_in_sync

@@ -1,4 +1,4 @@
-"""PMI, GAIN-GTEx and GAIN-MSE as Keras 3 models with their own ``train_step`` (TensorFlow backend).
+"""PMI, GAIN-GTEx and GAIN-MSE as Keras 3 models with their own training step, on TensorFlow or JAX.
 
 Every batch is a dict with ``x`` (samples × genes, standardised, 0 where missing), ``mask`` (1 = observed;
 all ones for complete training data), ``cat`` (integer codes of tissue, sex, Hardy scale) and ``num``
@@ -6,16 +6,20 @@ all ones for complete training data), ``cat`` (integer codes of tissue, sex, Har
 *observed* entries; the validation loss is the imputation error on exactly those entries, so early stopping
 never looks at truly missing values.
 
-Under a ``tf.distribute`` strategy each replica differentiates its loss divided by the number of replicas
-(:func:`~gaingtex.imputers.deep.losses.replica_scaled`), so the summed gradients are the global batch's mean.
+The steps are written once, statefully, as ``_train`` and ``_test``: random draws, forward passes and losses in
+``keras.ops``. What differs per backend is how a gradient step is taken and how Keras calls a step; the backend's
+``Steps`` mixin (:mod:`.backend`) supplies ``train_step``/``test_step`` and ``_descend`` (TensorFlow:
+``GradientTape``, each replica's loss divided by the replicas in sync; JAX: ``jax.value_and_grad`` inside a
+``StatelessScope``).
 """
 
 from __future__ import annotations
 
 from ...config import RECONSTRUCT, check_choice
-from ._keras import keras, ops, tf
+from ._keras import keras, ops
+from .backend import Steps
 from .layers import CovariateEmbedding, mlp
-from .losses import adversarial_loss, discriminator_loss, masked_mse, pmi_loss, replica_scaled
+from .losses import adversarial_loss, discriminator_loss, masked_mse, pmi_loss
 
 
 def _uniform_keep(shape, low, high, seed):
@@ -24,7 +28,7 @@ def _uniform_keep(shape, low, high, seed):
     return ops.cast(keras.random.uniform(shape, seed=seed) < p, "float32")
 
 
-class _Base(keras.Model):
+class _Base(Steps, keras.Model):
     """Shared plumbing: covariate sizes, the seed generator, the loss tracker, and ``compile`` without a loss."""
 
     def __init__(self, n_genes, vocab_sizes, n_numeric=1, hidden_layers=1, hidden_units=256, dropout=0.0,
@@ -54,7 +58,11 @@ class _Base(keras.Model):
         keep = ops.cast(data["eval_mask"], "float32")
         return mask * keep, mask * (1.0 - keep)
 
-    def test_step(self, data):
+    def generator_weights(self):
+        """What the imputation network's optimiser trains: its weights and its covariate embeddings'."""
+        return self.net.trainable_weights + self.embed.trainable_weights
+
+    def _test(self, data):
         """Imputation error on the observed entries hidden by the fixed ``eval_mask``."""
         x = ops.cast(data["x"], "float32")
         inputs, targets = self._validation_masks(data)
@@ -107,17 +115,18 @@ class PMI(_Base):
 
     def compile(self, optimizer, jit_compile=False, run_eagerly=False):
         super().compile(optimizer=optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
+        self._hold_optimizers([(optimizer, self.generator_weights())])
 
-    def train_step(self, data):
+    def _train(self, data):
         x = ops.cast(data["x"], "float32")
         mask = ops.cast(data["mask"], "float32")
         keep = _uniform_keep(ops.shape(x), self.alpha, self.beta, self.seed_generator)
-        with tf.GradientTape() as tape:
+
+        def objective():
             prediction = self._predict(x, mask * keep, data, training=True)
-            loss = pmi_loss(x, prediction, mask, keep)
-            scaled = replica_scaled(loss)
-        grads = tape.gradient(scaled, self.net.trainable_weights + self.embed.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.net.trainable_weights + self.embed.trainable_weights))
+            return pmi_loss(x, prediction, mask, keep), ()
+
+        loss, _ = self._descend(self.optimizer, self.generator_weights(), objective)
         self.loss_tracker.update_state(loss)
         return {m.name: m.result() for m in self.metrics}
 
@@ -187,17 +196,23 @@ class GAIN(_Base):
 
     def compile(self, g_optimizer, d_optimizer=None, jit_compile=False, run_eagerly=False):
         """Two optimisers: the generator's and (GAIN-GTEx only) the discriminator's."""
-        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
         if self.adversarial and d_optimizer is None:
             raise ValueError("GAIN-GTEx needs a discriminator optimiser (d_optimizer)")
+        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+        self._hold_optimizers([(g_optimizer, self.generator_weights())]
+                              + ([(d_optimizer, self.discriminator_weights())] if self.adversarial else []))
+
+    def discriminator_weights(self):
+        """What the discriminator's optimiser trains (GAIN-GTEx): its weights and its covariate embeddings'."""
+        return self.disc.trainable_weights + self.disc_embed.trainable_weights
 
     def _discriminate(self, imputed, hint, data, training):
         h = ops.concatenate([imputed, hint], axis=-1)
         return self.disc([h, self.disc_embed(data["cat"], data["num"])], training=training)
 
-    def train_step(self, data):
+    def _train(self, data):
         x = ops.cast(data["x"], "float32")
         known = ops.cast(data["mask"], "float32")
         mask, target = known, known  # the paper's: the generator sees the observed entries and is scored on them
@@ -205,30 +220,30 @@ class GAIN(_Base):
             mask = known * _uniform_keep(ops.shape(x), self.keep_low, self.keep_high, self.seed_generator)
             target = mask if self.reconstruct == "observed" else known - mask  # known but hidden from the generator
         noise = keras.random.normal(ops.shape(x), seed=self.seed_generator)
-        g_weights = self.net.trainable_weights + self.embed.trainable_weights
+        hint = b = None
         if self.adversarial:
             b = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_generator) < self.hint_rate, "float32")
             hint = b * mask + 0.5 * (1.0 - b)
-            d_weights = self.disc.trainable_weights + self.disc_embed.trainable_weights
             prediction = self._predict(x, mask, data, training=False, noise=noise)
             imputed = mask * x + (1.0 - mask) * prediction
-            with tf.GradientTape() as tape:
-                d_loss = discriminator_loss(mask, self._discriminate(imputed, hint, data, True), b)
-                scaled = replica_scaled(d_loss)
-            grads = tape.gradient(scaled, d_weights)
-            self.d_optimizer.apply_gradients(zip(grads, d_weights))
+
+            def d_objective():
+                return discriminator_loss(mask, self._discriminate(imputed, hint, data, True), b), ()
+
+            d_loss, _ = self._descend(self.d_optimizer, self.discriminator_weights(), d_objective)
             self.d_loss_tracker.update_state(d_loss)
-        with tf.GradientTape() as tape:
+
+        def g_objective():
             prediction = self._predict(x, mask, data, training=True, noise=noise)
             mse = masked_mse(x, prediction, target)
-            loss = self.lambda_mse * mse
+            loss, adv = self.lambda_mse * mse, None
             if self.adversarial:
                 imputed = mask * x + (1.0 - mask) * prediction
                 adv = adversarial_loss(mask, self._discriminate(imputed, hint, data, False), b)
                 loss = loss + adv
-            scaled = replica_scaled(loss)
-        grads = tape.gradient(scaled, g_weights)
-        self.g_optimizer.apply_gradients(zip(grads, g_weights))
+            return loss, (mse, adv)
+
+        loss, (mse, adv) = self._descend(self.g_optimizer, self.generator_weights(), g_objective)
         self.loss_tracker.update_state(loss)
         self.mse_tracker.update_state(mse)
         if self.adversarial:

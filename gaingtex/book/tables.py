@@ -1,0 +1,91 @@
+"""Result tables as a reader sees them: human headers, aligned numbers and ``mean ± sd`` cells, on a page (a styled
+table) or in a terminal (plain text). The numbers come from :mod:`gaingtex.evaluation`; nothing here computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..evaluation.metrics import MIN_SAMPLES, SMALL_TISSUE
+from ..imputers.registry import label
+
+# Human column headers of a summary table (:func:`gaingtex.evaluation.scoring.summary_table`).
+HEADERS = {"method": "method", "r2": "R²", "rmse": "RMSE", "r2_sd_tissues": "sd over tissues",
+           "r2_vs_reference": "× reference", "impute_seconds": "impute s", "fit_seconds": "fit s",
+           "tissues": "tissues", "small_tissues": f"of them < {SMALL_TISSUE} samples",
+           "unscored_tissues": f"unscored (< {MIN_SAMPLES} samples)"}
+
+
+def display_table(table: pd.DataFrame, precision: int = 3):
+    """A summary table as a page shows it: human headers, aligned numbers, no index."""
+    reference = table.attrs.get("reference")
+    shown = table.rename(columns={**HEADERS, **({"r2_vs_reference": f"× {reference}"} if reference else {})})
+    numeric = [c for c in shown.columns if c != "method"]
+    return (shown.style.format(precision=precision, subset=numeric).hide(axis="index")
+            .set_properties(subset=numeric, **{"text-align": "right"})
+            .set_properties(subset=["method"], **{"text-align": "left"})
+            .set_table_styles([{"selector": "th, td", "props": "padding: 0.15em 0.9em;"},
+                               {"selector": "th", "props": "text-align: right;"},
+                               {"selector": "th.col_heading.col0", "props": "text-align: left;"}]))
+
+
+def plus_minus(mean: float, sd: float) -> str:
+    """``0.612 ± 0.004`` (or ``—`` for a method that did not finish)."""
+    if pd.isna(mean):
+        return "—"
+    return f"{mean:.3f}" if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def display_summary(summary: pd.DataFrame, genes: str = "all"):
+    """The comparison (:func:`gaingtex.evaluation.comparison.summarise`) as a page shows it: one row per method
+    and scenario, best first, with human headers."""
+    block = summary[summary["genes"] == genes].copy()
+    block["order"] = block["r2_mean"].fillna(-np.inf)
+    block = block.sort_values(["scenario", "order"], ascending=[True, False])
+    reference = block["reference"].dropna()
+    ratio = "× oracle" if len(reference) and (reference == "oracle").all() else "× best"
+    table = pd.DataFrame({
+        "method": block["method"].map(label).to_numpy(),
+        "scenario": block["scenario"].str.replace("inplace", "in place").to_numpy(),
+        "R²": [plus_minus(m, s) for m, s in zip(block["r2_mean"], block["r2_sd"])],
+        "RMSE": [plus_minus(m, s) for m, s in zip(block["rmse_mean"], block["rmse_sd"])],
+        ratio: block.get("fraction", pd.Series(np.nan, index=block.index)).to_numpy(),
+        "fit s": block["fit_seconds_mean"].to_numpy(), "impute s": block["impute_seconds_mean"].to_numpy(),
+        "seeds": (block["seeds"].astype(str) + " of " + block["runs"].astype(str)).to_numpy(),
+        "status": block["status"].to_numpy()})
+    return display_table(table)
+
+
+def format_table(result: dict) -> str:
+    """A plain-text table of a benchmark result (:func:`gaingtex.evaluation.benchmark.run_benchmark`): mean ± sd
+    over seeds, then the calibration figures."""
+    summary = pd.DataFrame(result["summary"])
+    shown = pd.DataFrame({
+        "method": summary["method"], "scenario": summary["scenario"], "genes": summary["genes"],
+        "seeds": summary["seeds"].astype(str) + "/" + summary["runs"].astype(str),
+        "R²": [plus_minus(m, s) for m, s in zip(summary["r2_mean"], summary["r2_sd"])],
+        "RMSE": [plus_minus(m, s) for m, s in zip(summary["rmse_mean"], summary["rmse_sd"])],
+        "× ref": summary.get("fraction", pd.Series(np.nan, index=summary.index)).map("{:.3f}".format),
+        "fit s": summary["fit_seconds_mean"].map("{:.1f}".format),
+        "impute s": summary["impute_seconds_mean"].map("{:.2f}".format),
+        "status": summary["status"]})
+    with pd.option_context("display.width", 200, "display.max_colwidth", 40):
+        table = shown.to_string(index=False)
+    lines = [f"preset={result['preset']} seeds={result['seeds']} missing_rate={result['missing_rate']} "
+             f"device={result['device']} matmul={result['matmul_flops'] / 1e9:.1f} GFLOP/s "
+             f"wall={result['wall_seconds']:.0f}s", table]
+    for name, r in result.get("runtime", {}).get("ratios", {}).items():
+        lines.append(f"imputation time of {r['method']} / {r['deep']}: {r['ratio']:.2f} ({r['seconds']:.2f} s vs "
+                     f"{r['deep_seconds']:.2f} s on {r['rows']} rows)")
+    cal = result.get("calibration")
+    if cal is None:
+        return "\n".join(lines + ["no generating model: no oracle, no calibration"])
+    lines.append(
+        f"calibration: oracle R² {cal['oracle_r2']:.3f} (tissues {min(cal['oracle_r2_per_tissue'].values()):.2f}"
+        f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
+        f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}; oracle told another tissue: "
+        f"same group {cal['oracle_r2_same_group_tissue']:.3f}, other group {cal['oracle_r2_other_group_tissue']:.3f}")
+    for name, s in cal["shifted"].items():
+        lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
+                     f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""``gaingtex book``: execute the notebooks with papermill and build the Jupyter Book."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import PRESETS
+from .shared import seed
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
+    p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default: 0)")
+    p.add_argument("--run-dir", type=Path,
+                   help="run folder shared by the notebooks (default: runs/<preset>-seed<seed>, or "
+                   "runs/<cohort stem>-<preset>-seed<seed> with --cohort)")
+    p.add_argument("--cohort", type=Path, help="your cohort (.h5ad, e.g. from `gaingtex gtex`) in place of the "
+                   "embedded one; without a generating model every method is measured against learnt references")
+    p.add_argument("--external", type=Path, nargs="+", metavar="H5AD", help="external cohorts beside --cohort "
+                   "(e.g. TCGA from `gaingtex xena`), for notebook 05")
+    p.add_argument("--root", type=Path, default=Path("."), help="repository root (default: the current folder)")
+    p.add_argument("--build-dir", type=Path, default=Path("_build"), help="output folder; the book goes to <it>/html")
+    p.add_argument("--only", nargs="+", metavar="NN", help="re-execute only these notebooks (e.g. 04 07), reusing "
+                   "the others' executed copies")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete the run folder first: new cohort, every model retrained")
+    p.set_defaults(func=run)
+
+
+def run(args) -> None:
+    from ..book.build import build_book
+
+    build_book(args.preset, args.seed, args.run_dir, root=args.root, build_dir=args.build_dir, only=args.only,
+               fresh=args.fresh, cohort=args.cohort, external=args.external or ())

@@ -1,0 +1,89 @@
+"""The TensorFlow adapter of :mod:`.backend`: ``tf.distribute`` strategies, ``tf.data`` pipelines and a training
+step differentiated with ``GradientTape``. Imported only when Keras runs on TensorFlow."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+
+def default_strategy():
+    """``MirroredStrategy`` over every visible GPU when there are two or more, else TensorFlow's default strategy
+    (one device: the GPU when there is one, the CPU otherwise)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([g.name for g in gpus])
+    return tf.distribute.get_strategy()
+
+
+def accelerator() -> str:
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+def use_threads(n: int | None = None) -> None:
+    n = n or os.cpu_count() or 1
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
+    except RuntimeError:
+        pass  # already initialised
+
+
+def default_jit() -> bool:
+    return accelerator() == "GPU"
+
+
+def replicas_in_sync() -> int:
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_scaled(loss):
+    """The loss one replica differentiates: divided by the replicas in sync, so that the gradients summed across
+    them (what a ``tf.distribute`` optimiser does) are the global batch's mean."""
+    return loss / tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class BatchSource:
+    """The rows' order comes from ``tf.data``'s seeded shuffle over the whole set, reshuffled on every pass: the
+    order every committed result was trained on, so it must not change."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], seed: int):
+        self.n = len(next(iter(arrays.values())))
+        self.seed = seed
+        self.tensors = {k: tf.constant(v) for k, v in arrays.items()}  # once: every stream gathers from them
+
+    def stream(self, batch_size: int, skip: int):
+        tensors, n = self.tensors, self.n
+        index = tf.data.Dataset.range(n).shuffle(n, seed=self.seed, reshuffle_each_iteration=True).repeat()
+        return (index.batch(min(batch_size, n), drop_remainder=True)
+                .map(lambda i: {k: tf.gather(v, i) for k, v in tensors.items()}).prefetch(2).skip(skip))
+
+
+def validation_batches(arrays: dict[str, np.ndarray], batch_size: int):
+    return tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size)
+
+
+class Steps:
+    """Keras' TensorFlow trainer calls ``train_step(data)`` and ``test_step(data)`` (traced by ``tf.function``)
+    and lets them update variables in place."""
+
+    def train_step(self, data):
+        return self._train(data)
+
+    def test_step(self, data):
+        return self._test(data)
+
+    def _descend(self, optimizer, weights, objective):
+        """One step of ``optimizer`` on ``weights`` down ``objective()`` (``(loss, extras)``): returns both."""
+        with tf.GradientTape() as tape:
+            loss, extras = objective()
+            scaled = replica_scaled(loss)
+        grads = tape.gradient(scaled, weights)
+        optimizer.apply_gradients(zip(grads, weights))
+        return loss, extras
+
+    def _hold_optimizers(self, parts):
+        """Nothing to do: ``model.optimizer`` stays the compiled one (the first of ``parts``); the others keep
+        their variables themselves and update them in place."""

@@ -1,0 +1,127 @@
+"""Each benchmark script's ``main`` on the smallest inputs: it runs, and its JSON has the keys its README section
+and the committed records in benchmarks/results/ rely on. The numbers themselves are not checked."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def written(path: Path) -> dict:
+    assert path.is_file()
+    return json.loads(path.read_text())
+
+
+def test_schedule(tmp_path):
+    from benchmarks import schedule
+    from gaingtex.data import write_h5ad
+    from gaingtex.data.embedded import make_cohort
+
+    cohort = tmp_path / "cohort.h5ad"
+    write_h5ad(make_cohort("smoke", 0), cohort)
+    out = tmp_path / "schedule.json"
+    assert schedule.main(["--cohort", str(cohort), "--schedules", "1x2x16", "--out", str(out)]) == 0
+    result = written(out)
+    assert {"command", "cohort", "rows", "machine"} <= set(result)
+    assert [(r["model"], r["scenario"], r["steps"]) for r in result["rows"]] == [("pmi", "inductive", 2),
+                                                                                ("gain-mse", "inplace", 2)]
+    assert {"hidden", "batch_size", "fit_seconds", "r2", "best_epoch", "best_step"} <= set(result["rows"][0])
+
+
+def test_panel_models(tmp_path):
+    from benchmarks import panel_models
+
+    out = tmp_path / "panel.json"
+    assert panel_models.main(["--preset", "smoke", "--methods", "gaussian", "pmi", "--scenarios", "inductive",
+                              "--out", str(out)]) == 0
+    result = written(out)
+    assert {"preset", "seed", "missing_rate", "panel_genes", "machine", "wall_seconds", "results"} <= set(result)
+    variants = {(r["method"], r["variant"]) for r in result["results"]}
+    assert variants == {("gaussian", ""), *(("pmi", v) for v in panel_models.VARIANTS)}
+    deep = [r for r in result["results"] if r["method"] == "pmi"]
+    assert all({"r2", "fit_seconds", "epochs", "best_epoch", "hidden", "chosen", "best_val_loss"} <= set(r)
+               for r in deep)
+
+
+def test_fa_iterations(tmp_path):
+    from benchmarks import fa_iterations
+
+    out = tmp_path / "fa.json"
+    assert fa_iterations.main(["--preset", "smoke", "--genes", "panel", "--max-iter", "1", "2",
+                               "--out", str(out)]) == 0
+    result = written(out)
+    assert [r["max_iter"] for r in result["results"]] == [1, 2]
+    assert {"r2", "n_factors", "fit_seconds", "by_factors"} <= set(result["results"][0])
+    assert {"n_factors", "seconds", "validation_mse"} <= set(result["results"][0]["by_factors"][0])
+
+
+def test_gct_loading(tmp_path):
+    from benchmarks import gct_loading
+
+    out = tmp_path / "gct.json"
+    assert gct_loading.main(["--genes", "400", "--samples", "300", "--workdir", str(tmp_path),
+                             "--out", str(out)]) == 0
+    result = written(out)
+    assert {"genes", "samples", "gct_bytes", "write_seconds", "load_seconds", "peak_rss_bytes", "cohort_bytes",
+            "summary"} <= set(result)
+    assert "tmm-int" in result["summary"]
+
+
+def test_train_step(tmp_path):
+    from benchmarks import train_step
+
+    out = tmp_path / "step.json"
+    assert train_step.main(["--steps", "1", "--batch", "8", "--cases", "pmi:20x1x8", "gain:20x1x8",
+                            "--out", str(out)]) == 0
+    result = written(out)
+    assert {"command", "steps", "rows", "machine", "device"} <= set(result)
+    assert [r["model"] for r in result["rows"]] == ["pmi", "gain"]
+    assert all(r["concatenated_ms"] > 0 and r["split_ms"] > 0 for r in result["rows"])
+
+
+def test_book_build(tmp_path):
+    import nbformat
+    import pandas as pd
+
+    from benchmarks import book_build
+
+    executed, tables = tmp_path / "_build/executed/smoke-seed0", tmp_path / "runs/smoke-seed0/tables"
+    executed.mkdir(parents=True)
+    tables.mkdir(parents=True)
+    (executed / "timings.json").write_text(json.dumps({"01_data": 3.0, "02_training": 20.0, "08_comparison": 30.0}))
+    cell = nbformat.v4.new_code_cell("table = comparison.compare(data)", metadata={"papermill": {"duration": 12.4}})
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), executed / "08_comparison.ipynb")
+    pd.DataFrame({"method": ["pmi", "mean"], "genes": ["all", "all"], "scenario": ["inductive"] * 2,
+                  "r2": [0.5, None], "status": ["ok", "> budget"], "fit_seconds": [4.0, 1.0],
+                  "impute_seconds": [1.0, 0.5]}).to_csv(tables / "comparison_rows.csv", index=False)
+    log = tmp_path / "time.log"
+    log.write_text("\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02.50\n\tMaximum resident set size (kbytes): 2048\n")
+    out = tmp_path / "build.json"
+    assert book_build.main(["--run", "smoke-seed0", "--preset", "smoke", "--time-log", str(log), "--commit", "HEAD",
+                            "--root", str(tmp_path), "--out", str(out)]) == 0
+    result = written(out)
+    assert result["wall_seconds"] == 62 and result["comparison_cells_seconds"] == {"compare": 12}
+    assert result["r2"] == {"all/inductive": {"pmi": 0.5, "mean": "> budget"}}
+    assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
+
+
+def test_comparison_table_prints_the_committed_record(capsys):
+    from benchmarks import comparison_table
+
+    assert comparison_table.main([str(ROOT / "benchmarks/results/book-build.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| method | inductive, all genes")
+    assert lines[2].startswith("| oracle | 0.665 |") and any(line.startswith("| PMI |") for line in lines)
+
+
+@pytest.mark.parametrize("script", ["schedule", "panel_models", "fa_iterations", "gct_loading", "train_step",
+                                    "book_build"])
+def test_out_is_checked_before_any_work(script, tmp_path):
+    import importlib
+
+    main = importlib.import_module(f"benchmarks.{script}").main
+    required = {"book_build": ["--run", "r", "--time-log", "t", "--commit", "c"]}.get(script, [])
+    with pytest.raises(SystemExit, match="must end in .json"):
+        main([*required, "--out", str(tmp_path / "result.csv")])
