@@ -1,21 +1,25 @@
-"""Time and peak memory of `gaingtex gtex` on a GCT of the real GTEx v8 read-count matrix's size.
+"""Time and peak memory of `gaingtex gtex` on a GCT of the real GTEx v8 read-count matrix's size, beside `zcat`.
 
     .venv/bin/python -m benchmarks.gct_loading --out benchmarks/results/gct-loading.json
+    .venv/bin/python -m benchmarks.gct_loading --genes 2000 --repeats 5 --out benchmarks/results/gct-loading-2000.json
     .venv/bin/python -m benchmarks.gct_loading --genes 2000 --samples 500 --out /tmp/small.json   # a quick try
 
 It writes a synthetic GCT 1.2 of read counts (default 56,200 genes × 17,382 samples, as
 GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_reads.gct.gz; the first 19,000 rows carry protein-coding Ensembl
 ids), a Portal sample-attribute table spreading the samples over the 49 tissues in proportion to their GTEx v8
-sample counts, and a phenotype table; then runs `gaingtex gtex --normalise tmm-int` on them in a child process and
-reads the child's peak resident memory (``ru_maxrss``). The JSON holds the sizes, the file size, the seconds of
-writing and of loading, and the peak memory; the table prints the same.
+sample counts, and a phenotype table. Then, ``--repeats`` times in turn, it times `zcat` decompressing the GCT (the
+floor: a loader must at least decompress it) and `gaingtex gtex --normalise tmm-int` on the three files, each in a
+child process whose own peak resident memory (``ru_maxrss``) it reads. The JSON holds the sizes, the file size,
+every run's seconds with their minimum and median, the loader's median over zcat's, the peak memory beside the
+whole matrix as float32 and beside an interpreter that only imported the loader, and the command; the table
+prints the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,10 +69,31 @@ def write_inputs(folder: Path, n_genes: int, n_samples: int, seed: int = 0) -> d
     return {"expression": path, "samples": folder / "samples.txt", "phenotypes": folder / "phenotypes.txt"}
 
 
+def run_child(command: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall seconds and peak resident bytes of one child process (its own ``ru_maxrss``, from ``wait4``)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(command, child.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+    return seconds, usage.ru_maxrss * 1024, done
+
+
+def spread(values: list[float]) -> dict:
+    return {"min": min(values), "median": float(np.median(values)), "max": max(values), "runs": values}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genes", type=int, default=56_200)
     parser.add_argument("--samples", type=int, default=17_382)
+    parser.add_argument("--normalise", default="tmm-int", choices=["tmm-int", "int", "none"])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of zcat and of the loader, in turn")
     parser.add_argument("--out", type=Path, required=True, help="output JSON")
     parser.add_argument("--workdir", type=Path, help="where to write the synthetic files (default: a temporary "
                         "folder, removed afterwards)")
@@ -81,26 +106,43 @@ def main(argv=None) -> int:
         write_seconds = time.perf_counter() - t0
         cohort = folder / "cohort.h5ad"
         exe = Path(sys.executable).with_name("gaingtex")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        t0 = time.perf_counter()
-        run = subprocess.run([str(exe), "gtex", "--expression", str(files["expression"]), "--samples",
-                              str(files["samples"]), "--phenotypes", str(files["phenotypes"]),
-                              "--normalise", "tmm-int", "--out", str(cohort)], capture_output=True, text=True)
-        load_seconds = time.perf_counter() - t0
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if run.returncode != 0:
-            print(run.stderr[-2000:], file=sys.stderr)
-            return 1
+        load = [str(exe), "gtex", "--expression", str(files["expression"]), "--samples", str(files["samples"]),
+                "--phenotypes", str(files["phenotypes"]), "--normalise", args.normalise, "--out", str(cohort)]
+        # The interpreter with the loader's modules imported and nothing read: the floor of the loader's memory.
+        _, idle_bytes, _ = run_child([sys.executable, "-c", "import gaingtex.cli, gaingtex.data.gtex, pyarrow.csv"])
+        zcat, loads, peaks, load_average = [], [], [], [os.getloadavg()[0]]
+        for _ in range(args.repeats):  # in turn, so that a slower spell of a shared machine slows both
+            seconds, _, run = run_child(["sh", "-c", f"exec zcat '{files['expression']}' > /dev/null"])
+            zcat.append(seconds)
+            seconds, peak, run = run_child(load)
+            if run.returncode != 0:
+                print(run.stderr[-2000:], file=sys.stderr)
+                return 1
+            loads.append(seconds)
+            peaks.append(peak)
+        load_average.append(os.getloadavg()[0])  # other work on a shared machine slows the loader more than zcat
+        matrix = args.genes * args.samples * 4
         result = {"genes": args.genes, "samples": args.samples, "cells": args.genes * args.samples,
-                  "gct_bytes": files["expression"].stat().st_size, "write_seconds": write_seconds,
-                  "load_seconds": load_seconds, "peak_rss_bytes": peak_kib * 1024,
-                  "peak_rss_before_bytes": before * 1024, "float32_matrix_bytes": args.genes * args.samples * 4,
+                  "normalise": args.normalise, "gct_bytes": files["expression"].stat().st_size,
+                  "write_seconds": write_seconds, "repeats": args.repeats,
+                  "load_seconds": float(np.median(loads)), "zcat_seconds": float(np.median(zcat)),
+                  "load": spread(loads), "zcat": spread(zcat),
+                  "ratio_to_zcat": float(np.median(loads) / np.median(zcat)),
+                  "ratio_to_zcat_pairs": [a / b for a, b in zip(loads, zcat)],
+                  "peak_rss_bytes": max(peaks), "idle_rss_bytes": idle_bytes, "float32_matrix_bytes": matrix,
+                  "peak_over_matrix": max(peaks) / matrix,
+                  "peak_above_idle_over_matrix": (max(peaks) - idle_bytes) / matrix,
                   "cohort_bytes": cohort.stat().st_size, "machine": machine(),
+                  "load_average_before_after": load_average,
+                  "command": "python -m benchmarks.gct_loading " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "summary": run.stdout.strip().splitlines()[-1]}
     print(f"GCT {args.genes:,} genes × {args.samples:,} samples ({result['gct_bytes'] / 1e9:.2f} GB gzipped): "
           f"written in {write_seconds:.0f} s")
-    print(f"| load (gaingtex gtex, tmm-int) | {load_seconds:.0f} s | peak memory {peak_kib / 2**20:.2f} GiB "
-          f"(the whole matrix as float32: {result['float32_matrix_bytes'] / 2**30:.2f} GiB) |")
+    print(f"| zcat | {result['zcat_seconds']:.2f} s (median of {args.repeats}) |")
+    print(f"| load (gaingtex gtex, {args.normalise}) | {result['load_seconds']:.2f} s (median; min "
+          f"{min(loads):.2f}) | {result['ratio_to_zcat']:.1f} × zcat | peak memory {max(peaks) / 2**20:.0f} MiB, "
+          f"{result['peak_over_matrix']:.2f} × the float32 matrix ({matrix / 2**20:.0f} MiB), "
+          f"{idle_bytes / 2**20:.0f} MiB of it the interpreter and its imports |")
     print(result["summary"])
     write(result, args.out)
     return 0

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="EPOCHSxSTEPSxBATCH")
     args = parser.parse_args(argv)
     check_out(args.out)
-    from gaingtex.imputers.deep.distribute import use_threads
+    from gaingtex.imputers.deep.backend import use_threads
 
     use_threads()  # every core, before any TensorFlow work
     import anndata as ad

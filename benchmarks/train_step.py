@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from gaingtex.imputers.deep.distribute import use_threads
+from gaingtex.imputers.deep.backend import use_threads
 from gaingtex.imputers.deep.models import GAIN, PMI
 
 from ._report import check_out, machine, write

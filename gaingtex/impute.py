@@ -84,7 +84,9 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.Ann
     if getattr(model, "genes_", None) is None or getattr(model, "scale_", None) is None:
         raise ValueError(f"{label(model.name)}: the model file records no gene symbols or standardisation (written "
                          "by an older gaingtex); retrain it with this version")
-    adata = validate(adata, source)
+    adata = validate(adata, source, empty_genes=True)  # the model fills a gene with no observed value, too
+    if adata.n_obs == 0:
+        raise ValueError(f"{source}: no sample to impute")
     genes = list(model.genes_)
     own = list(adata.var_names)
     shared = [g for g in genes if g in set(own)]
@@ -112,6 +114,7 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.Ann
         report.append(f"{int(blind.sum())} samples have none of the model's genes observed; they are imputed from "
                       "their covariates alone")
     scale = model.scale_
+    check_model_scale(scale.transform(xm), observed, label(model.name), source)
     filled = scale.inverse(model.transform(scale.transform(xm), observed.astype(np.float32), adata.obs))
     filled = np.where(observed, xm, filled).astype(np.float32)
     out = X.copy()
@@ -130,6 +133,22 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.Ann
                                      "filled_entries": entries, "filled_fraction": entries / out.size,
                                      "added_genes": len(lacking), "report": report, "version": __version__}
     return result
+
+
+# The median |z| of values on their model's own scale is about 0.67 (a standard normal's); values several
+# standard deviations away on the median are on another scale (log or counts against standardised).
+SCALE_TOLERANCE = 3.0
+
+
+def check_model_scale(z: np.ndarray, observed: np.ndarray, name: str, source: str) -> None:
+    """Refuse values on another scale than the model's training data (standardised by the model's own gene means
+    and sds, the median observed value would sit several sds away), which it would impute into nonsense."""
+    seen = np.abs(z[observed])
+    if seen.size and float(np.median(seen)) > SCALE_TOLERANCE:
+        raise ValueError(f"{source}: its values are on another scale than the data {name} was trained on (on the "
+                         f"model's scale the median value sits {float(np.median(seen)):.1f} sds from the gene's "
+                         "mean, where about 0.7 is expected); give values normalised as the training cohort was "
+                         "(e.g. through gaingtex gtex), or impute with --method, which learns the file's own scale")
 
 
 def _append_genes(var: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:

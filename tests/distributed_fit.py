@@ -18,7 +18,7 @@ from gaingtex.config import model_config  # noqa: E402
 from gaingtex.data.embedded import make_cohort  # noqa: E402
 from gaingtex.evaluation.scenarios import scenario_data  # noqa: E402
 from gaingtex.imputers import get  # noqa: E402
-from gaingtex.imputers.deep import models  # noqa: E402
+from gaingtex.imputers.deep import _backend_tf  # noqa: E402
 
 
 def losses_under(strategy):
@@ -37,6 +37,6 @@ def losses_under(strategy):
 
 one = losses_under(tf.distribute.OneDeviceStrategy("/cpu:0"))
 two = losses_under(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-models.replica_scaled = lambda loss: loss  # the control: replica gradients summed without scaling
+_backend_tf.replica_scaled = lambda loss: loss  # the control: replica gradients summed without scaling
 unscaled = losses_under(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
 print(json.dumps({"one": one, "two": two, "unscaled": unscaled}))

@@ -201,9 +201,9 @@ def test_benchmark_resumes_from_its_partial_rows(tmp_path, capsys, monkeypatch):
         return real(name, data, preset, seed, *rest, **kw)
 
     monkeypatch.setattr(comparison, "run_method", interrupt_at_seed_1)
-    with pytest.raises(KeyboardInterrupt):
-        main(args)
+    assert main(args) == 130  # Ctrl-C: one line saying what was kept and how to go on, no traceback
     partial = tmp_path / "bench.partial.json"
+    assert f"the finished rows are kept in {partial}; rerun with --resume" in capsys.readouterr().err
     kept = json.loads(partial.read_text())
     assert kept["partial"] and len(kept["results"]) == 6 and not out.exists()
     copy = tmp_path / "kept.json"

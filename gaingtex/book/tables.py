@@ -39,7 +39,7 @@ def plus_minus(mean: float, sd: float) -> str:
 def display_summary(summary: pd.DataFrame, genes: str = "all"):
     """The comparison (:func:`gaingtex.evaluation.comparison.summarise`) as a page shows it: one row per method
     and scenario, best first, with human headers."""
-    block = summary[summary["genes"] == genes].copy()
+    block = _with_columns(summary[summary["genes"] == genes].copy())
     block["order"] = block["r2_mean"].fillna(-np.inf)
     block = block.sort_values(["scenario", "order"], ascending=[True, False])
     reference = block["reference"].dropna()
@@ -52,23 +52,42 @@ def display_summary(summary: pd.DataFrame, genes: str = "all"):
         ratio: block.get("fraction", pd.Series(np.nan, index=block.index)).to_numpy(),
         "fit s": block["fit_seconds_mean"].to_numpy(), "impute s": block["impute_seconds_mean"].to_numpy(),
         "seeds": (block["seeds"].astype(str) + " of " + block["runs"].astype(str)).to_numpy(),
-        "status": block["status"].to_numpy()})
+        "status": flag_small(block["status"], block["small_tissues"])})
     return display_table(table)
+
+
+def flag_small(status: pd.Series, small: pd.Series) -> list[str]:
+    """Each status with the number of small tissues (fewer than ``SMALL_TISSUE`` samples) the R² averages over:
+    a tissue that small makes R² noisy (even the oracle's can be negative), so every table says so."""
+    return [f"{st}, {int(n)} tissue{'s' if n > 1 else ''} < {SMALL_TISSUE} samples" if pd.notna(n) and n else st
+            for st, n in zip(status, small)]
+
+
+# Columns a summary may lack: ``_records`` leaves out NaN cells, so with one seed no row has an sd.
+OPTIONAL = ("r2_mean", "r2_sd", "rmse_mean", "rmse_sd", "fraction", "small_tissues", "fit_seconds_mean",
+            "impute_seconds_mean")
+
+
+def _with_columns(summary: pd.DataFrame) -> pd.DataFrame:
+    for column in OPTIONAL:
+        if column not in summary:
+            summary[column] = np.nan
+    return summary
 
 
 def format_table(result: dict) -> str:
     """A plain-text table of a benchmark result (:func:`gaingtex.evaluation.benchmark.run_benchmark`): mean ± sd
     over seeds, then the calibration figures."""
-    summary = pd.DataFrame(result["summary"])
+    summary = _with_columns(pd.DataFrame(result["summary"]))
     shown = pd.DataFrame({
         "method": summary["method"], "scenario": summary["scenario"], "genes": summary["genes"],
         "seeds": summary["seeds"].astype(str) + "/" + summary["runs"].astype(str),
         "R²": [plus_minus(m, s) for m, s in zip(summary["r2_mean"], summary["r2_sd"])],
         "RMSE": [plus_minus(m, s) for m, s in zip(summary["rmse_mean"], summary["rmse_sd"])],
-        "× ref": summary.get("fraction", pd.Series(np.nan, index=summary.index)).map("{:.3f}".format),
+        "× ref": summary["fraction"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"),
         "fit s": summary["fit_seconds_mean"].map("{:.1f}".format),
         "impute s": summary["impute_seconds_mean"].map("{:.2f}".format),
-        "status": summary["status"]})
+        "status": flag_small(summary["status"], summary["small_tissues"])})
     with pd.option_context("display.width", 200, "display.max_colwidth", 40):
         table = shown.to_string(index=False)
     lines = [f"preset={result['preset']} seeds={result['seeds']} missing_rate={result['missing_rate']} "
@@ -85,6 +104,9 @@ def format_table(result: dict) -> str:
         f"–{max(cal['oracle_r2_per_tissue'].values()):.2f}), per-tissue mean {cal['mean_r2']:.3f}, "
         f"blood surrogate {cal.get('blood_surrogate_r2', float('nan')):.3f}; oracle told another tissue: "
         f"same group {cal['oracle_r2_same_group_tissue']:.3f}, other group {cal['oracle_r2_other_group_tissue']:.3f}")
+    if cal.get("small_tissues"):
+        lines.append(f"  tissues with fewer than {SMALL_TISSUE} samples (R² unreliable, ratios to them not shown): "
+                     + ", ".join(f"{t} ({n})" for t, n in cal["small_tissues"].items()))
     for name, s in cal["shifted"].items():
         lines.append(f"  {name}: tissue oracle {s['tissue_oracle_r2']:.3f} (on {s['tissue']}: "
                      f"{s['tissue_oracle_r2_on_tissue']:.3f}), own oracle {s['own_oracle_r2']:.3f}")

@@ -26,9 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(SystemExit):
+    """SIGTERM, turned into an exception that unwinds like Ctrl-C (temporary files are removed on the way)."""
+
+
 def _terminate(signum, frame):
     """SIGTERM (what `timeout` and cluster schedulers send) unwinds like Ctrl-C, so temporary files are removed."""
-    raise SystemExit(128 + signum)
+    raise Interrupted(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,18 +49,37 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _sentence(err: KeyError) -> str:
+    """A KeyError as a sentence: its message when it has one, else what was missing (never a bare key)."""
+    key = err.args[0] if err.args else ""
+    if isinstance(key, str) and " " in key.strip():
+        return key
+    return (f"an expected entry {key!r} is missing (a damaged file, or one not written by this gaingtex); rerun "
+            "with --debug to see where")
+
+
 def _run(args) -> int:
-    from .._outputs import Rescued
+    import contextlib
+
+    from .._outputs import Rescued, output_lock
     from ..book import BookError
     from ..data import SchemaError
 
+    out = getattr(args, "out", None) or getattr(args, "output", None)
     try:
-        args.func(args)
+        with output_lock(out) if out is not None else contextlib.nullcontext():
+            args.func(args)
+    except (KeyboardInterrupt, Interrupted) as err:  # one line: what was kept, where, how to go on
+        if args.debug:
+            raise
+        note = getattr(args, "on_interrupt", None)
+        how = "Ctrl-C" if isinstance(err, KeyboardInterrupt) else "SIGTERM"
+        print(f"interrupted ({how}): {note() if note else 'nothing was written'}", file=sys.stderr)
+        return 130 if isinstance(err, KeyboardInterrupt) else int(err.code)
     except (SchemaError, ValueError, KeyError, FileNotFoundError) as err:
         if args.debug:
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # a KeyError's str() is quoted
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {_sentence(err) if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     except (BookError, Rescued) as err:  # a notebook or the book build failed; a refused write was rescued
         if args.debug:
@@ -70,4 +93,3 @@ def _run(args) -> int:
         print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     return 0
-

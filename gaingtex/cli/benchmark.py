@@ -38,17 +38,37 @@ def run(args) -> None:
     check_output(args.out, ".json", [args.cohort, args.resume])
     if args.deep_seeds is not None and args.deep_seeds < 0:
         raise ValueError(f"--deep-seeds must be 0 or more, got {args.deep_seeds}")
+    check_budget(args.budget)
     rate = 0.5 if args.missing_rate is None else args.missing_rate
     methods = method_list(args.methods)
     if args.scaling:
         result = _scaling(args, methods, rate)
     else:
         partial = args.out.with_name(f"{args.out.stem}.partial.json")  # finished rows, kept if the run is stopped
+        args.on_interrupt = lambda: (f"the finished rows are kept in {partial}; rerun with --resume {partial} to "
+                                     "run only the rest" if partial.is_file() else "no row had finished; nothing "
+                                     "was written")
         result = _comparison(args, methods, rate, partial)
     write_or_rescue(lambda path: write_json(result, path), args.out)
     if not args.scaling:
         partial.unlink(missing_ok=True)
+        _print_table(result)
     print(f"wrote {args.out}")
+
+
+def check_budget(budget: float | None) -> None:
+    """A time budget is a positive, finite number of seconds (or none given: the preset's)."""
+    import math
+
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise ValueError(f"--budget must be a positive, finite number of seconds, got {budget:g}")
+
+
+def _print_table(result: dict) -> None:
+    """The comparison as text, after the JSON is safely written: a table that cannot be drawn loses nothing."""
+    from ..book.tables import format_table
+
+    print(format_table(result))
 
 
 def _scaling(args, methods, rate) -> dict:
@@ -65,7 +85,6 @@ def _scaling(args, methods, rate) -> dict:
 
 
 def _comparison(args, methods, rate, partial: Path) -> dict:
-    from ..book.tables import format_table
     from ..config import comparison_config
     from ..data import read_h5ad
     from ..evaluation.benchmark import run_benchmark
@@ -79,5 +98,4 @@ def _comparison(args, methods, rate, partial: Path) -> dict:
                            budget=comparison_config(args.preset).budget if args.budget is None else args.budget,
                            adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
                            partial=partial, resume=resume)
-    print(format_table(result))
     return result

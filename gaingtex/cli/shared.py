@@ -87,9 +87,13 @@ def read_resume(path: Path) -> dict:
     """A benchmark JSON (partial or whole) to resume from."""
     import json
 
-    if not path.is_file():
-        raise FileNotFoundError(f"--resume {path} does not exist")
+    from .._outputs import check_input
+
+    check_input(path, "--resume")
     try:
-        return json.loads(path.read_text())
+        resume = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"--resume {path} is not a benchmark JSON ({err})") from None
+    if not isinstance(resume, dict):
+        raise ValueError(f"--resume {path} is not a benchmark JSON (it holds no record)")
+    return resume

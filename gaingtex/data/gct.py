@@ -1,27 +1,32 @@
-"""GCT 1.2 files (the GTEx Portal's gene read-count and TPM matrices), read in chunks and written atomically.
+"""GCT 1.2 files (the GTEx Portal's gene read-count and TPM matrices), read in blocks and written atomically.
 
 A GCT 1.2 file is a ``#1.2`` line, a ``<rows> <columns>`` line, then a tab-separated table: ``Name`` (a versioned
 Ensembl id), ``Description`` (the symbol) and one column per sample. The full GTEx v8 matrix is 56,200 genes ×
-17,382 samples, so it is parsed a block of rows at a time into float32 and only the rows and columns asked for
-are kept: it is never held whole, and never as float64.
+17,382 samples, so it is parsed a block of text at a time (``pyarrow.csv``, on every core, while a second thread
+decompresses the next block) straight into one preallocated float32 array of the rows and columns asked for: it
+is never held whole as text or as a table, and never as float64.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import queue
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .._io import atomic_path
 
-CHUNK_CELLS = 4_000_000  # cells parsed at a time: ~230 rows of the 17,382-sample matrix, a few hundred MB at most
+PIECE_BYTES = 1 << 23  # text parsed at a time: about a hundred rows of the 17,382-sample matrix
+ARROW_BLOCK = 1 << 22  # pyarrow's unit of parallel parsing within a piece
 MAX_DECLARED = 100_000  # GENCODE v26 has 56,200 genes
 
 
@@ -72,7 +77,10 @@ def read_header(path: str | os.PathLike) -> GctHeader:
 
 @dataclass
 class GctTable:
-    """What :func:`read_gct` kept: ``values`` (kept genes × kept samples, float32), with their ids."""
+    """What :func:`read_gct` kept: ``values`` (kept genes × kept samples, float32), with their ids.
+
+    ``values`` is the transpose of a C-ordered samples × genes array (``values.T`` is that array, not a copy):
+    the cohort is samples × genes, and each tissue's samples are then whole rows."""
 
     ids: np.ndarray
     descriptions: np.ndarray
@@ -84,12 +92,15 @@ def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
              keep_rows: Callable[[np.ndarray], np.ndarray] | None = None, chunk_rows: int | None = None,
              progress: bool = False) -> GctTable:
     """Stream a GCT into float32, keeping the sample columns ``samples`` (default all, in file order) and the
-    rows for which ``keep_rows(names)`` is true (default all).
+    rows for which ``keep_rows(names)`` is true (default all); ``chunk_rows`` parses that many rows at a time
+    (default: blocks of about :data:`PIECE_BYTES` of text).
 
     The declared shape is checked against the table: a disagreement (a subset file that kept the full file's
     header) is a :class:`LoadWarning` naming both counts, and the table is read as it is. A non-numeric cell is a
     ``ValueError`` naming its gene, sample and value; an empty cell is read as NaN.
     """
+    from pyarrow.lib import ArrowException
+
     path = Path(path)
     header = read_header(path)
     wanted = header.samples if samples is None else list(samples)
@@ -101,55 +112,179 @@ def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
     if header.columns != len(header.samples):
         warnings.warn(f"{path}: the header declares {header.columns} sample columns but the table has "
                       f"{len(header.samples)}; reading the table as it is", LoadWarning, stacklevel=2)
-    dtype = {"Name": str, "Description": str}
-    chunk_rows = chunk_rows or max(20, CHUNK_CELLS // len(wanted))
-    reader = pd.read_csv(path, sep="\t", skiprows=2, usecols=["Name", "Description", *wanted], dtype=dtype,
-                         chunksize=chunk_rows, keep_default_na=False, na_values=[""], engine="c", low_memory=False)
-    ids, descriptions, blocks, n_rows = [], [], [], 0
-    # Every row kept: fill one float32 array of the declared size (no second copy when the blocks are joined).
-    # (At most MAX_DECLARED rows: a damaged shape line must not claim the memory.)
-    whole = (np.empty((min(header.rows, MAX_DECLARED), len(wanted)), dtype=np.float32) if keep_rows is None
+    parse = _parser(["Name", "Description", *header.samples], wanted)
+    # Every row kept: fill one samples × genes float32 array of the declared size, a block of columns at a time
+    # (at most MAX_DECLARED genes: a damaged shape line must not claim the memory). Rows chosen by ``keep_rows``
+    # are collected in blocks, since how many there will be is not known ahead.
+    whole = (np.empty((len(wanted), min(header.rows, MAX_DECLARED)), dtype=np.float32) if keep_rows is None
              else None)
+    ids, descriptions, blocks, n_rows, filled = [], [], [], 0, 0
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=header.rows, desc=f"reading {path.name}", unit="genes")
+    pieces = _pieces(path, chunk_rows)
     try:
-        for chunk in reader:
-            n_rows += len(chunk)
+        for piece in pieces:
+            try:
+                parsed = parse(piece)
+            except (ArrowException, UnicodeDecodeError) as err:
+                parsed, reason = None, err
+            else:
+                reason = "a line does not have one cell per column"
+            if parsed is None:
+                _diagnose(piece, ["Name", "Description", *header.samples], wanted, path, n_rows, reason)
+            names, symbols, block = parsed
+            n_rows += len(names)
             if bar is not None:
-                bar.update(len(chunk))
-            names = chunk["Name"].to_numpy(dtype=object)
-            keep = np.ones(len(chunk), dtype=bool) if keep_rows is None else np.asarray(keep_rows(names), dtype=bool)
-            if not keep.any():
+                bar.update(len(names))
+            if keep_rows is not None:
+                keep = np.asarray(keep_rows(names), dtype=bool)
+                names, symbols, block = names[keep], symbols[keep], block[keep]
+            if not len(names):
                 continue
-            block = numbers(chunk.loc[keep, wanted], names[keep], path)
-            start = n_rows - len(chunk)
-            if whole is not None and n_rows <= len(whole):
-                whole[start:n_rows] = block
+            if whole is not None and filled + len(names) <= whole.shape[1]:
+                whole[:, filled:filled + len(names)] = block.T
             else:
                 if whole is not None:  # more rows than declared: keep what was filled, then go on in blocks
-                    blocks, whole = [whole[:start]], None
-                blocks.append(block)
-            ids.append(names[keep])
-            descriptions.append(chunk["Description"].to_numpy(dtype=object)[keep])
-    except pd.errors.ParserError as err:
-        raise ValueError(f"{path}: the table is malformed ({str(err).strip().splitlines()[-1]})") from None
+                    blocks, whole = [whole[:, :filled]], None
+                blocks.append(np.ascontiguousarray(block.T))
+            filled += len(names)
+            ids.append(names)
+            descriptions.append(symbols)
     except (EOFError, OSError, zlib.error, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: the file is truncated or damaged after {n_rows} genes ({err})") from None
     finally:
+        pieces.close()
         if bar is not None:
             bar.close()
     if n_rows != header.rows:
         warnings.warn(f"{path}: the header declares {header.rows} genes but the table has {n_rows}; reading the "
                       "table as it is", LoadWarning, stacklevel=2)
     if whole is not None:
-        values = whole[:n_rows]
+        # fewer rows than declared: a compact copy, so that the unused columns do not stay claimed
+        values = whole if filled == whole.shape[1] else np.ascontiguousarray(whole[:, :filled])
     else:
-        values = np.concatenate(blocks) if blocks else np.empty((0, len(wanted)), dtype=np.float32)
+        values = np.concatenate(blocks, axis=1) if blocks else np.empty((len(wanted), 0), dtype=np.float32)
     cat = (lambda parts: np.concatenate(parts) if parts else np.empty(0, dtype=object))
-    return GctTable(cat(ids), cat(descriptions), wanted, values)
+    return GctTable(cat(ids), cat(descriptions), wanted, values.T)
+
+
+def _parser(columns: list[str], wanted: list[str]):
+    """A function from a piece of the table's text to ``(names, descriptions, genes × wanted float32)``, or
+    ``None`` when a line does not have one cell per column (for :func:`_diagnose` to word)."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    n_samples = len(columns) - 2
+    index = {s: i for i, s in enumerate(columns[2:])}
+    chosen = None if len(wanted) == n_samples else np.array([index[s] for s in wanted])
+    # The numbers are parsed as one column, a value a line: pyarrow's per-column work on a table 17,382 columns
+    # wide would cost more than the parsing itself. Empty lines are empty cells (NaN).
+    read = csv.ReadOptions(column_names=["value"], use_threads=True, block_size=ARROW_BLOCK)
+    split = csv.ParseOptions(delimiter="\x1f", quote_char=False, ignore_empty_lines=False)
+    convert = csv.ConvertOptions(column_types={"value": pa.float32()}, null_values=[""])
+
+    def parse(piece: bytes):
+        names, symbols, parts = [], [], []
+        view = memoryview(piece)
+        start = 0
+        while start < len(piece):
+            end = piece.find(b"\n", start)
+            end = len(piece) if end < 0 else end
+            stop = end - 1 if end > start and piece[end - 1] == 13 else end  # a Windows line end
+            if stop > start:  # a blank line is skipped, as pandas does
+                first = piece.find(b"\t", start, stop)
+                second = piece.find(b"\t", first + 1, stop) if first >= 0 else -1
+                if second < 0 or piece.count(b"\t", second + 1, stop) != n_samples - 1:
+                    return None
+                names.append(piece[start:first].decode())
+                symbols.append(piece[first + 1:second].decode() or np.nan)  # as pandas read an empty one
+                parts.append(view[second + 1:stop])
+            start = end + 1
+        if not names:
+            return np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty((0, len(wanted)), np.float32)
+        parts.append(b"")  # a last line end, so that a last empty cell is a line too
+        text = bytearray(b"\n").join(parts)
+        codes = np.frombuffer(text, dtype=np.uint8)
+        np.add(codes, codes == 9, out=codes, casting="unsafe")  # each tab (9) becomes a line end (10)
+        cells = csv.read_csv(pa.BufferReader(text), read_options=read, parse_options=split,
+                             convert_options=convert).column(0)
+        block = cells.to_numpy().reshape(len(names), n_samples)
+        return (np.array(names, dtype=object), np.array(symbols, dtype=object),
+                block if chosen is None else block[:, chosen])
+
+    return parse
+
+
+def _pieces(path: Path, lines: int | None) -> Iterator[bytes]:
+    """The table's text after the three header lines, in pieces that end at a line end: ``lines`` lines each, or
+    about :data:`PIECE_BYTES`. A second thread reads and decompresses the next piece while this one is parsed
+    (zlib lets go of the interpreter while it works). Decompression errors come out of the iteration."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
+                for _ in range(3):
+                    handle.readline()
+                rest = b""
+                while True:
+                    if lines:
+                        data = b"".join(handle.readline() for _ in range(lines))
+                    else:
+                        data = rest + handle.read(PIECE_BYTES)
+                    if not data or data == rest:
+                        break
+                    cut = len(data) if lines else data.rfind(b"\n") + 1
+                    rest = b"" if lines else data[cut:]
+                    if cut and not put(data[:cut]):
+                        return
+                if rest.strip() and not put(rest):  # a last line without its line end
+                    return
+            put(None)
+        except BaseException as err:  # handed to the reading thread, which raises it
+            put(err)
+
+    worker = threading.Thread(target=produce, name="gct-decompress", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _diagnose(piece: bytes, columns: list[str], wanted: list[str], path: Path, before: int, err):
+    """Raise the one-line ``ValueError`` for a piece that pyarrow refused: the cell that is not a number (gene,
+    sample, value), or the malformed line as pandas words it, or pyarrow's own message."""
+    try:
+        frame = pd.read_csv(io.BytesIO(piece), sep="\t", header=None, names=columns,
+                            usecols=["Name", "Description", *wanted], dtype=str, keep_default_na=False,
+                            na_values=[""], engine="c", low_memory=False)
+    except pd.errors.ParserError as parse_err:
+        raise ValueError(f"{path}: the table is malformed ({str(parse_err).strip().splitlines()[-1]})") from None
+    except UnicodeDecodeError as decode_err:
+        raise ValueError(f"{path}: the file is truncated or damaged after {before} genes ({decode_err})") from None
+    numbers(frame[wanted], frame["Name"].to_numpy(dtype=object), path)
+    raise ValueError(f"{path}: the table is malformed ({str(err).strip().splitlines()[0][:200]})") from None
 
 
 def numbers(part: pd.DataFrame, names: Sequence[str], path: Path, columns: str = "sample") -> np.ndarray:

@@ -56,9 +56,9 @@ class GeneMap:
 
 def read_gene_list(path: str | Path) -> list[str]:
     """Symbols or Ensembl ids, one per line (``#`` comments and blank lines skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"gene list {path} does not exist")
+    from .._outputs import check_input
+
+    path = check_input(path, "gene list")
     genes = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
     genes = [g for g in genes if g]
     if not genes:

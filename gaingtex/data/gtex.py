@@ -23,8 +23,9 @@ from . import reference
 from .gct import numbers, open_text, read_gct, read_header
 from .gene_ids import GeneMap, map_genes, strip_version
 from .gtex_tables import read_phenotypes, read_samples
-from .normalise import METHODS, normalise_tissue
-from .schema import GTEX, validate
+from .normalise import METHODS, inverse_normal, row_chunks, run_parallel, tissue_scaling
+from .._outputs import check_input
+from .schema import GTEX, suggest, validate
 
 BED_NAME = re.compile(r"^(?P<tissue>.+)\.v8\.normalized_expression\.bed(\.gz)?$")
 BED_COLUMNS = ("#chr", "start", "end", "gene_id")
@@ -40,8 +41,9 @@ def tissue_set(tissues: str | Sequence[str]) -> list[str]:
     names = [t.strip() for t in names if t.strip()]
     unknown = [t for t in names if t not in table.index]
     if unknown:
-        raise ValueError(f"--tissues names {unknown[0]!r}, which is not a GTEx v8 tissue id (e.g. {table.index[0]}); "
-                         "expected paper, all or comma-separated ids")
+        raise ValueError(f"--tissues names {unknown[0]!r}, which is not a GTEx v8 tissue id"
+                         f"{suggest(unknown[0], table.index) or f' (e.g. {table.index[0]})'}; expected paper, all or "
+                         "comma-separated ids")
     return names
 
 
@@ -73,8 +75,7 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
     if not paths:
         raise ValueError("--expression needs at least one file")
     for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"expression file {path} does not exist")
+        check_input(path, "expression file")
     beds = [bool(BED_NAME.match(p.name)) for p in paths]
     if any(beds) and not all(beds):
         raise ValueError(f"--expression mixes eQTL BED files and others ({paths[beds.index(False)]}); give either "
@@ -103,6 +104,7 @@ def read_gtex(expression: Sequence[str | os.PathLike], samples: str | os.PathLik
     else:
         values, obs, gene_map = _read_gct(paths[0], sample_table, wanted, genes, normalise, genotyped_only, report,
                                           progress)
+        check_counts(values, obs.index, normalise, paths[0])
     obs = _annotate(obs.assign(row=np.arange(len(obs))), donors, report)
     obs = obs[obs["keep"].to_numpy(dtype=bool)].drop(columns="keep")  # the matrix is not copied: rows index it
     explicit = not (isinstance(tissues, str) and tissues in ("paper", "all"))
@@ -216,12 +218,12 @@ def _read_gct(path, sample_table, wanted, genes, normalise, genotyped_only, repo
     gct = read_gct(path, columns, keep_rows=keep_rows, progress=progress)
     gene_map = map_genes(gct.ids, gct.descriptions, genes=genes, source=str(path))
     report.extend(gene_map.decisions)
-    values = gct.values
+    values = gct.values.T  # samples × genes, C-ordered: the reader's own array, not a copy
     if normalise != "tmm-int":  # only the mapped genes are needed
-        values = values[gene_map.rows]
+        values = values[:, gene_map.rows]
         gene_map = GeneMap(np.arange(len(gene_map.rows)), gene_map.var, gene_map.decisions)
     obs = table.loc[gct.samples, ["donor_id", "tissue"]].assign(keep=True)
-    return values.T, obs, gene_map
+    return values, obs, gene_map
 
 
 def _annotate(obs: pd.DataFrame, donors: pd.DataFrame, report: list[str]) -> pd.DataFrame:
@@ -270,25 +272,91 @@ def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit,
     present = [t for t in wanted if t in counts.index and t not in small]
     if not present:
         raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
-    out = np.full((len(obs), len(gene_map.rows)), np.nan, dtype=np.float32)
+    rows = np.isin(tissue, present)
     passing = np.ones(len(gene_map.rows), dtype=bool)
-    for t in _bar(present, progress and normalise != "none", f"normalising ({normalise})", "tissues"):
-        rows = np.flatnonzero(tissue == t)
-        if normalise == "none":
-            out[rows] = values[position[rows]][:, gene_map.rows]
-            continue
-        norm, keep = normalise_tissue(values[position[rows]], normalise)
-        index = np.full(values.shape[1], -1)
-        index[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
-        kept = index[gene_map.rows]
-        passing &= kept >= 0
-        out[rows] = np.where(kept >= 0, norm[:, np.maximum(kept, 0)], np.nan)
+    libraries = {}
     if normalise != "none":
+        # First the thresholds (and TMM's library sizes) of every tissue, so that the inverse-normal transform
+        # is then computed only for the genes that pass in all of them.
+        for t in _bar(present, progress, f"normalising ({normalise})", "tissues"):
+            keep, libraries[t] = tissue_scaling(values[position[tissue == t]], normalise)
+            passing &= keep[gene_map.rows]
         if not passing.any():
             raise ValueError("no gene passes the expression thresholds (≥ 6 reads, or TPM ≥ 0.1, in ≥ 20 % of "
                              "samples) in every tissue")
         if (~passing).any():
             report.append(f"kept the {int(passing.sum())} genes that pass GTEx's expression thresholds in every tissue; "
                        f"left out {int((~passing).sum())}")
-    rows = np.isin(tissue, present)
-    return out[rows][:, passing], obs[rows], gene_map.var[passing]
+    genes = np.asarray(gene_map.rows)[passing]
+    out = _compact(values, position[rows], genes)
+    if normalise != "none":
+        # Then, in the cohort's own matrix, each tissue's inverse-normal transform over its counts, tissues in
+        # parallel.
+        kept = tissue[rows]
+        run_parallel([lambda t=t: _inverse_normal_into(out, np.flatnonzero(kept == t), libraries[t])
+                      for t in present])
+    return out, obs[rows], gene_map.var[passing]
+
+
+def _inverse_normal_into(values: np.ndarray, rows: np.ndarray, library: np.ndarray | None) -> None:
+    """Replace ``values[rows]`` (the samples of one tissue) by the inverse-normal transform of each gene (column),
+    of counts per million of ``library`` when it is given; a block of genes at a time."""
+    x = values[rows]
+    for genes in row_chunks(x.shape[1], len(rows)):
+        block = x[:, genes]
+        x[:, genes] = inverse_normal(block if library is None else block / library[:, np.newaxis] * 1e6)
+    values[rows] = x
+
+
+def _compact(values: np.ndarray, rows: np.ndarray, genes: np.ndarray) -> np.ndarray:
+    """``values[rows][:, genes]`` for increasing ``rows``. A C-ordered, writable ``values`` (the loader's own
+    matrix, no longer needed as it was) is compacted within its own memory, row after row, so that the cohort
+    never needs a second matrix; a row is only written over rows already moved. The result is copied out only
+    when it is under half that memory, which the copy then gives back."""
+    n, k = len(rows), len(genes)
+    if not (values.flags.c_contiguous and values.flags.writeable and np.all(np.diff(rows) > 0)):
+        return values[np.ix_(rows, genes)]
+    if n == len(values) and k == values.shape[1] and np.array_equal(genes, np.arange(k)):
+        return values
+    flat = values.reshape(-1)
+    for i, row in enumerate(rows):
+        flat[i * k:(i + 1) * k] = values[row, genes]  # the right side is a copy, taken before the write
+    out = flat[:n * k].reshape(n, k)
+    return out.copy() if 2 * out.nbytes < values.nbytes else out
+
+
+LINEAR_ABOVE = 50.0  # a non-negative value above this is a count or a TPM, never a normalised value
+
+
+def check_counts(values: np.ndarray, samples, normalise: str, path, rows: int = 512) -> None:
+    """A GCT's read counts or TPM, checked under every normalisation: none is negative, counts are whole numbers
+    (a few fractions among them mean a damaged or mixed file), and they are not kept as they are (``none``) as
+    if they were normalised values. Read a block of samples at a time: a whole GTEx matrix is gigabytes."""
+    negative = fractions = nonzero = 0
+    first_negative = first_fraction = None
+    top = -np.inf
+    for start in range(0, len(values), rows):
+        block = np.asarray(values[start: start + rows], dtype=np.float64)
+        below = block < 0
+        if below.any() and first_negative is None:
+            i, j = np.argwhere(below)[0]
+            first_negative = (block[i, j], samples[start + i])
+        negative += int(below.sum())
+        seen = np.isfinite(block) & (block != 0)
+        odd = seen & (block != np.round(block))
+        if odd.any() and first_fraction is None:
+            i, j = np.argwhere(odd)[0]
+            first_fraction = (block[i, j], samples[start + i])
+        fractions, nonzero = fractions + int(odd.sum()), nonzero + int(seen.sum())
+        if seen.any():
+            top = max(top, float(block[seen].max()))
+    if negative:
+        raise ValueError(f"{path}: {negative} values are negative, e.g. {first_negative[0]:g} in sample "
+                         f"{first_negative[1]}; read counts and TPM never are (under any --normalise)")
+    if 0 < fractions <= 0.01 * nonzero:
+        raise ValueError(f"{path}: the values are whole read counts except {fractions}, e.g. {first_fraction[0]:g} "
+                         f"in sample {first_fraction[1]}; counts are whole numbers (a damaged file, or counts mixed "
+                         "with TPM?)")
+    if normalise == "none" and top > LINEAR_ABOVE:
+        raise ValueError(f"{path}: the values reach {top:g}: read counts or TPM, which --normalise none would keep "
+                         "as if they were normalised; use --normalise tmm-int (counts) or int (TPM)")

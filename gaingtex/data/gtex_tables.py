@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import reference
-from .schema import AGE_BRACKETS
+from .schema import AGE_BRACKETS, MAX_AGE
 
 PORTAL_COLUMNS = ("SAMPID", "SMTSD")
 PAPER_COLUMNS = ("sample_id", "donor_id", "has_genotype", "tissue_id")
@@ -33,9 +33,9 @@ SEX_CODES = {"1": "male", "2": "female"}
 
 
 def _table(path: str | os.PathLike, what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} table {path} does not exist")
+    from .._outputs import check_input
+
+    path = check_input(path, f"{what} table")
     try:
         return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
@@ -112,6 +112,8 @@ def parse_age(value) -> tuple[float, str | None]:
     if not np.isfinite(age) or age <= 0:
         raise ValueError(f"expected a bracket such as 60-69 ({', '.join(AGE_BRACKETS)}) or a positive number of "
                          "years")
+    if age > MAX_AGE:
+        raise ValueError(f"an age is at most {MAX_AGE} years (were these months?)")
     bracket = next((b for b in AGE_BRACKETS if int(b[:2]) <= age < int(b[:2]) + 10), None)
     return age, bracket
 

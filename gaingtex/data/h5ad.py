@@ -18,12 +18,16 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def read_h5ad(path: str | os.PathLike) -> ad.AnnData:
-    """Read a cohort and validate it against the schema (:func:`gaingtex.data.schema.validate`).
+def read_h5ad(path: str | os.PathLike, empty_genes: bool = False) -> ad.AnnData:
+    """Read a cohort and validate it against the schema (:func:`gaingtex.data.schema.validate`; ``empty_genes``:
+    genes with no observed value are allowed, for a trained model to fill).
 
     A cohort without a ``split`` column is accepted: :func:`gaingtex.data.prepare` draws the donor split.
     """
+    from .._outputs import resolved
+
     path = Path(path)
+    resolved(path)  # a loop of symbolic links: its own message
     if path.is_dir():
         raise SchemaError(f"{path} is a folder, not an .h5ad file")
     if not path.is_file():
@@ -32,4 +36,4 @@ def read_h5ad(path: str | os.PathLike) -> ad.AnnData:
         adata = ad.read_h5ad(path)
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise SchemaError(f"{path}: not a readable .h5ad file ({type(err).__name__}: {err})") from None
-    return validate(adata, str(path))
+    return validate(adata, str(path), empty_genes=empty_genes)

@@ -16,6 +16,7 @@ column and the offending value.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 
 import anndata as ad
@@ -36,6 +37,7 @@ OPTIONAL_OBS = ("split", "cohort", "age_bracket")
 VAR_COLUMNS = ("ensembl_id", "chromosome")
 
 
+MAX_AGE, OLD_AGE = 120, 100  # years: above MAX_AGE an error (months?), above OLD_AGE a warning
 LARGEST = 1e9  # |value| above this is an error: no log-scale or normalised expression comes near it
 
 
@@ -71,9 +73,21 @@ def _categorical(obs: pd.DataFrame, column: str, allowed: tuple[str, ...], sourc
                               f"{obs.index[np.flatnonzero(empty)[0]]}{f', and {more} more' if more else ''}; every "
                               f"sample needs one of {expected}")
         raise SchemaError(f"{source}: obs column {column!r} holds {_first(values, bad, obs.index)}; expected one of "
-                          f"{expected}")
+                          f"{expected}{suggest(text[bad][0], allowed)}")
     categories = [a for a in allowed if a in set(text)] if present_only else list(allowed)
     obs[column] = pd.Categorical(text, categories=categories)
+
+
+def suggest(value: str, allowed) -> str:
+    """`` (did you mean 'Whole_Blood'?)`` for a value that differs from an allowed one in case, spacing or a few
+    letters, else an empty string."""
+    key = lambda text: str(text).strip().lower().replace(" ", "_").replace("-", "_")  # noqa: E731
+    folded = {key(a): a for a in allowed}
+    match = folded.get(key(value)) or next(iter(difflib.get_close_matches(key(value), list(folded), n=1,
+                                                                        cutoff=0.8)), None)
+    if match is None:
+        return ""
+    return f" (did you mean {folded.get(match, match)!r}?)"
 
 
 def _hardy(value):
@@ -85,9 +99,10 @@ def _hardy(value):
     return value
 
 
-def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray) -> np.ndarray:
-    """``X`` as dense float32, checked: finite, every sample with an observed value, and every gene observed in
-    some GTEx sample (an external cohort may lack a gene entirely: its loader reports it)."""
+def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray, empty_genes: bool = False) -> np.ndarray:
+    """``X`` as dense float32, checked: finite, every sample with an observed value, and (unless
+    ``empty_genes``) every gene observed in some GTEx sample (an external cohort may lack a gene entirely: its
+    loader reports it)."""
     X = adata.X
     if X is None:
         raise SchemaError(f"{source}: the AnnData has no expression matrix X")
@@ -110,7 +125,7 @@ def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray) -> np.ndarray:
                           "normalised scale never reaches that (their squares overflow float32)")
     observed = ~np.isnan(X)
     for axis, names, what in ((0, adata.var_names, "gene"), (1, adata.obs_names, "sample")):
-        if axis == 0 and not gtex.any():
+        if axis == 0 and (empty_genes or not gtex.any()):
             continue
         empty = ~(observed[gtex] if axis == 0 else observed).any(axis=axis)
         if empty.any():
@@ -147,10 +162,17 @@ def _ages(obs: pd.DataFrame, source: str) -> None:
     if bad.any():
         raise SchemaError(f"{source}: obs column 'age' holds {_first(raw.to_numpy(), bad, obs.index)}; "
                           "expected a number of years or a bracket such as 60-69")
+    bad = (age < 0) | (age > MAX_AGE)
+    if bad.any():
+        raise SchemaError(f"{source}: obs column 'age' holds {_first(raw.to_numpy(), bad, obs.index)}; an age is 0 to "
+                          f"{MAX_AGE} years (were these months?)")
+    if (age > OLD_AGE).any():
+        warnings.warn(f"{source}: {int((age > OLD_AGE).sum())} samples are aged over {OLD_AGE} (the oldest "
+                      f"{age.max():g}); check that the ages are in years", SchemaWarning, stacklevel=3)
     obs["age"] = age
 
 
-def validate(adata: ad.AnnData, source: str = "cohort") -> ad.AnnData:
+def validate(adata: ad.AnnData, source: str = "cohort", empty_genes: bool = False) -> ad.AnnData:
     """Check ``adata`` against the schema and return it with normalised dtypes (categories, float32 ``X``).
 
     Parameters
@@ -159,6 +181,8 @@ def validate(adata: ad.AnnData, source: str = "cohort") -> ad.AnnData:
         The cohort.
     source
         What to call it in error messages: usually its file name.
+    empty_genes
+        Allow genes with no observed value (a trained model fills them); otherwise they are an error.
 
     Raises
     ------
@@ -212,7 +236,7 @@ def validate(adata: ad.AnnData, source: str = "cohort") -> ad.AnnData:
     if "generator" in uns and kind != "embedded":
         raise SchemaError(f"{source}: uns['generator'] is only for embedded cohorts (uns['gaingtex']['kind'] is "
                           f"{kind!r}, expected 'embedded')")
-    X = _matrix(adata, source, is_gtex(obs))
+    X = _matrix(adata, source, is_gtex(obs), empty_genes)
     return ad.AnnData(X=X, obs=obs, var=var, uns=uns)
 
 

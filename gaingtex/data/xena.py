@@ -60,9 +60,10 @@ def read_xena(expression: str | os.PathLike, clinical: str | os.PathLike, refere
         ``primary`` (primary tumours: barcode types 01, 03 and 09) or ``all``.
     """
     expression, clinical = Path(expression), Path(clinical)
+    from .._outputs import check_input
+
     for path, what in ((expression, "expression"), (clinical, "clinical")):
-        if not path.is_file():
-            raise FileNotFoundError(f"{what} file {path} does not exist")
+        check_input(path, f"{what} file")
     code = code or project_code(expression)
     if not code:
         raise ValueError(f"{expression}: cannot tell the TCGA project from the file name; pass --code")
@@ -70,7 +71,10 @@ def read_xena(expression: str | os.PathLike, clinical: str | os.PathLike, refere
     if tissue is None:
         raise ValueError(f"no GTEx tissue is known for TCGA-{code}; pass --tissue (e.g. {', '.join(TISSUE_OF.values())})")
     if tissue not in reference.tissues(in_paper_only=False).index:
-        raise ValueError(f"--tissue {tissue!r} is not a GTEx v8 tissue id")
+        from .schema import suggest
+
+        raise ValueError(f"--tissue {tissue!r} is not a GTEx v8 tissue id"
+                         f"{suggest(tissue, reference.tissues(in_paper_only=False).index)}")
     if sample_types not in ("primary", "all"):
         raise ValueError(f"sample types must be 'primary' or 'all', got {sample_types!r}")
     report: list[str] = []
@@ -129,6 +133,8 @@ def _read_expression(path: Path, reference_cohort, report) -> tuple[np.ndarray, 
     if top > LOG_MAX or np.nanmin(numeric.to_numpy()) < 0:
         raise ValueError(f"{path}: values range to {top:g} (and down to {np.nanmin(numeric.to_numpy()):g}); "
                          "expected log2(FPKM + 1), between 0 and about 20")
+    if numeric.size:
+        _check_single_log(top, path)
     ids = reference_cohort.var["ensembl_id"].astype(str).to_numpy()
     found = np.isin(ids, numeric.index)
     if not found.any():
@@ -139,6 +145,16 @@ def _read_expression(path: Path, reference_cohort, report) -> tuple[np.ndarray, 
                       f"they are missing (NaN) in every sample, e.g. {list(names[:5])}")
     values = numeric.reindex(ids).to_numpy(dtype=np.float32).T
     return values, [str(c) for c in frame.columns]
+
+
+def _check_single_log(top: float, path: Path) -> None:
+    """Refuse values logged twice: log2(x + 1) of values that are themselves at most ``LOG_MAX`` stays below
+    log2(LOG_MAX + 1), while the most expressed genes of any transcriptome reach 10 to 20 once logged."""
+    ceiling = float(np.log2(LOG_MAX + 1))
+    if top < ceiling:
+        raise ValueError(f"{path}: the largest value is {top:.3g}, below {ceiling:.2g}: log2(FPKM + 1) of the most "
+                         "expressed genes reaches 10 to 20, so these values look logged twice; give the file with "
+                         "log2(FPKM + 1) as Xena ships it")
 
 
 def _clinical(path: Path, barcodes: list[str], expression: Path, report) -> tuple[pd.DataFrame, np.ndarray]:

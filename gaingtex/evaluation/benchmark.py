@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -51,9 +52,11 @@ def calibration(adata, data: ScenarioData) -> dict:
     oracle = fit_imputer(get("oracle", generator=generator), data)
     scores, _ = score_imputer(oracle, data.eval.x, data.eval_mask, data.eval.obs, by=data.scope)
     per_tissue = scores.groupby("tissue")["r2"].mean()
+    sizes = metrics.tissue_sizes(scores)
     mean = fit_imputer(get("mean"), data)
     out = {"oracle_r2": metrics.summarise(scores)["r2"],
            "oracle_r2_per_tissue": {k: float(v) for k, v in per_tissue.dropna().items()},
+           "small_tissues": {k: int(n) for k, n in sizes.items() if n < metrics.SMALL_TISSUE},
            "mean_r2": metrics.summarise(score_imputer(mean, data.eval.x, data.eval_mask, data.eval.obs,
                                                       by=data.scope)[0])["r2"]}
     missing_rate = data.missing_rate
@@ -91,9 +94,11 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     memory measurement is also written there as the run goes, so that an interrupted run keeps what it finished;
     ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
     run again."""
-    from ..imputers.deep.distribute import accelerator, use_threads
+    from ..imputers.deep.backend import accelerator, use_threads
     from ..imputers.deep.throughput import matmul_throughput
 
+    if budget is not None and not (np.isfinite(budget) and budget > 0):
+        raise ValueError(f"the time budget must be a positive, finite number of seconds, got {budget:g}")
     use_threads()
     t_start = time.perf_counter()
     seeds = [seed, seed + 1, seed + 2] if seeds is None else [int(s) for s in seeds]
@@ -123,10 +128,16 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     finished = list(resume["results"]) if resume else []
 
     def on_row(row):
+        nonlocal partial
         finished.append(row)
         if partial is not None:
-            write_json({**result, "partial": True, "memory": memory, "results": finished,
-                        "wall_seconds": time.perf_counter() - t_start}, partial)
+            try:
+                write_json({**result, "partial": True, "memory": memory, "results": finished,
+                            "wall_seconds": time.perf_counter() - t_start}, partial)
+            except OSError as err:  # a full disk: the run goes on (its result is what matters), unresumable
+                warnings.warn(f"could not write {partial} ({err.strerror or err}); the run goes on without "
+                              "keeping its finished rows there", stacklevel=2)
+                partial = None
 
     def deep(name, scenario, genes, seed, data):
         return fresh(name, scenario, genes, seed, data) if seed in trained else None
@@ -135,7 +146,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
                    generator=generator, budget=budget, source=source, progress=progress, deep=deep,
                    done=list(resume["results"]) if resume else (), on_row=on_row,
                    keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
-    rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"]
+    rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"].where(rows["oracle_r2"] > 0)  # no ratio to R² ≤ 0
     if "train_flops_per_second" in rows:
         rows["matmul_fraction"] = rows["train_flops_per_second"] / flops
     result["results"] = _records(rows)

@@ -104,8 +104,9 @@ def run_method(name: str, data, preset: str, seed: int, generator=None, budget: 
         return {**row, "status": "> budget", "progress": stop.progress, "budget_seconds": stop.budget,
                 "fit_seconds": time.perf_counter() - t0}, None
     summary = metrics.summarise(scores)
+    counts = {k: summary[k] for k in ("tissues", "small_tissues") if k in summary}  # small ones: flagged in tables
     return {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
-            "impute_seconds": impute_seconds, **settings(imputer)}, imputer
+            "impute_seconds": impute_seconds, **counts, **settings(imputer)}, imputer
 
 
 def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2),
@@ -209,7 +210,10 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                 row[f"{column}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
             if reference is not None and len(ok):
                 ref = done[done["method"] == reference].set_index("seed")["r2"]
+                ref = ref.where(ref > 0)  # a ratio to a reference that explains nothing means nothing
                 row["fraction"] = float((ok.set_index("seed")["r2"] / ref.reindex(ok["seed"])).mean())
+            if "small_tissues" in ok and ok["small_tissues"].notna().any():
+                row["small_tissues"] = int(ok["small_tissues"].max())
             if len(failed) and "progress" in failed:
                 row["progress"] = "; ".join(failed["progress"].dropna().astype(str))
             out.append(row)

@@ -78,14 +78,17 @@ def reference_method(table: pd.DataFrame) -> str:
 
 def summary_table(scores: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     """One row per method: R² and RMSE (mean over genes within a tissue, then over tissues), the sd of R² over
-    tissues, impute seconds, and R² as a fraction of the reference's (``r2_vs_reference``; the reference is
+    tissues, impute seconds, and R² as a fraction of the reference's (``r2_vs_reference``, NaN when the reference's
+    R² is not positive; the reference is
     :func:`reference_method`'s choice unless named, and is kept in ``table.attrs["reference"]``)."""
     table = pd.DataFrame([{"method": m, **summarise(s), "impute_seconds": float(s["impute_seconds"].iloc[0])}
                           for m, s in scores.groupby("method", sort=False)])
     reference = reference_method(table) if reference is None else reference
     if reference not in set(table["method"]):
         raise ValueError(f"reference method {reference!r} is not among the scored methods {list(table['method'])}")
-    table["r2_vs_reference"] = table["r2"] / float(table.loc[table["method"] == reference, "r2"].iloc[0])
+    ref_r2 = float(table.loc[table["method"] == reference, "r2"].iloc[0])
+    # a reference that explains nothing (R² ≤ 0, e.g. on a tiny tissue) gives no meaningful ratio: none is shown
+    table["r2_vs_reference"] = table["r2"] / ref_r2 if ref_r2 > 0 else np.nan
     table.attrs["reference"] = reference
     return table
 

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,10 @@ def write_archive(path: str | os.PathLike, method: str, meta: dict, arrays: dict
 
 
 def _open(path: str | os.PathLike) -> Path:
+    from .._outputs import resolved
+
     path = Path(path)
+    resolved(path)  # a loop of symbolic links: its own message
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not a saved gaingtex model")
     if not path.is_file():
@@ -48,7 +52,8 @@ def read_meta(path: str | os.PathLike) -> dict:
     try:
         with zipfile.ZipFile(path) as archive:
             meta = json.loads(archive.read(META))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, zlib.error, EOFError,
+            OSError) as err:
         raise ValueError(f"{path} is not a gaingtex model archive ({type(err).__name__})") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{path} is not a gaingtex model archive (its {META} holds no record)")
@@ -68,5 +73,5 @@ def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with zipfile.ZipFile(path) as archive:
             return {name[len(ARRAYS):-len(".npy")]: np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
                     for name in archive.namelist() if name.startswith(ARRAYS) and name.endswith(".npy")}
-    except (zipfile.BadZipFile, ValueError, OSError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, zlib.error, EOFError) as err:
         raise ValueError(f"{path}: the model archive is damaged ({type(err).__name__})") from None

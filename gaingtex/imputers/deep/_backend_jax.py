@@ -45,10 +45,6 @@ def default_jit() -> bool:
     return True
 
 
-def replicas_in_sync() -> int:
-    return 1
-
-
 class BatchSource:
     """The rows in a fresh NumPy permutation (from ``seed``) on every pass, passes joined without end."""
 

@@ -35,10 +35,6 @@ def default_jit() -> bool:
     return accelerator() == "GPU"
 
 
-def replicas_in_sync() -> int:
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
 def replica_scaled(loss):
     """The loss one replica differentiates: divided by the replicas in sync, so that the gradients summed across
     them (what a ``tf.distribute`` optimiser does) are the global batch's mean."""

@@ -83,8 +83,3 @@ def validation_batches(arrays: dict[str, np.ndarray], batch_size: int):
     ``keras.Model.fit(validation_data=...)`` and ``evaluate`` take, read afresh on every epoch."""
     return _impl.validation_batches(arrays, int(batch_size))
 
-
-def replicas_in_sync() -> int:
-    """How many replicas a training step's loss is split across (what each replica divides its loss by, so that
-    the gradients summed across them are the global batch's mean); 1 outside a multi-device ``tf.distribute``."""
-    return _impl.replicas_in_sync()

@@ -4,10 +4,12 @@ as one ``.keras`` archive with its :class:`~gaingtex.provenance.Provenance`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +122,7 @@ class DeepImputer(Imputer):
             self.config = sized(base, self.name, run.n_genes, reference)
         bar = f"{label(self.name)} {self.scenario}" if self.progress else None
         self.model_, outcome = run.train(self.config, None if choice is None else choice.start, checkpoint,
-                                         checkpoint_every, bar, self.verbose)
+                                         checkpoint_every, bar, self.verbose, None if choice is None else choice.model)
         self.resumed_from_ = outcome.resumed_from
         self.history_ = pd.DataFrame(outcome.history).rename_axis("epoch").reset_index()
         self.history_["epoch"] += 1
@@ -208,30 +210,33 @@ class DeepImputer(Imputer):
         try:
             with zipfile.ZipFile(path) as archive:
                 meta = json.loads(archive.read("gaingtex.json"))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path} is not a gaingtex model archive ({err})") from None
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError,
+                zlib.error) as err:
+            raise ValueError(f"{path} is not a gaingtex model archive, or a damaged one ({err})") from None
         saved_format = meta.get("format", 1)  # models saved before the format was recorded are format 1
         if saved_format not in (2, MODEL_FORMAT):
             raise ValueError(f"{path} holds a model of format {saved_format}, saved by an earlier gaingtex; "
                              f"this version reads formats 2 and {MODEL_FORMAT} (its first layer is split in two): "
                              "retrain it (`gaingtex train`, or `gaingtex book --fresh` for a run folder)")
         method = meta.get("method", meta.get("model"))
-        self = cls(method, meta["scenario"], ModelConfig(**meta["config"]), seed=meta["seed"],
-                   preset=meta.get("provenance", {}).get("preset", "book"))
+        with _record(path):
+            self = cls(method, meta["scenario"], ModelConfig(**meta["config"]), seed=meta["seed"],
+                       preset=meta.get("provenance", {}).get("preset", "book"))
         try:
             self.model_ = keras.saving.load_model(path, compile=False)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        except Exception as err:  # noqa: BLE001 — a damaged archive fails deep inside Keras, in many ways
             raise ValueError(f"{path}: the model archive is damaged ({type(err).__name__}: "
                              f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else ''})") from None
-        self.encoder_ = CovariateEncoder.from_config(meta["encoder"])
-        self.n_genes = meta["n_genes"]
-        self.provenance_ = (Provenance.from_dict(meta["provenance"]) if saved_format == MODEL_FORMAT
-                            else _format_2_provenance(meta))
-        if meta["history"] is not None:
-            self.history_ = pd.DataFrame(meta["history"])
-        if meta.get("search") is not None:
-            self.search_ = pd.DataFrame(meta["search"])
-        self.chosen_ = meta.get("chosen", {})
+        with _record(path):
+            self.encoder_ = CovariateEncoder.from_config(meta["encoder"])
+            self.n_genes = meta["n_genes"]
+            self.provenance_ = (Provenance.from_dict(meta["provenance"]) if saved_format == MODEL_FORMAT
+                                else _format_2_provenance(meta))
+            if meta["history"] is not None:
+                self.history_ = pd.DataFrame(meta["history"])
+            if meta.get("search") is not None:
+                self.search_ = pd.DataFrame(meta["search"])
+            self.chosen_ = meta.get("chosen", {})
         recorded = meta.get("hashes", {}).get("weights")
         if recorded is not None and recorded != self.hashes()["weights"]:
             raise ValueError(f"{path}: its weights do not match the hash recorded when it was saved ({recorded}); "
@@ -249,6 +254,20 @@ class DeepImputer(Imputer):
                   "mask_seed": origin.mask_seed}
         return {"weights": arrays_digest(keras.ops.convert_to_numpy(w) for w in self.model_.weights),
                 "inputs": text_digest(inputs)}
+
+
+@contextlib.contextmanager
+def _record(path):
+    """A model record (``gaingtex.json``) that lacks an entry or holds one of the wrong kind: one sentence naming
+    the file, not a bare key."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        if isinstance(err, ValueError):
+            raise ValueError(f"{path}: the model's record (gaingtex.json) is not valid: {err}") from None
+        what = f"no {err.args[0]!r} entry" if isinstance(err, KeyError) and err.args else "a malformed entry"
+        raise ValueError(f"{path}: the model's record (gaingtex.json) has {what}; the file is damaged or was not "
+                         "written by `gaingtex train`") from None
 
 
 def _format_2_provenance(meta: dict) -> Provenance:

@@ -24,6 +24,7 @@ from ...config import ModelConfig, SearchConfig
 from ...fingerprint import text_digest
 from ..registry import spec
 from . import checkpoint as ckpt
+from .backend import backend_name
 from .training import TrainingRun
 
 
@@ -109,13 +110,16 @@ def as_store(searches) -> SearchStore:
 class Choice:
     """What a search gives the final training: the chosen ``config``, the ``start`` snapshot to go on from
     (``None``: train afresh), the ``table`` of candidates (without configs) and the chosen row's ``name`` and
-    ``val_loss``."""
+    ``val_loss``. Where the search ran in this call, ``model`` is the winner itself, standing where ``start``
+    says: going on with it ends on the same weights as a model restored from ``start``, without building and
+    tracing another."""
 
     config: ModelConfig
     start: dict | None
     table: pd.DataFrame
     name: str
     val_loss: float
+    model: object = None
 
 
 def search(run: TrainingRun, settings: SearchConfig, base: ModelConfig, reference: int,
@@ -125,20 +129,21 @@ def search(run: TrainingRun, settings: SearchConfig, base: ModelConfig, referenc
     family = spec(run.model).family or run.model  # GAIN-GTEx and GAIN-MSE share theirs
     key = run.inputs_key + text_digest({"family": family, "scenario": run.scenario, "seed": run.seed,
                                         "base": base.__dict__, "reference": reference,
-                                        "search": settings.__dict__})
-    kept = store.get(key)
+                                        "search": settings.__dict__, "backend": backend_name()})
+    kept, winner = store.get(key), None
     if kept is None:
-        kept = _halving(run, settings, settings.candidates(base, run.model, run.n_genes, reference))
+        kept, winner = _halving(run, settings, settings.candidates(base, run.model, run.n_genes, reference))
         store.put(key, kept)
     chosen = kept.table.loc[kept.table["chosen"]].iloc[0]
     screened_as_itself = run.model != "gain"  # GAIN-GTEx was screened without its discriminator
     return Choice(chosen["config"], kept.winner if screened_as_itself else None,
-                  kept.table.drop(columns="config"), chosen["candidate"], float(chosen["val_loss"]))
+                  kept.table.drop(columns="config"), chosen["candidate"], float(chosen["val_loss"]),
+                  winner if screened_as_itself else None)
 
 
-def _halving(run: TrainingRun, settings: SearchConfig, candidates: list[tuple[str, ModelConfig]]) -> Kept:
+def _halving(run: TrainingRun, settings: SearchConfig, candidates: list[tuple[str, ModelConfig]]) -> tuple:
     """Every candidate for ``rung_epochs``, the ``survivors`` best for ``second_rung_epochs`` more; the lowest
-    validation loss among the survivors wins."""
+    validation loss among the survivors wins. Returns what to keep and the winning model."""
     runs = [_rung(run, name, config, None, settings.rung_epochs) for name, config in candidates]
     order = np.argsort([r["val_loss"] for r in runs], kind="stable")
     for i in order[: settings.survivors]:
@@ -148,7 +153,7 @@ def _halving(run: TrainingRun, settings: SearchConfig, candidates: list[tuple[st
     table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("model", "history", "stop")} for r in runs])
     table["chosen"] = np.arange(len(table)) == best
     table["config"] = [c for _, c in candidates]
-    return Kept(table, winner)
+    return Kept(table, winner), runs[best]["model"]
 
 
 def _rung(run: TrainingRun, name: str, config: ModelConfig, state: dict | None, epochs: int) -> dict:

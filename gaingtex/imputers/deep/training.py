@@ -20,7 +20,7 @@ from ...fingerprint import arrays_digest, text_digest
 from ..base import check_inputs, observed_mask
 from . import checkpoint as ckpt
 from ._keras import keras
-from .backend import BatchSource, default_strategy, validation_batches
+from .backend import BatchSource, backend_name, default_strategy, validation_batches
 from .models import GAIN, PMI
 
 
@@ -148,14 +148,17 @@ class TrainingRun:
                          shuffle=False)  # the stream shuffles itself, seeded
 
     def key(self, config: ModelConfig) -> str:
-        """What a checkpoint of this run and configuration must match."""
+        """What a checkpoint of this run and configuration must match (the backend too: its batches and random
+        streams differ, so another backend's checkpoint would end on weights that neither backend's run has)."""
         return self.inputs_key + text_digest({"model": self.model, "scenario": self.scenario, "seed": self.seed,
-                                              "config": config.__dict__})
+                                              "config": config.__dict__, "backend": backend_name()})
 
     def train(self, config: ModelConfig, start: dict | None = None, checkpoint: str | os.PathLike | None = None,
-              checkpoint_every: int = 5, progress: str | None = None, verbose: int = 0) -> tuple[keras.Model, Outcome]:
+              checkpoint_every: int = 5, progress: str | None = None, verbose: int = 0,
+              start_model: keras.Model | None = None) -> tuple[keras.Model, Outcome]:
         """Train a model of ``config`` with early stopping on the validation loss, from scratch or from a
-        ``start`` snapshot (the search's winner); the best weights are restored at the end.
+        ``start`` snapshot (the search's winner; ``start_model``, where given, is that model itself, standing
+        where the snapshot says); the best weights are restored at the end.
 
         With ``checkpoint`` (a ``.npz`` path) the run is written every ``checkpoint_every`` epochs; a run with the
         same inputs resumes from it and ends with the same weights as an uninterrupted run. The checkpoint is
@@ -163,7 +166,10 @@ class TrainingRun:
         state = ckpt.read(checkpoint, self.key(config)) if checkpoint is not None else None
         resumed_from = 0 if state is None else state["epochs"]
         state = state if state is not None else start
-        model = self.build(config) if state is None else self.resume(config, state)
+        if state is None:
+            model = self.build(config)
+        else:
+            model = start_model if state is start and start_model is not None else self.resume(config, state)
         done = 0 if state is None else state["epochs"]
         history = [] if state is None else [dict(h) for h in state["history"]]
         stop = ckpt.ResumableStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True,
