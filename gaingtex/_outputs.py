@@ -113,6 +113,17 @@ def check_output(path: Path, suffix: str, inputs) -> None:
         raise ValueError(f"cannot write {path}: {parent} is not writable")
 
 
+def beside(path: Path, tag: str) -> Path:
+    """A companion of a text output, in its format and folder: ``out.csv`` → ``out.lower.csv``,
+    ``out.tsv.gz`` → ``out.draw_1.tsv.gz`` (a name without a suffix gets the tag at its end)."""
+    path = Path(path)
+    name = path.name
+    gz = ".gz" if name.lower().endswith(".gz") else ""
+    core = name[: len(name) - len(gz)]
+    stem, dot, ext = core.rpartition(".")
+    return path.with_name(f"{stem}.{tag}.{ext}{gz}" if dot and stem else f"{core}.{tag}{gz}")
+
+
 def lock_path(path: Path) -> Path:
     return Path(path).with_name(f".{Path(path).name}.gaingtex-lock")
 

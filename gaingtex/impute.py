@@ -7,6 +7,12 @@
   ones; genes the model does not know are left as they are.
 
 Observed values come back bit for bit.
+
+With ``interval`` (a level such as 0.9) the result also holds each cell's bounds, ``layers["lower"]`` and
+``layers["upper"]``, from the method's split conformal calibration (:mod:`gaingtex.imputers.conformal`): in place,
+on pseudo-masked entries of the held-out validation donors; with a model, the calibration saved with it at
+training time. With ``draws`` (M) it holds M completed data sets, ``layers["draw_1"]`` … Observed cells have zero
+width and every draw keeps them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from . import __version__
 from .data import Split, Standardizer, reference, validate
 from .data.masks import stream
 from .imputers import registry
+from .imputers.conformal import calibrate, check_level, own_spread, predictive
 from .imputers.registry import label
 
 VALID_SHARE = 0.15
@@ -41,10 +48,53 @@ def validation_donors(obs, seed: int) -> np.ndarray:
     return valid
 
 
+def check_uncertainty(interval: float | None, draws: int | None) -> None:
+    """Refuse a level outside (0, 1) or a count of draws below 1, before any long work."""
+    if interval is not None:
+        check_level(interval, f"--interval {interval}: the level")
+    if draws is not None and (int(draws) != draws or draws < 1):
+        raise ValueError(f"--draws {draws}: the number of completed data sets must be a whole number of at least 1")
+
+
+def uncertainty_layers(imputer, calibration, z: np.ndarray, observed: np.ndarray, obs: pd.DataFrame,
+                       center: np.ndarray, to_user, interval: float | None, draws: int | None,
+                       seed: int) -> dict[str, np.ndarray]:
+    """The bounds at ``interval`` and ``draws`` completed matrices of ``z`` (prepared scale, missing where
+    ``observed`` is 0) in the user's scale (``to_user``: the inverse of the standardiser, observed cells given
+    back exactly). A method with its own joint draws (the linear-Gaussian family) gives them, recalibrated;
+    others get calibration residuals resampled per entry."""
+    mask = observed.astype(np.float32)
+    pred = predictive(imputer, calibration, z, mask, obs, center=center)
+    out = {}
+    if interval is not None:
+        lower, upper = pred.interval(interval)
+        out.update(lower=to_user(lower), upper=to_user(upper))
+    if draws:
+        rng = stream(seed, "conformal", 1)
+        own = imputer.draw(np.where(observed, z, np.nan), mask, obs, int(draws), rng) if own_spread(imputer) else None
+        for m, completed in enumerate(pred.draws(int(draws), rng, own), start=1):
+            out[f"draw_{m}"] = to_user(completed)
+    return out
+
+
+def _record_uncertainty(info: dict, interval: float | None, draws: int | None, calibration) -> None:
+    if interval is not None:
+        info["interval"] = float(interval)
+    if draws:
+        info["draws"] = int(draws)
+    if interval is not None or draws:
+        info["calibration"] = {"entries": int(len(calibration.scores)), "scaled": calibration.scaled,
+                               "cells": calibration.resolved()}
+
+
 def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: int = 0, source: str = "input",
-                  progress: bool = False) -> ad.AnnData:
+                  progress: bool = False, interval: float | None = None, draws: int | None = None,
+                  budget: float | None = None) -> ad.AnnData:
     """A copy of ``adata`` with every NaN filled by ``method`` (in place), recording what was done in
-    ``uns["gaingtex_impute"]``."""
+    ``uns["gaingtex_impute"]``; with ``interval`` and ``draws``, the bounds and completed data sets as layers.
+    ``budget``: seconds the method may take to fit and to impute (each), for the methods that keep a clock; one
+    whose rate projects past it stops early with :class:`~gaingtex.imputers.base.BudgetExceeded`."""
+    check_uncertainty(interval, draws)
     spec = registry.spec(method)
     if not spec.supports("inplace"):
         raise ValueError(f"method {spec.name!r} cannot fill a cohort in place (it supports {', '.join(spec.scenarios)})")
@@ -57,33 +107,66 @@ def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: in
 
         generator = factor_model(adata)
     valid = validation_donors(adata.obs, seed)
-    scale = Standardizer.fit(X[~valid], names=adata.var_names)
-    Z = scale.transform(X)
-    train, held = (Split(Z[rows], adata.obs.iloc[rows], adata.var_names, scale)
-                   for rows in (np.flatnonzero(~valid), np.flatnonzero(valid)))
+    if (interval is not None or draws) and not valid.any():
+        raise ValueError(f"{source}: --interval and --draws are calibrated on held-out donors, and the file has "
+                         f"{adata.obs['donor_id'].nunique()} donors (at least 3 are needed)")
+    # Memory: at the paper's size (15,201 × 12,557, 0.76 GB as float32) every whole-matrix copy counts, so the
+    # splits are standardised straight from X, the full standardised matrix exists only while it is imputed, and
+    # the result is written over the method's output. The values are those of the plain expressions.
+    train_rows, held_rows = np.flatnonzero(~valid), np.flatnonzero(valid)
+    scale = Standardizer.fit(X, names=adata.var_names, rows=train_rows)
+    train, held = (Split(scale.transform(X, rows), adata.obs.iloc[rows], adata.var_names, scale)
+                   for rows in (train_rows, held_rows))
     imputer = registry.get(spec.name, scenario="inplace", preset=preset, seed=seed, generator=generator,
-                           progress=progress)
+                           progress=progress, budget=budget)
     imputer.fit(train, held if len(held) else None)
-    filled = scale.inverse(imputer.transform(Z, observed.astype(np.float32), adata.obs))
-    out = np.where(observed, X, filled).astype(np.float32)
-    result = ad.AnnData(X=out, obs=adata.obs.copy(), var=adata.var.copy(), uns=dict(adata.uns))
+    uncertain = interval is not None or bool(draws)
+    del train  # the imputer keeps what it needs
+    if not uncertain:
+        del held
+    Z = scale.transform(X)
+    center = imputer.transform(Z, observed, adata.obs)  # a 0/1 mask as bool: every method checks it to float32
+    layers, calibration = {}, None
+    if uncertain:
+        calibration = calibrate(imputer, held, seed=seed, shown=float(observed.mean()))
+        layers = uncertainty_layers(imputer, calibration, Z, observed, adata.obs, center,
+                                    lambda z: np.where(observed, X, scale.inverse(z)).astype(np.float32),
+                                    interval, draws, seed)
+    del Z
+    # out = where(observed, X, center · std + mean), computed over center itself (the layers are new arrays)
+    center = np.asarray(center)
+    if not center.flags.writeable:
+        center = center.copy()
+    center *= scale.std
+    center += scale.mean
+    np.copyto(center, X, where=observed)
+    out = center.astype(np.float32, copy=False)
+    result = ad.AnnData(X=out, obs=adata.obs.copy(), var=adata.var.copy(), uns=dict(adata.uns), layers=layers)
     result.uns["gaingtex_impute"] = {"method": spec.name, "preset": preset, "seed": int(seed),
                                      "filled_fraction": float(1.0 - observed.mean()),
                                      "filled_entries": int((~observed).sum()), "validation_samples": int(valid.sum()),
                                      "version": __version__}
+    _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, calibration)
     return result
 
 
-def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.AnnData:
+def impute_with_model(adata: ad.AnnData, model, source: str = "input", interval: float | None = None,
+                      draws: int | None = None) -> ad.AnnData:
     """A copy of ``adata`` whose missing entries of ``model``'s genes are imputed by the trained inductive
     ``model`` (a :class:`~gaingtex.imputers.deep.trainer.DeepImputer`), with the model's genes that ``adata`` lacks
-    appended; the decisions are listed in ``uns["gaingtex_impute"]["report"]``."""
+    appended; the decisions are listed in ``uns["gaingtex_impute"]["report"]``. ``interval`` and ``draws`` need
+    the calibration the model saved at training time (``calibration_``)."""
+    check_uncertainty(interval, draws)
     if model.scenario != "inductive":
         raise ValueError(f"{label(model.name)} was trained in place, on its own cohort's samples; --model needs an "
                          "inductive model (gaingtex train --scenario inductive)")
     if getattr(model, "genes_", None) is None or getattr(model, "scale_", None) is None:
         raise ValueError(f"{label(model.name)}: the model file records no gene symbols or standardisation (written "
                          "by an older gaingtex); retrain it with this version")
+    calibration = getattr(model, "calibration_", None)
+    if (interval is not None or draws) and calibration is None:
+        raise ValueError(f"{label(model.name)}: the model file holds no calibration (it was trained by an earlier "
+                         "gaingtex), so it has no intervals or draws; retrain it with this version")
     adata = validate(adata, source, empty_genes=True)  # the model fills a gene with no observed value, too
     if adata.n_obs == 0:
         raise ValueError(f"{source}: no sample to impute")
@@ -115,23 +198,34 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input") -> ad.Ann
                       "their covariates alone")
     scale = model.scale_
     check_model_scale(scale.transform(xm), observed, label(model.name), source)
-    filled = scale.inverse(model.transform(scale.transform(xm), observed.astype(np.float32), adata.obs))
-    filled = np.where(observed, xm, filled).astype(np.float32)
-    out = X.copy()
+    z = scale.transform(xm)
+    center = model.transform(z, observed.astype(np.float32), adata.obs)
     at = {g: j for j, g in enumerate(genes)}
-    for g in shared:
-        out[:, column[g]] = filled[:, at[g]]
-    out = np.concatenate([out, filled[:, [at[g] for g in lacking]]], axis=1)
+
+    def placed(values: np.ndarray) -> np.ndarray:
+        """A matrix of the model's genes (prepared scale) in the file's layout, the added genes last; observed
+        cells and the file's other genes as they were."""
+        on_model = np.where(observed, xm, scale.inverse(values)).astype(np.float32)
+        out = X.copy()
+        for g in shared:
+            out[:, column[g]] = on_model[:, at[g]]
+        return np.concatenate([out, on_model[:, [at[g] for g in lacking]]], axis=1)
+
+    out = placed(center)
+    layers = ({} if interval is None and not draws else
+              uncertainty_layers(model, calibration, np.where(observed, z, 0.0), observed, adata.obs, center, placed,
+                                 interval, draws, int(model.seed)))
     table = reference.protein_coding_genes().drop_duplicates("symbol").set_index("symbol")
     extra = pd.DataFrame({"ensembl_id": table["ensembl_gene_id"].reindex(lacking).fillna("").to_numpy(),
                           "chromosome": table["contig"].reindex(lacking).fillna("").to_numpy()},
                          index=pd.Index(lacking, name=adata.var.index.name))
     var = _append_genes(adata.var, extra)
-    result = ad.AnnData(X=out, obs=adata.obs.copy(), var=var, uns=dict(adata.uns))
+    result = ad.AnnData(X=out, obs=adata.obs.copy(), var=var, uns=dict(adata.uns), layers=layers)
     entries = int(np.isnan(X[:, [column[g] for g in shared]]).sum()) + len(lacking) * adata.n_obs
     result.uns["gaingtex_impute"] = {"method": label(model.name), "model": "inductive", "seed": int(model.seed),
                                      "filled_entries": entries, "filled_fraction": entries / out.size,
                                      "added_genes": len(lacking), "report": report, "version": __version__}
+    _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, calibration)
     return result
 
 

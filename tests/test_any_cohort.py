@@ -184,3 +184,73 @@ def test_unknown_values_are_neither_read_nor_scored(smoke_prepared):
     assert (seen["mask"][:, 3] == 0).all()
     assert scores[scores["gene"] == test.genes[3]]["r2"].isna().all()
     assert scores[scores["gene"] == test.genes[2]]["r2"].notna().any()
+
+
+# ------------------------------------------------------------------------------ the wording of each kind of cohort
+
+def cohort_words(**changes):
+    from gaingtex.book.wording import Cohort
+
+    base = dict(oracle=False, files=("mine.h5ad",), genes=2000, tissues=49, shifted=(), alzheimer_genes=273)
+    return Cohort(**{**base, **changes})
+
+
+def test_each_kind_of_cohort_has_its_own_words():
+    from gaingtex.book import wording
+
+    embedded = cohort_words(oracle=True, files=())
+    real, small = cohort_words(), cohort_words(genes=40, alzheimer_genes=2)
+    assert [c.kind for c in (embedded, real, small)] == ["embedded", "real", "small"]
+    assert "known optimum" in wording.footer(embedded) and "known optimum" in wording.data_title(embedded)
+    for cohort in (real, small):
+        text = " ".join([wording.footer(cohort), wording.data_title(cohort), wording.why_simple(cohort),
+                         wording.data_note(cohort, 100, 10), *wording.paper_reasons(cohort).values()])
+        assert "known optimum" not in text and "by construction" not in text and "synthetic" not in text
+        assert "mine.h5ad" in wording.footer(cohort) and "/" not in wording.footer(cohort)
+    assert "no smaller panel" in wording.panel_intro(small) and "59 genes of this cohort" in wording.panel_intro(real)
+    assert "has 2 of the 273" in wording.alzheimer_comparison(small, False, True, "smoke")
+    assert wording.alzheimer_comparison(real, True, True, "smoke") == ""
+    assert "leaves the 273" in wording.alzheimer_comparison(real, False, False, "teach")
+    assert set(wording.paper_reasons(embedded)) == set(wording.paper_reasons(real))
+
+
+def test_scaling_sizes_fit_the_cohort():
+    from gaingtex.book.wording import scaling_gene_counts
+
+    assert scaling_gene_counts(2000) == [100, 300, 1000, 2000]
+    assert scaling_gene_counts(300) == [75, 150, 300]  # the ladder would give two sizes only
+    assert scaling_gene_counts(40) == [10, 20, 40] and scaling_gene_counts(12) == [10, 12]
+
+
+def test_the_build_writes_the_footer_for_its_cohort(tmp_path):
+    import yaml
+
+    from gaingtex.book.build import write_config
+
+    write_config(ROOT, tmp_path, cohort_words())
+    written = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "mine.h5ad" in written["html"]["extra_footer"] and "known optimum" not in written["html"]["extra_footer"]
+    assert {k: v for k, v in written.items() if k != "html"} == {k: v for k, v in repository.items() if k != "html"}
+    write_config(ROOT, tmp_path, cohort_words(oracle=True, files=()))
+    assert "known optimum" in yaml.safe_load((tmp_path / "_config.yml").read_text())["html"]["extra_footer"]
+
+
+def test_budget_stopped_rows_say_so_in_every_table():
+    from gaingtex.book.tables import display_summary, format_table
+
+    summary = pd.DataFrame([
+        {"method": "gaussian", "scenario": "inductive", "genes": "all", "seeds": 1, "runs": 1, "status": "ok",
+         "reference": "gaussian", "r2_mean": 0.5, "rmse_mean": 0.7, "fraction": 1.0, "fit_seconds_mean": 0.2,
+         "impute_seconds_mean": 0.1},
+        {"method": "missforest", "scenario": "inductive", "genes": "all", "seeds": 0, "runs": 1,
+         "status": "> budget", "reference": "gaussian", "progress": "3 of 40 genes, projected 41 s"},
+        {"method": "mice", "scenario": "inductive", "genes": "all", "seeds": 0, "runs": 1, "status": "> budget",
+         "reference": "gaussian", "progress": "2 of 40 genes"}])
+    html = display_summary(summary).to_html()
+    assert "> budget (projected 41 s)" in html and "> budget (2 of 40 genes)" in html
+    assert "nan" not in html.lower().replace("nanmean", "")
+    result = {"summary": summary.to_dict("records"), "preset": "smoke", "seeds": 1, "missing_rate": 0.5,
+              "device": "cpu", "matmul_flops": 1e9, "wall_seconds": 1.0}
+    text = format_table(result)
+    assert "> budget (projected 41 s)" in text and "nan" not in text

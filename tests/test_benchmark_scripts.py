@@ -125,3 +125,53 @@ def test_out_is_checked_before_any_work(script, tmp_path):
     required = {"book_build": ["--run", "r", "--time-log", "t", "--commit", "c"]}.get(script, [])
     with pytest.raises(SystemExit, match="must end in .json"):
         main([*required, "--out", str(tmp_path / "result.csv")])
+
+
+def test_gpu_script_pins_what_it_carries(tmp_path):
+    """benchmarks/gpu.sh carries wheels at the lock file's versions: every package it names must be pinned there
+    (a missing pin would carry another version than the CPU runs, or nothing), and it refuses an unknown step."""
+    import re
+    import subprocess
+
+    script = (ROOT / "benchmarks" / "gpu.sh").read_text()
+    carried = re.search(r'CARRIED="([^"]+)"', script).group(1).split()
+    locked = {line.split("==")[0].lower() for line in (ROOT / "requirements-lock.txt").read_text().splitlines()
+              if "==" in line}
+    assert "keras" in carried and "anndata" in carried
+    assert sorted(set(carried) - locked) == []
+    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "nonsense"], capture_output=True, text=True)
+    assert run.returncode == 2 and "usage" in run.stderr
+    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "bench"], capture_output=True, text=True)
+    assert run.returncode == 2 and "usage: gpu.sh bench OUT" in run.stderr
+
+
+def test_linear_scale(tmp_path):
+    from benchmarks import linear_scale
+
+    out = tmp_path / "linear.json"
+    assert linear_scale.main(["--preset", "smoke", "--genes", "300", "--methods", "mean", "factor-analysis",
+                              "--out", str(out)]) == 0
+    rows = {r["method"]: r for r in written(out)["results"]}
+    assert {"seconds", "peak_gib", "r2"} <= set(rows["factor-analysis"])
+    assert rows["factor-analysis"]["r2"] > rows["mean"]["r2"]
+
+
+def test_calibration(tmp_path):
+    from benchmarks import calibration
+
+    out = tmp_path / "calibration.json"
+    assert calibration.main(["--preset", "smoke", "--methods", "mean", "oracle", "--out", str(out)]) == 0
+    rows = written(out)["results"]
+    assert {r["method"] for r in rows} == {"mean", "oracle"}
+    assert {"coverage_90", "coverage_90_worst_gene", "width_90", "crps"} <= set(rows[0])
+
+
+def test_auto(tmp_path):
+    from benchmarks import auto
+
+    out = tmp_path / "auto.json"
+    result = auto.main(["--cohort", "smoke", "--genes", "all", "--scenarios", "inductive", "--seeds", "0",
+                        "--methods", "mean", "gaussian-pooled", "--out", str(out)])
+    cells = written(out)["cells"]
+    assert result["cells"] == cells and len(cells) == 1
+    assert {"best", "best_r2", "auto_r2", "margin", "auto_fit_seconds"} <= set(cells[0])

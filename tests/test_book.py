@@ -49,7 +49,7 @@ def test_notebook_sources_are_clean_and_parameterised(name):
 def test_plan_matches_the_table_of_contents():
     outputs = [f"notebooks/{s.output}" for s in plan("smoke", 0, Path("run"))]
     assert sorted(outputs) == sorted(f for f in toc_files() if f.startswith("notebooks/"))
-    assert outputs[0] == "notebooks/01_data" and outputs[-1] == "notebooks/08_comparison"
+    assert outputs[0] == "notebooks/01_data" and outputs[-1] == "notebooks/09_uncertainty"
     assert sum(o.startswith("notebooks/02_training") for o in outputs) == 6
     assert [s.parameters["model"] for s in plan("smoke", 0, Path("run"))[1:4]] == names(trains=True)
 

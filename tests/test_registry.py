@@ -32,6 +32,8 @@ SMALL = {"factor-analysis": dict(n_factors=4, max_iter=5), "gaussian": dict(max_
          "mice": dict(n_nearest_features=10, max_iter=3),
          "missforest": dict(n_estimators=3, n_nearest_features=5, max_iter=2),
          "sample-lasso": dict(alpha=0.03, max_reference=100), "softimpute": dict(shrinkage=0.1, max_rank=20)}
+SMALL["auto"] = dict(members=("mean", "gaussian-pooled", "factor-analysis"),
+                     member_params={k: SMALL[k] for k in ("gaussian-pooled", "factor-analysis")})
 
 
 def fit(imputer, data, fill):

@@ -25,7 +25,7 @@ from ..imputers.registry import label, names
 from .runs import Run, check_sources, default_run_dir
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
-             "08_comparison")
+             "08_comparison", "09_uncertainty")
 SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
 HIDDEN_TAGS = ("parameters", "injected-parameters")
 # Prose cells written for one kind of cohort: shown only when the cohort has a generating model (an oracle), or
@@ -80,6 +80,17 @@ def plan(preset: str, seed: int, run_dir: Path, cohort: Path | None = None, exte
                               title=f"Training {label(model)}, {SCENARIO_TITLES[scenario]}"))
     steps += [Step(name, name, common) for name in NOTEBOOKS[2:]]
     return steps
+
+
+def with_parameters(steps: list[Step], parameters: dict[str, dict]) -> list[Step]:
+    """``steps`` with more papermill parameters for the notebooks whose name starts with a key of
+    ``parameters``."""
+    out = []
+    for step in steps:
+        extra = {k: v for prefix, values in parameters.items() if step.output.startswith(prefix)
+                 for k, v in values.items()}
+        out.append(Step(step.notebook, step.output, {**step.parameters, **extra}, step.title) if extra else step)
+    return out
 
 
 def select(steps: list[Step], only: list[str] | None) -> list[Step]:
@@ -146,6 +157,36 @@ def notebook_title(path: Path) -> str:
     raise BookError(f"{path} has no '# ' title")
 
 
+def page_title(notebook: str, cohort) -> str | None:
+    """A title chosen from the cohort, for the notebooks whose source title names the embedded cohort."""
+    from .wording import data_title
+
+    return data_title(cohort) if notebook == "01_data" else None
+
+
+def run_cohort(run: Path, preset: str, seed: int):
+    """The run folder's :class:`~gaingtex.book.wording.Cohort`, or ``None`` before notebook 01 has made it."""
+    from .wording import Cohort
+
+    folder = Run(run, preset, seed)
+    return Cohort.of(folder) if folder.cohort_path.is_file() else None
+
+
+def write_config(root: Path, src: Path, cohort) -> None:
+    """The book's ``_config.yml`` for this build: the repository's, with the footer written for the run's
+    cohort (:func:`gaingtex.book.wording.book_config`). Jupyter Book 1.x reads its configuration once, before
+    any page, so the cohort's wording goes into the staged copy rather than into the pages."""
+    import yaml
+
+    from .wording import book_config
+
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    if cohort is not None:
+        config = book_config(config, cohort)
+    header = "# Written by `gaingtex book` from the repository's _config.yml and this build's cohort.\n"
+    (src / "_config.yml").write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
 def stand_in(step: Step, root: Path, reason: str) -> Step:
     """The step that renders a short page saying why ``step``'s notebook cannot run on this cohort; it glues the
     values the narrative pages read from that notebook (:data:`gaingtex.book.pages.PAPER_ROWS`) as "not in this
@@ -157,10 +198,11 @@ def stand_in(step: Step, root: Path, reason: str) -> Step:
                                            "keys": list(PAPER_ROWS.get(step.notebook, ()))}, title=title)
 
 
-def execute(step: Step, root: Path, executed: Path, oracle=lambda: True) -> Path:
+def execute(step: Step, root: Path, executed: Path, cohort=lambda: None) -> Path:
     """Run one notebook with papermill; the executed copy appears only on success (failures are kept beside it
-    as ``*.failed.ipynb``; the kernel's standard error goes to ``<name>.log``). ``oracle()``, asked after the
-    run, says whether the run's cohort has an oracle (which prose cells to keep)."""
+    as ``*.failed.ipynb``; the kernel's standard error goes to ``<name>.log``). ``cohort()``, asked after the
+    run, gives the run's :class:`~gaingtex.book.wording.Cohort` (or ``None``): whether it has an oracle says
+    which prose cells to keep, and it titles the data page."""
     import papermill
 
     source = root / "notebooks" / f"{step.notebook}.ipynb"
@@ -184,7 +226,9 @@ def execute(step: Step, root: Path, executed: Path, oracle=lambda: True) -> Path
                             f"{executed / (step.output + '.log')})") from err
         nb = nbformat.read(tmp, as_version=4)
         check_outputs(nb, step.output)
-        nbformat.write(finish_notebook(nb, step.title, oracle()), tmp)
+        facts = cohort()
+        title = step.title or (page_title(step.notebook, facts) if facts else None)
+        nbformat.write(finish_notebook(nb, title, facts.oracle if facts else True), tmp)
     return target
 
 
@@ -210,13 +254,13 @@ def peak_memory_gb() -> float:
     return max(usage) / 1024 ** 2  # kB on Linux
 
 
-def stage(root: Path, executed: Path, src: Path, steps: list[Step], times: str) -> None:
-    """Lay out the book's sources: configuration, narrative pages, executed notebooks, this build's running
-    times (``book/build_times.md``) and MathJax."""
+def stage(root: Path, executed: Path, src: Path, steps: list[Step], times: str, cohort=None) -> None:
+    """Lay out the book's sources: configuration (:func:`write_config`, for the run's ``cohort``), narrative
+    pages, executed notebooks, this build's running times (``book/build_times.md``) and MathJax."""
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(root / name, src / name)
+    write_config(root, src, cohort)
+    shutil.copy2(root / "_toc.yml", src / "_toc.yml")
     shutil.copytree(root / "book", src / "book")
     (src / "book" / "build_times.md").write_text(times)
     (src / "notebooks").mkdir()
@@ -252,7 +296,8 @@ def build_html(src: Path, out: Path) -> None:
 
 def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike | None = None,
                root: str | os.PathLike = ".", build_dir: str | os.PathLike = "_build", only: list[str] | None = None,
-               fresh: bool = False, cohort: str | os.PathLike | None = None, external=(), log=print) -> Path:
+               fresh: bool = False, cohort: str | os.PathLike | None = None, external=(), parameters=None,
+               log=print) -> Path:
     """Execute the notebooks and build the book; returns the HTML folder (``<build_dir>/html``).
 
     Parameters
@@ -274,6 +319,8 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
         Re-execute only these notebooks (prefixes such as ``"04"``), reusing the others' executed copies.
     fresh
         Delete the run folder first, so that the cohort and every model are made anew.
+    parameters
+        More papermill parameters by notebook prefix, e.g. ``{"08": {"n_seeds": 1}}`` (a shorter comparison).
     """
     root, build = Path(root).resolve(), Path(build_dir).resolve()
     for name in ("_config.yml", "_toc.yml", "book", "notebooks"):
@@ -288,7 +335,7 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
     if fresh:
         shutil.rmtree(run, ignore_errors=True)
     html = build / "html"
-    steps = plan(preset, seed, run, cohort, external)
+    steps = with_parameters(plan(preset, seed, run, cohort, external), parameters or {})
     todo = select(steps, only)
     executed = build / "executed" / run.name
     executed.mkdir(parents=True, exist_ok=True)
@@ -305,14 +352,15 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
             log(f"[{i}/{len(todo)}] {label}{' — not available' if reason else ''} …", end="", flush=True)
             t0 = time.perf_counter()
             timings.pop(step.output, None)
-            execute(step, root, executed, oracle=lambda: Run(run, preset, seed).has_oracle)
+            execute(step, root, executed, cohort=lambda: run_cohort(run, preset, seed))
             timings[step.output] = time.perf_counter() - t0
             log(f" {timings[step.output]:.0f} s")
             with atomic_path(timings_file, suffix=".json") as tmp:
                 tmp.write_text(json.dumps(timings, indent=1))
         log("building the book …", end="", flush=True)
         t0 = time.perf_counter()
-        stage(root, executed, build / "src", steps, timings_table(timings, steps, preset, seed))
+        stage(root, executed, build / "src", steps, timings_table(timings, steps, preset, seed),
+              run_cohort(run, preset, seed))
         build_html(build / "src", html)
         log(f" {time.perf_counter() - t0:.0f} s")
     except BaseException:

@@ -15,6 +15,15 @@ def glue_values(values: Mapping[str, object]) -> None:
         glue(name, value, display=False)
 
 
+def glue_markdown(values: Mapping[str, str]) -> None:
+    """Glue Markdown paragraphs (not displayed), for the ``{glue:md}`` directive with ``:format: myst``."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for name, text in values.items():
+        glue(name, Markdown(text), display=False)
+
+
 # The values the narrative pages (book/paper_and_companion.md) read from a notebook that may not run on a cohort,
 # as preformatted text: the notebook glues them from its results, its stand-in page as NOT_IN_BUILD.
 PAPER_ROWS = {
@@ -23,27 +32,6 @@ PAPER_ROWS = {
     "07_embeddings": ("paper_emb_purity",),
 }
 NOT_IN_BUILD = "not in this build"
-
-
-def data_note(facts: dict, sources: dict, n_samples: int, n_donors: int) -> str:
-    """The introduction's note on what data the build ran on (plain text: another page pastes it): the embedded
-    cohort and its oracle, or the user's files, measured against learnt references."""
-    if sources.get("embedded", True):
-        return ("The data in this book are synthetic. GTEx and TCGA need an account and hours of download, so "
-                "every page here runs on an *embedded cohort* built to GTEx v8's exact design — its 49 tissues with "
-                f"their real sample counts ({n_samples:,} samples from {n_donors:,} donors), the real sex, age and "
-                "tissues-per-donor distributions, and real gene symbols — with expression drawn from a known "
-                "linear-Gaussian model. Because the model is known, so is the best possible imputation (the "
-                "oracle), and every method is measured against that ceiling. The numbers below are therefore not "
-                "the paper's numbers.")
-    files = ", ".join(sources["files"])
-    shifted = (f" The external cohorts {', '.join(facts['shifted'])} stand beside their GTEx tissues in notebook 05."
-               if facts["shifted"] else "")
-    return (f"This build ran on your cohort, {files}: {n_samples:,} GTEx samples from {n_donors:,} donors, "
-            f"{facts['tissues']} tissues and {facts['genes']:,} genes.{shifted} Real data have no known generating "
-            "model, so there is no oracle: every method is measured against the better of two learnt linear "
-            "references, the per-tissue Gaussian conditional mean and factor analysis, each tuned on the "
-            "validation donors. A notebook whose inputs the cohort lacks says so on its page.")
 
 
 def verdict(values: dict) -> str:

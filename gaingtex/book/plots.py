@@ -165,10 +165,11 @@ def _sizes(scores: pd.DataFrame) -> pd.Series | None:
     return tissue_sizes(scores) if "samples" in scores else None
 
 
-def method_boxplot(scores: pd.DataFrame, title: str) -> plt.Figure:
+def method_boxplot(scores: pd.DataFrame, title: str, by: str = "tissue") -> plt.Figure:
     """Per-tissue mean R² of every method, one box per method (each point a tissue; a tissue scored on fewer
-    than ``SMALL_TISSUE`` samples is a red ring)."""
-    per_tissue = scores.groupby(["method", "tissue"], sort=False)["r2"].mean().reset_index()
+    than ``SMALL_TISSUE`` samples is a red ring); ``by="gene"``: each point a gene's R², for scores pooled over
+    tissues."""
+    per_tissue = scores.groupby(["method", by], sort=False)["r2"].mean().reset_index().rename(columns={by: "tissue"})
     methods = list(dict.fromkeys(per_tissue["method"]))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     data = [per_tissue.loc[per_tissue["method"] == m, "r2"].dropna().to_numpy() for m in methods]
@@ -188,7 +189,7 @@ def method_boxplot(scores: pd.DataFrame, title: str) -> plt.Figure:
         ax.legend(loc="best", fontsize=8, frameon=False)
     ax.set_xticks(range(1, len(methods) + 1), methods)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_ylabel("mean R² per tissue")
+    ax.set_ylabel("mean R² per tissue" if by == "tissue" else f"R² per {by}")
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -38,7 +38,8 @@ def plus_minus(mean: float, sd: float) -> str:
 
 def display_summary(summary: pd.DataFrame, genes: str = "all"):
     """The comparison (:func:`gaingtex.evaluation.comparison.summarise`) as a page shows it: one row per method
-    and scenario, best first, with human headers."""
+    and scenario, best first, with human headers; a method stopped at its budget reads "> budget (projected N s)"
+    and shows no numbers it did not measure."""
     block = _with_columns(summary[summary["genes"] == genes].copy())
     block["order"] = block["r2_mean"].fillna(-np.inf)
     block = block.sort_values(["scenario", "order"], ascending=[True, False])
@@ -49,14 +50,36 @@ def display_summary(summary: pd.DataFrame, genes: str = "all"):
         "scenario": block["scenario"].str.replace("inplace", "in place").to_numpy(),
         "R²": [plus_minus(m, s) for m, s in zip(block["r2_mean"], block["r2_sd"])],
         "RMSE": [plus_minus(m, s) for m, s in zip(block["rmse_mean"], block["rmse_sd"])],
-        ratio: block.get("fraction", pd.Series(np.nan, index=block.index)).to_numpy(),
-        "fit s": block["fit_seconds_mean"].to_numpy(), "impute s": block["impute_seconds_mean"].to_numpy(),
+        ratio: [number(v, 3) for v in block["fraction"]],
+        "fit s": [number(v, 1) for v in block["fit_seconds_mean"]],
+        "impute s": [number(v, 2) for v in block["impute_seconds_mean"]],
         "seeds": (block["seeds"].astype(str) + " of " + block["runs"].astype(str)).to_numpy(),
-        "status": flag_small(block["status"], block["small_tissues"])})
-    return display_table(table)
+        "status": flag_small(statuses(block), block["small_tissues"])})
+    return display_table(table).set_properties(subset=["status"], **{"white-space": "nowrap"})
 
 
-def flag_small(status: pd.Series, small: pd.Series) -> list[str]:
+def number(value, digits: int) -> str:
+    """A measured number, or ``—`` where nothing was measured (a method stopped at its budget)."""
+    return "—" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def budget_status(status: str, progress) -> str:
+    """A status as every table shows it: a stopped method's with what it projected or how far it got, e.g.
+    ``> budget (projected 41 s)`` or ``> budget (3 of 49 tissues)``."""
+    if not isinstance(progress, str) or not progress.strip():
+        return status
+    first = progress.split(";")[0]
+    projected = [p.strip() for p in first.split(",") if p.strip().startswith("projected")]
+    return f"{status} ({projected[0] if projected else first.strip()})"
+
+
+def statuses(summary: pd.DataFrame) -> list[str]:
+    """Each row's status, budget-stopped rows with their projection (:func:`budget_status`)."""
+    progress = summary["progress"] if "progress" in summary else pd.Series(None, index=summary.index, dtype=object)
+    return [budget_status(s, p) for s, p in zip(summary["status"], progress)]
+
+
+def flag_small(status, small: pd.Series) -> list[str]:
     """Each status with the number of small tissues (fewer than ``SMALL_TISSUE`` samples) the R² averages over:
     a tissue that small makes R² noisy (even the oracle's can be negative), so every table says so."""
     return [f"{st}, {int(n)} tissue{'s' if n > 1 else ''} < {SMALL_TISSUE} samples" if pd.notna(n) and n else st
@@ -84,10 +107,10 @@ def format_table(result: dict) -> str:
         "seeds": summary["seeds"].astype(str) + "/" + summary["runs"].astype(str),
         "R²": [plus_minus(m, s) for m, s in zip(summary["r2_mean"], summary["r2_sd"])],
         "RMSE": [plus_minus(m, s) for m, s in zip(summary["rmse_mean"], summary["rmse_sd"])],
-        "× ref": summary["fraction"].map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"),
-        "fit s": summary["fit_seconds_mean"].map("{:.1f}".format),
-        "impute s": summary["impute_seconds_mean"].map("{:.2f}".format),
-        "status": flag_small(summary["status"], summary["small_tissues"])})
+        "× ref": [number(v, 3) for v in summary["fraction"]],
+        "fit s": [number(v, 1) for v in summary["fit_seconds_mean"]],
+        "impute s": [number(v, 2) for v in summary["impute_seconds_mean"]],
+        "status": flag_small(statuses(summary), summary["small_tissues"])})
     with pd.option_context("display.width", 200, "display.max_colwidth", 40):
         table = shown.to_string(index=False)
     lines = [f"preset={result['preset']} seeds={result['seeds']} missing_rate={result['missing_rate']} "

@@ -50,6 +50,9 @@ STREAMS = {
     "user": 23,               # `gaingtex impute`: the validation split of a user's cohort
     "holdout": 29,            # entries a method hides from its own training data to choose a setting (SoftImpute)
     "scaling": 31,            # the scaling study's subsamples and masks
+    "conformal": 37,          # the validation entries a method's intervals are calibrated on (not its own choice's)
+    "multiple-imputation": 41,  # the multiple-imputation study's simulated samples, masks, bootstraps and draws
+    "blend": 43,              # `auto`: the validation entries its blend is chosen on, and the halves it is cross-fitted on
 }
 
 

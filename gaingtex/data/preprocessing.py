@@ -19,6 +19,9 @@ CATEGORICAL = ("tissue", "sex", "hardy")
 NUMERIC = ("age",)
 
 
+BLOCK_ENTRIES = 1 << 20  # entries per block of the standardiser's float64 work (8 MB per temporary)
+
+
 @dataclass(frozen=True)
 class Standardizer:
     """Per-gene mean and standard deviation, estimated on the training split only."""
@@ -27,25 +30,53 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, mask: np.ndarray | None = None, names: Sequence[str] | None = None) -> "Standardizer":
-        """Estimate from ``x``; with a mask, from observed entries only (NaN entries never count)."""
-        w = ~np.isnan(x) if mask is None else (np.asarray(mask) > 0) & ~np.isnan(x)
-        w = w.astype(np.float64)
-        xv = np.where(w > 0, x, 0.0).astype(np.float64)
-        n = w.sum(axis=0)
+    def fit(cls, x: np.ndarray, mask: np.ndarray | None = None, names: Sequence[str] | None = None,
+            rows: np.ndarray | None = None) -> "Standardizer":
+        """Estimate from ``x`` (only its ``rows`` when given); with a mask, from observed entries only (NaN entries
+        never count).
+
+        The sums are float64, taken over blocks of genes: a float64 copy of a whole cohort (15,201 × 12,557) would
+        be 1.5 GB, several at once. Each gene's sums run over the same values in the same order as over the whole
+        matrix, so the result does not depend on the blocks."""
+        x = np.asarray(x)
+        mask = None if mask is None else np.asarray(mask)
+        index = slice(None) if rows is None else np.asarray(rows)
+        genes = x.shape[1]
+        mean, var, n = (np.empty(genes) for _ in range(3))
+        step = max(1, BLOCK_ENTRIES // max(len(x) if rows is None else len(index), 1))
+        for start in range(0, genes, step):
+            cols = slice(start, start + step)
+            xb = x[index, cols]
+            w = ~np.isnan(xb) if mask is None else (mask[index, cols] > 0) & ~np.isnan(xb)
+            w = w.astype(np.float64)
+            xv = np.where(w > 0, xb, 0.0).astype(np.float64)
+            n[cols] = w.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a gene with < 2 values is refused below
+                mean[cols] = xv.sum(axis=0) / n[cols]
+                var[cols] = (w * (xv - mean[cols]) ** 2).sum(axis=0) / (n[cols] - 1)
         if (n < 2).any():
             few = np.flatnonzero(n < 2)
             named = [names[i] for i in few[:3]] if names is not None else list(few[:3])
             raise ValueError(f"{len(few)} genes have fewer than 2 observed training values (e.g. {named}); "
                              "cannot standardise them")
-        mean = xv.sum(axis=0) / n
-        var = (w * (xv - mean) ** 2).sum(axis=0) / (n - 1)
         std = np.sqrt(var)
         std[std == 0] = 1.0
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)
+    def transform(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """``(x − mean) / std`` as float32 (of ``x[rows]`` when given, without copying the rest), computed in
+        place: one output array, no temporaries the size of ``x``."""
+        x = np.asarray(x)
+        if rows is None:
+            z = x - self.mean
+            z /= self.std
+            return z.astype(np.float32, copy=False)
+        rows = np.asarray(rows)
+        z = np.empty((len(rows), x.shape[1]), dtype=np.float32)
+        step = max(1, BLOCK_ENTRIES // max(x.shape[1], 1))
+        for start in range(0, len(rows), step):
+            z[start:start + step] = self.transform(x[rows[start:start + step]])
+        return z
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         return z * self.std + self.mean

@@ -3,7 +3,8 @@ seed, with fit and imputation times; slow methods under a time budget, reported 
 got rather than dropped.
 
 One row per run keeps the benchmark schema ``{method, scenario, genes, seed, r2, rmse, oracle_r2, fit_seconds,
-impute_seconds}`` (``method`` the registry name) plus ``status`` and the settings a method chose; :func:`summarise`
+impute_seconds}`` (``method`` the registry name) plus ``status``, the settings a method chose and the calibration
+measures of its conformal intervals (``coverage_90``, ``width_90``, ``crps``, … :data:`UNCERTAINTY`); :func:`summarise`
 adds one row per method, scenario and gene set with the mean and sd over seeds.
 """
 
@@ -24,11 +25,15 @@ from ..imputers.base import BudgetExceeded
 from ..imputers.registry import paper_best
 from . import metrics
 from .scenarios import scenario_data
-from .scoring import fit_imputer, score_imputer
+from .calibration import add_oracle_ratios, method_measures
+from .scoring import fit_imputer, impute_masked, scores_of
 
 GENE_SETS = ("all", "alzheimer", "panel")
 NOT_TRAINED = "not trained"  # a deep model the caller chose not to train at this seed (the book's presets)
 ROW = ("method", "scenario", "genes", "seed", "r2", "rmse", "oracle_r2", "fit_seconds", "impute_seconds")
+# The calibration measures a row holds when the method's intervals could be calibrated (:mod:`.calibration`).
+UNCERTAINTY = ("coverage_90", "coverage_90_worst_gene", "coverage_90_worst_tissue", "width_90", "crps",
+               "width_90_vs_oracle", "crps_vs_oracle")
 
 # A deep model for (method, scenario, gene set, seed), fitted on that scenario's data, or None to leave it out.
 DeepModels = Callable[[str, str, str, int, object], object]
@@ -79,13 +84,17 @@ def settings(imputer) -> dict:
                    train_flops_per_second=imputer.training_flops() * steps / imputer.fit_seconds_)
     if getattr(imputer, "pooled_tissues_", None):
         out["pooled_tissues"] = len(imputer.pooled_tissues_)
+    out.update(getattr(imputer, "info_", {}) or {})  # what a blend of methods (``auto``) chose and spent
     return out
 
 
 def run_method(name: str, data, preset: str, seed: int, generator=None, budget: float | None = None,
-               deep: DeepModels | None = None, genes: str = "all", params: dict | None = None) -> tuple[dict, object]:
+               deep: DeepModels | None = None, genes: str = "all", params: dict | None = None,
+               calibrated: bool = True) -> tuple[dict, object]:
     """Fit one method (with ``params``) on a scenario and score it on the scenario's mask; returns its row
-    (without the oracle's R²) and the fitted imputer (``None`` when it ran past its budget or was left out)."""
+    (without the oracle's R²) and the fitted imputer (``None`` when it ran past its budget or was left out).
+    ``calibrated``: the row also holds the calibration measures of its conformal intervals
+    (:func:`~.calibration.method_measures`)."""
     row = {"method": name, "scenario": data.scenario, "genes": genes, "seed": seed, "status": "ok"}
     t0 = time.perf_counter()
     try:
@@ -97,23 +106,26 @@ def run_method(name: str, data, preset: str, seed: int, generator=None, budget: 
         else:
             imputer = fit_imputer(get(name, scenario=data.scenario, preset=preset, seed=seed, generator=generator,
                                       budget=budget, **(params or {})), data)
-            fit_seconds = time.perf_counter() - t0
-        scores, impute_seconds = score_imputer(imputer, data.eval.x, data.eval_mask, data.eval.obs,
-                                               data.eval.genes, data.scope)
+            # ``auto`` reports its members' fit times (reused ones included) plus its blend's
+            fit_seconds = float(getattr(imputer, "fit_seconds_", time.perf_counter() - t0))
+        x_hat, mask, impute_seconds = impute_masked(imputer, data.eval.x, data.eval_mask, data.eval.obs)
     except BudgetExceeded as stop:
         return {**row, "status": "> budget", "progress": stop.progress, "budget_seconds": stop.budget,
                 "fit_seconds": time.perf_counter() - t0}, None
-    summary = metrics.summarise(scores)
+    summary = metrics.summarise(scores_of(data.eval.x, x_hat, mask, data.eval.obs, data.eval.genes, data.scope))
     counts = {k: summary[k] for k in ("tissues", "small_tissues") if k in summary}  # small ones: flagged in tables
+    # the same imputation, with the method's calibrated intervals: coverage, width, CRPS
+    uncertainty = method_measures(imputer, data, x_hat, mask) if calibrated else {}
     return {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
-            "impute_seconds": impute_seconds, **counts, **settings(imputer)}, imputer
+            "impute_seconds": impute_seconds, **counts, **uncertainty, **settings(imputer)}, imputer
 
 
 def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2),
             scenarios: Sequence[str] = SCENARIOS, genes: Iterable[str] = GENE_SETS, missing_rate: float = 0.5,
             preset: str = "book", generator=None, budget: float | None = 600.0, deep: DeepModels | None = None,
             source: str = "cohort", progress: bool = True, keep: Callable | None = None,
-            reuse_choices: bool = True, done: Sequence[dict] = (), on_row: Callable | None = None) -> pd.DataFrame:
+            reuse_choices: bool = True, done: Sequence[dict] = (), on_row: Callable | None = None,
+            calibrated: bool = True) -> pd.DataFrame:
     """Every method on every scenario, gene set and seed; one row each (see the module's docstring).
 
     Each seed redraws the scenario's masks (stream ``"scenario"``) and seeds every method; within a seed all
@@ -127,9 +139,13 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
 
     ``done`` holds rows of an interrupted run with the same settings (``gaingtex benchmark --resume``): they are
     kept as they are, with what they chose and whether they ran past the budget, and not run again.
-    ``on_row(row)`` is called with every row, whatever its status, as soon as it is made.
+    ``on_row(row)`` is called with every row, whatever its status, as soon as it is made. ``calibrated``: rows
+    hold the calibration measures of each method's conformal intervals (:mod:`.calibration`), with the width
+    and CRPS as ratios to the oracle's exact posterior where the oracle ran.
     """
-    methods = list(names() if methods is None else methods)
+    # a blend of methods (``auto``) runs after them, and only when named
+    methods = sorted([n for n in names() if not spec(n).blend] if methods is None else methods, key=_reuses)
+    reusing = any(_reuses(m) for m in methods)  # else fitted methods are not kept (a per-tissue Gaussian is GBs)
     deep = train_deep(preset, progress) if deep is None else deep
     sets = gene_sets(adata, genes)
     plan = [(seed, scenario, g) for seed in seeds for scenario in scenarios for g in sets]
@@ -140,7 +156,7 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                disable=not progress)
     for seed, scenario, g in plan:
         data = scenario_data(adata, scenario, missing_rate, seed, sets[g], source=source)
-        block = []
+        block, fitted = [], {}  # the methods fitted on this data, with their fit seconds, for ``auto``
         for name in methods:
             if not _runnable(name, scenario, generator):
                 continue
@@ -162,8 +178,13 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                     on_row(block[-1])
                 bar.update()
                 continue
-            row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g,
-                                      chosen.get(key) if reuse_choices else None)
+            params = dict(chosen.get(key) or {}) if reuse_choices else {}
+            if _reuses(name):
+                params["fitted"] = dict(fitted)
+            row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g, params or None,
+                                      calibrated)
+            if imputer is not None and row["status"] == "ok" and reusing:
+                fitted[name] = (imputer, row["fit_seconds"])
             if row["status"] == "> budget":
                 over[key] = seed
             elif imputer is not None and key not in chosen:
@@ -175,10 +196,15 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                 on_row(row)
             bar.update()
         oracle = next((r["r2"] for r in block if r["method"] == "oracle" and r["status"] == "ok"), np.nan)
-        rows += [{**r, "oracle_r2": oracle} for r in block]
+        rows += [{**r, "oracle_r2": oracle} for r in add_oracle_ratios(block)]
     bar.close()
     table = pd.DataFrame(rows)
     return table[[*ROW, *[c for c in table.columns if c not in ROW]]]
+
+
+def _reuses(name: str) -> bool:
+    """Whether a method takes the run's fitted methods (``fitted=``: a blend, ``auto``)."""
+    return spec(name).blend
 
 
 def _runnable(name: str, scenario: str, generator) -> bool:
@@ -204,8 +230,11 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                 continue  # never trained for this gene set: nothing to report
             row = {"method": method, "scenario": scenario, "genes": g, "seeds": int(len(ok)), "runs": int(len(runs)),
                    "status": failed["status"].iloc[0] if len(failed) else "ok", "reference": reference}
-            for column in ("r2", "rmse", "fit_seconds", "impute_seconds"):
+            for column in ("r2", "rmse", "fit_seconds", "impute_seconds", *UNCERTAINTY):
+                if column not in ok:
+                    continue
                 values = ok[column].astype(float)
+                values = values.dropna() if column in UNCERTAINTY else values  # a method without intervals
                 row[f"{column}_mean"] = float(values.mean()) if len(values) else np.nan
                 row[f"{column}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
             if reference is not None and len(ok):

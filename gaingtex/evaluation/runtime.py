@@ -91,7 +91,7 @@ def scaling(adata, methods: Sequence[str] | None = None, gene_counts: Sequence[i
     from .scenarios import scenario_data
 
     methods = [m for m in (names("inductive") if methods is None else methods)
-               if not spec(m).needs_generator and not spec(m).needs_blood]
+               if not spec(m).needs_generator and not spec(m).needs_blood and (methods or not spec(m).blend)]
     full = scenario_data(adata, "inductive", missing_rate, seed)
     gene_counts = [g for g in gene_counts if g <= adata.n_vars] or [adata.n_vars]
     points = [("genes", g, 1.0) for g in gene_counts]

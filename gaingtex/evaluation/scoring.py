@@ -38,19 +38,29 @@ def build_methods(names, data, preset: str = "book", generator=None, progress: b
     return methods
 
 
-def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
-                  by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
-    """Impute ``x`` with ``mask`` (the hidden entries NaN, so no imputer can read them) and score the hidden
-    entries; entries NaN in ``x`` are given to the imputer as missing and never scored. ``by="all"`` pools every
-    tissue into one group. Returns per-tissue, per-gene scores and the imputation wall time in seconds."""
+def impute_masked(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+    """Impute ``x`` with ``mask``'s hidden entries NaN (no imputer can read them); entries NaN in ``x`` are given
+    as missing too. Returns the imputation, the mask it was given and the wall time in seconds."""
     mask = check_mask(mask, x.shape) * ~np.isnan(x)  # an unknown value (a gene a TCGA file lacks) is missing too
     hidden = np.where(mask > 0, x, np.nan).astype(np.float32)
     t0 = time.perf_counter()
     x_hat = imputer.transform(hidden, mask, obs)
-    seconds = time.perf_counter() - t0
+    return x_hat, mask, time.perf_counter() - t0
+
+
+def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
+                  by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
+    """Impute ``x`` with ``mask`` (:func:`impute_masked`) and score the hidden entries; entries NaN in ``x`` are
+    never scored. ``by="all"`` pools every tissue into one group. Returns per-tissue, per-gene scores and the
+    imputation wall time in seconds."""
+    x_hat, mask, seconds = impute_masked(imputer, x, mask, obs)
+    return scores_of(x, x_hat, mask, obs, genes, by, min_entries), seconds
+
+
+def scores_of(x, x_hat, mask, obs, genes=None, by: Literal["tissue", "all"] = "tissue", min_entries: int = 2):
+    """Per-tissue (or pooled, ``by="all"``), per-gene scores of an imputation on the entries ``mask`` hides."""
     groups = obs["tissue"].to_numpy() if by == "tissue" else np.full(len(obs), "all")
-    scores = masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy(), min_entries=min_entries)
-    return scores, seconds
+    return masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy(), min_entries=min_entries)
 
 
 def score_methods(imputers: dict, data, genes=None) -> pd.DataFrame:

@@ -172,6 +172,19 @@ class Imputer:
     def transform(self, x: np.ndarray, mask: np.ndarray | None, obs: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
+    def spread(self, x: np.ndarray, mask: np.ndarray | None, obs: pd.DataFrame) -> np.ndarray | None:
+        """The predictive standard deviation of every entry given the observed entries of its sample, in the
+        prepared scale (0 where observed); ``None`` when the method has no model of its own error (registry flag
+        ``spread``)."""
+        return None
+
+    def draw(self, x: np.ndarray, mask: np.ndarray | None, obs: pd.DataFrame, draws: int,
+             rng: np.random.Generator) -> np.ndarray | None:
+        """``(draws, samples, genes)`` completed matrices drawn from the method's predictive distribution, jointly
+        per sample where the model allows it, with the observed entries exactly as given; ``None`` when the
+        method has no predictive distribution of its own."""
+        return None
+
     def fit_transform(self, train: Split, train_mask: np.ndarray | None = None) -> np.ndarray:
         """In-place use: fit on the observed part of ``train`` and impute its missing entries."""
         return self.fit(train, train_mask=train_mask).transform(train.x, train_mask, train.obs)

@@ -10,19 +10,26 @@ from tqdm.auto import tqdm
 
 from ..data import reference
 from .base import Imputer, check_inputs, keep_observed, masked_mse, observed_mask, validation_task
-from .posterior import factor_posterior, low_rank_mean
+from .lowrank import leading_eigen, observed_moments, pack, packed_outer, unpack
+from .posterior import low_rank_draw, low_rank_mean, low_rank_spread
 from .registry import register
 
 
 @register("factor-analysis", "factor analysis", colour="#66a61e", role="reference", family="linear-gaussian",
-          chooses=("n_factors",))
+          chooses=("n_factors",), spread=True)
 class FactorAnalysisImputer(Imputer):
     """A linear-Gaussian factor model per tissue group, fitted by EM on the observed training entries only.
 
     It belongs to the family that generated the embedded cohort, but it has to *learn* its parameters from the
     same training samples as the deep models, where the oracle is given them. Its score is therefore a measured
     reference for what learning from GTEx-sized data costs, with no architecture in the way. Missing entries are
-    imputed with the fitted model's conditional mean (Woodbury, as the oracle does).
+    imputed with the fitted model's conditional mean (Woodbury, as the oracle does); :meth:`spread` and
+    :meth:`draw` give the model's conditional SD and joint draws.
+
+    Its cost is linear in the genes at any size: EM costs samples × genes × k(k+1) per iteration, and its start
+    (the leading eigenvectors of the pairwise-observed covariance) is formed exactly up to
+    :data:`~gaingtex.imputers.lowrank.PAIRWISE_MAX_GENES` genes and found by a randomised subspace iteration on
+    the observed entries above (:func:`~gaingtex.imputers.lowrank.masked_eigen`), never as a genes × genes matrix.
 
     Parameters
     ----------
@@ -114,46 +121,55 @@ class FactorAnalysisImputer(Imputer):
         return {n: models["all" if n in small else n] for n in names}
 
     @staticmethod
-    def _predict(models, x, mask, keys, obs) -> np.ndarray:
-        out = np.zeros(x.shape, dtype=np.float64)
+    def _predict(models, x, mask, keys, obs, what=low_rank_mean) -> np.ndarray:
+        """``what(μ, L, ψ, x, mask)`` (the conditional mean, SD or draws) on the rows of each group's model."""
+        out = None
         for name in np.unique(keys):
             if name not in models:
                 tissues = sorted(set(obs["tissue"].astype(str).to_numpy()[keys == name]))
                 raise ValueError(f"no training samples for {name!r} (tissue {', '.join(tissues)}): the factor model "
                                  f"knows {', '.join(sorted(models))}")
             rows = np.flatnonzero(keys == name)
-            out[rows] = low_rank_mean(*models[name], x[rows], mask[rows])
-        return out
+            part = what(*models[name], x[rows], mask[rows])
+            if out is None:
+                out = np.zeros(part.shape[:-2] + x.shape, dtype=np.float64)
+            out[..., rows, :] = part
+        return np.zeros(x.shape) if out is None else out
 
     def transform(self, x, mask, obs):
         x0, mask = check_inputs(x, mask, obs, self.n_genes)
         return keep_observed(x0, mask, self._predict(self.models_, x0, mask, self._keys(obs), obs))
 
+    def spread(self, x, mask, obs):
+        x0, mask = check_inputs(x, mask, obs, self.n_genes)
+        return self._predict(self.models_, x0, mask, self._keys(obs), obs, low_rank_spread)
 
-def factor_moments(x: np.ndarray, mask: np.ndarray, k: int) -> dict:
+    def draw(self, x, mask, obs, draws, rng):
+        x0, mask = check_inputs(x, mask, obs, self.n_genes)
+        out = self._predict(self.models_, x0, mask, self._keys(obs), obs,
+                            lambda mu, L, psi, xr, mr: low_rank_draw(mu, L, psi, xr, mr, draws, rng))
+        return np.where(mask > 0, x0, out).astype(np.float32) if out.ndim == 3 else np.repeat(x0[None], draws, 0)
+
+
+def factor_moments(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0) -> dict:
     """What :func:`fit_factor_model` starts from, for any factor count up to ``k``: each gene's observed mean,
-    the centred values, sums of squares and variances, the mean variance, and the ``k`` leading eigenpairs of the
-    pairwise-observed covariance (descending; LAPACK's subset solver, a third of a full decomposition's time)."""
-    from scipy.linalg import eigh
-
-    x = np.asarray(x, dtype=np.float64)
-    mask = np.asarray(mask, dtype=np.float64)
-    G = x.shape[1]
-    seen = mask.sum(0)
-    count = np.maximum(seen, 1.0)
-    mu = np.where(mask > 0, x, 0.0).sum(0) / count
-    xc = np.where(mask > 0, x - mu, 0.0)
-    sxx = (xc ** 2).sum(0)
-    var = np.where(seen >= 2, np.maximum(sxx / count, 1e-6), 1.0)  # a gene seen < 2 times: unit scale
-    cov = (xc.T @ xc) / np.maximum(mask.T @ mask, 1.0)  # pairwise-observed covariance: unbiased when MCAR
-    k = int(min(k, G))
-    values, vectors = eigh(cov, subset_by_index=[G - k, G - 1])
-    return {"mask": mask, "mu": mu, "xc": xc, "sxx": sxx, "var": var, "count": count,
-            "mean_var": float(np.mean(np.diag(cov))), "values": values[::-1], "vectors": vectors[:, ::-1]}
+    the centred values (float32), sums of squares and variances, the mean variance, and the ``k`` leading
+    eigenpairs of the pairwise-observed covariance (descending; formed exactly up to
+    :data:`~gaingtex.imputers.lowrank.PAIRWISE_MAX_GENES` genes, by a randomised subspace iteration linear in
+    the genes above: :func:`~gaingtex.imputers.lowrank.leading_eigen`)."""
+    moments = observed_moments(x, mask)
+    seen = moments["count"]
+    raw = moments["var"]
+    moments["var"] = np.where(seen >= 2, np.maximum(raw, 1e-6), 1.0)  # a gene seen < 2 times: unit scale
+    moments["count"] = np.maximum(seen, 1.0)
+    moments["mean_var"] = float(np.mean(raw))
+    values, vectors = leading_eigen({**moments, "count": seen, "var": raw}, k, seed)
+    moments["values"], moments["vectors"] = values, vectors
+    return moments
 
 
 def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20, tol: float = 1e-3,
-                     chunk: int = 2048, moments: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     chunk: int = 1024, moments: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum-likelihood factor analysis ``x = μ + L f + ε`` on the observed entries of ``x`` (EM).
 
     ``μ`` is each gene's observed mean; ``L`` starts from the leading eigenvectors of the pairwise-observed
@@ -161,6 +177,10 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
     computed here when not given).
     Small data get fewer factors (at least four observations per gene and factor) and every noise variance is
     kept above 2 % of its gene's variance, so that no gene is trusted as noiseless.
+
+    An iteration costs samples × genes × k(k+1) multiply-adds, linear in the genes: each sample's posterior
+    precision ``I + L_oᵀ Ψ_o⁻¹ L_o`` (E-step) and each gene's ``Σ_n m_ng E[f fᵀ]`` (M-step) are sums of symmetric
+    k × k matrices, taken as products of float32 matrices with their upper triangles packed.
     Returns ``(μ, L, ψ)`` with shapes ``(genes,)``, ``(genes, k)``, ``(genes,)``.
     """
     n, G = x.shape
@@ -172,28 +192,36 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
     noise = max(moments["mean_var"] - float(values.sum()) / G, 1e-3)
     L = vectors * np.sqrt(np.maximum(values - noise, 1e-3))
     psi = np.maximum(var - (L ** 2).sum(1), 2e-2 * var)
-    mask32 = mask.astype(np.float32)  # the E-step's sums over samples run in single precision, as factor_posterior's
+    complete = bool(mask.min() == 1) if mask.size else True
+    eye = np.eye(k)
     for _ in range(max_iter):
         num = np.zeros((G, k))
-        den = np.zeros((G, k * k))
+        den = np.zeros((G, k * (k + 1) // 2))
+        outer = packed_outer(L, np.float32)
+        L32, inv_psi = L.astype(np.float32), (1.0 / psi).astype(np.float32)
+        if complete:  # every gene observed (inductive training): one posterior for all rows
+            C = np.linalg.inv(eye + (L.T / psi) @ L)
+            ff = np.zeros((k, k))
         for start in range(0, n, chunk):
             rows = slice(start, start + chunk)
-            xb, mb = xc[rows], mask[rows]
-            if mb.min() == 1:  # every gene observed (inductive training): one posterior precision for all rows
-                A = np.eye(k) + (L.T / psi) @ L
-                f = np.linalg.solve(A, ((xb / psi) @ L).T).T
-                den += (len(xb) * np.linalg.inv(A) + f.T @ f).reshape(1, k * k)
+            xb = xc[rows]
+            b = (xb * inv_psi) @ L32
+            if complete:
+                f = b.astype(np.float64) @ C
+                ff += f.T @ f
             else:
-                f, C = factor_posterior(L, psi, xb, mb, covariance=True, single=True)
-                ezz = (C + f[:, :, None] * f[:, None, :]).reshape(len(xb), k * k).astype(np.float32)
-                den += mask32[rows].T @ ezz
-            num += xb.T @ f
-        den = den.reshape(G, k, k) + 1e-8 * np.eye(k)
-        L = np.linalg.solve(den, num[:, :, None])[:, :, 0]
+                mb = mask[rows]
+                C = np.linalg.inv(unpack((mb * inv_psi) @ outer, k) + eye)
+                f = np.einsum("nij,nj->ni", C, b.astype(np.float64))
+                den += mb.T @ pack(C + f[:, :, None] * f[:, None, :]).astype(np.float32)
+            num += xb.T @ f.astype(np.float32)
+        if complete:
+            den += pack((n * C + ff)[None])
+        full = unpack(den, k) + 1e-8 * eye
+        L = np.linalg.solve(full, num[:, :, None])[:, :, 0]
         new_psi = np.maximum((sxx - (L * num).sum(1)) / count, 2e-2 * var)
         moved = float(np.abs(new_psi - psi).max())
         psi = new_psi
         if moved < tol:
             break
     return mu, L, psi
-

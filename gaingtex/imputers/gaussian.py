@@ -11,7 +11,8 @@ from sklearn.covariance import ledoit_wolf_shrinkage, oas
 from tqdm.auto import tqdm
 
 from .base import Clock, Imputer, check_inputs, keep_observed, masked_mse, observed_mask, validation_task
-from .posterior import dense_mean, low_rank_mean
+from .lowrank import PAIRWISE_MAX_GENES, masked_eigen, observed_moments
+from .posterior import dense_draw, dense_mean, dense_spread, low_rank_draw, low_rank_mean, low_rank_spread
 from .registry import register
 
 Shrinkage = Literal["ledoit-wolf", "oas", "none"]
@@ -34,6 +35,18 @@ class GaussianModel:
         if self.cov is not None:
             return dense_mean(self.mean, self.cov, x, mask, clock)
         return low_rank_mean(self.mean, self.loadings, self.noise, x, mask, clock)
+
+    def spread(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Each entry's conditional standard deviation given its row's observed entries (0 where observed)."""
+        if self.cov is not None:
+            return dense_spread(self.mean, self.cov, x, mask)
+        return low_rank_spread(self.mean, self.loadings, self.noise, x, mask)
+
+    def draw(self, x: np.ndarray, mask: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """``(draws, rows, genes)`` joint draws of each row's missing entries given its observed ones."""
+        if self.cov is not None:
+            return dense_draw(self.mean, self.cov, x, mask, draws, rng)
+        return low_rank_draw(self.mean, self.loadings, self.noise, x, mask, draws, rng)
 
 
 def shrinkage_intensity(xc: np.ndarray, method: Shrinkage) -> float:
@@ -91,6 +104,21 @@ def shrunk_from_eigen(values: np.ndarray, vectors: np.ndarray, delta: float, ran
     return GaussianModel(zero, loadings=loadings, noise=noise, shrinkage=delta)
 
 
+def shrunk_low_rank(values: np.ndarray, vectors: np.ndarray, var: np.ndarray, delta: float,
+                    rank: int) -> GaussianModel:
+    """:func:`shrunk_from_eigen`'s low-rank form from the ``rank`` leading eigenpairs (descending) and the diagonal
+    ``var`` of ``S`` alone, without its other eigenpairs: what many genes afford (mean zero: set it after).
+
+    The shrinkage target ``tr(S)/genes`` is the mean of ``var``; each gene's shrunk variance is
+    ``(1 − δ) S_gg + δ · target``, of which the leading components take their part and the diagonal the rest."""
+    target = max(float(np.mean(var)), 1e-6)
+    r = int(min(rank, len(values)))
+    shrunk = np.maximum((1.0 - delta) * values[:r] + delta * target, 1e-2 * target)
+    loadings = vectors[:, :r] * np.sqrt(shrunk - shrunk.min())
+    noise = np.maximum((1.0 - delta) * var + delta * target - (loadings ** 2).sum(1), 1e-2 * target)
+    return GaussianModel(np.zeros(len(var)), loadings=loadings, noise=noise, shrinkage=delta)
+
+
 def fit_incomplete(x: np.ndarray, mask: np.ndarray, method: Shrinkage, max_iter: int, tol: float,
                    delta: float | None = None) -> GaussianModel:
     """Mean and shrinkage covariance from the observed entries only.
@@ -124,18 +152,26 @@ def _shrink(s: np.ndarray, delta: float) -> np.ndarray:
 
 
 @register("gaussian", "Gaussian (per tissue)", colour="#1f78b4", role="reference", family="linear-gaussian",
-          chooses=("delta",))
+          chooses=("delta",), spread=True)
 class GaussianImputer(Imputer):
     """The conditional mean ``μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o)`` under a Gaussian fitted to each tissue's training
     samples.
 
     The covariance is shrunk toward a multiple of the identity (Ledoit–Wolf or OAS, from scikit-learn), which is
-    what makes it estimable from a few hundred samples. With complete training samples (inductive) it is the
-    shrinkage estimate itself, kept low rank plus diagonal when samples are fewer than genes. With missing
-    training entries (in place) it is estimated from the observed entries: the pairwise-observed covariance,
-    refined by EM when the genes are at most ``em_max_genes`` (EM costs a genes³ solve per sample and iteration);
-    beyond that, its shrinkage intensity is chosen on the validation split and it is kept to its leading ``rank``
-    components plus a diagonal.
+    what makes it estimable from a few hundred samples. Which structure the name means depends on the genes ``G``
+    (``P`` = :data:`~gaingtex.imputers.lowrank.PAIRWISE_MAX_GENES`, 2,000):
+
+    - complete training samples (inductive), ``G ≤ P``: the shrinkage estimate itself, full, or exactly low rank
+      plus diagonal when samples are fewer than genes;
+    - missing training entries (in place), ``G ≤ em_max_genes`` (300, the 59-gene panel): full covariance, from
+      the pairwise-observed one refined by EM (a genes³ solve per sample and iteration);
+    - in place, ``em_max_genes < G ≤ P`` (the 2,000-gene book cohort): the pairwise-observed covariance, formed
+      and decomposed exactly, shrunk with an intensity chosen on the validation split, kept to its leading
+      ``rank`` components plus a diagonal;
+    - ``G > P``, in place or inductive (the paper's 12,557 genes): the same shrunk rank-plus-diagonal form, its
+      leading eigenpairs found without forming the genes × genes matrix (a randomised subspace iteration on the
+      observed entries, :func:`~gaingtex.imputers.lowrank.masked_eigen`), so that time and memory grow linearly
+      in the genes. Every posterior is then Woodbury's, samples × genes × rank².
 
     Parameters
     ----------
@@ -150,7 +186,8 @@ class GaussianImputer(Imputer):
         EM in place: up to this many genes, at most ``max_iter`` iterations, until the covariance moves by less
         than ``tol`` (relative).
     delta, rank
-        Beyond ``em_max_genes`` in place: the shrinkage intensity (``None``: chosen on validation from
+        Beyond ``em_max_genes`` in place (and beyond ``P`` genes inductive): the shrinkage intensity
+        (``None``: chosen on validation from
         :attr:`deltas`) and the rank kept.
     budget
         Seconds allowed for each ``fit`` and each ``transform``; past it they raise
@@ -182,7 +219,8 @@ class GaussianImputer(Imputer):
         super().fit(train)
         clock = Clock(self.name, self.budget)
         mask = observed_mask(train.x, train_mask, "train_mask")
-        x = np.where(mask > 0, train.x, 0.0).astype(np.float64)
+        dtype = np.float64 if train.x.shape[1] <= PAIRWISE_MAX_GENES else np.float32  # 12,557 genes: 0.8 GB, not 1.5
+        x = np.where(mask > 0, train.x, 0.0).astype(dtype)
         keys = self._keys(train.obs)
         names, counts = np.unique(keys, return_counts=True)
         small = [str(k) for k, c in zip(names, counts) if c < self.min_samples]
@@ -190,7 +228,7 @@ class GaussianImputer(Imputer):
         rows = {k: np.ones(len(keys), bool) if k == "all" else keys == k for k in fits}
         bar = tqdm(fits, desc=self.name, disable=not self.progress, leave=False)
         self.models_, self.validation_, self.chosen_ = {}, None, {}
-        if (mask > 0).all():
+        if (mask > 0).all() and x.shape[1] <= PAIRWISE_MAX_GENES:
             fit = lambda k, _: fit_complete(x[rows[k]], self.shrinkage)  # noqa: E731
         elif x.shape[1] <= self.em_max_genes:
             fit = lambda k, _: fit_incomplete(x[rows[k]], mask[rows[k]], self.shrinkage,  # noqa: E731
@@ -208,11 +246,19 @@ class GaussianImputer(Imputer):
     def _pairwise_fits(self, x, mask, rows, valid, valid_mask, clock):
         """Too many genes for EM: the pairwise-observed covariance, low rank plus diagonal, with one shrinkage
         intensity for every tissue chosen on the validation split from :attr:`deltas` (or ``delta``)."""
-        moments = {k: pairwise_moments(x[r], mask[r]) for k, r in rows.items()}
+        if x.shape[1] <= PAIRWISE_MAX_GENES:
+            moments = {k: pairwise_moments(x[r], mask[r]) for k, r in rows.items()}
+        else:  # only the leading eigenpairs and the diagonal, linear in the genes
+            moments = {}
+            for i, (k, r) in enumerate(rows.items()):
+                clock.check(i, len(rows), "covariances", uniform=True)
+                m = observed_moments(x[r], mask[r])
+                moments[k] = (m["mu"], *masked_eigen(m["xc"], m["count"], m["var"], self.rank, self.seed), m["var"])
 
         def model(key, delta):
-            mu, values, vectors = moments[key]
-            m = shrunk_from_eigen(values, vectors, delta, self.rank)
+            mu, values, vectors, *var = moments[key]
+            m = (shrunk_low_rank(values, vectors, var[0], delta, self.rank) if var
+                 else shrunk_from_eigen(values, vectors, delta, self.rank))
             m.mean, m.n_samples = mu, int(rows[key].sum())
             return m
 
@@ -237,21 +283,37 @@ class GaussianImputer(Imputer):
         self.chosen_ = {"delta": float(delta)}
         return lambda key, _: model(key, delta)
 
-    def transform(self, x, mask, obs):
+    def _each(self, x, mask, obs, what):
+        """``what(model, x, mask)`` on the rows of each tissue (or of all), as float64 rows of one array."""
         x0, mask = check_inputs(x, mask, obs, self.n_genes)
-        clock = Clock(self.name, self.budget)
         keys = self._keys(obs)
-        out = np.empty(x0.shape, dtype=np.float64)
+        out = None
         for key in np.unique(keys):
             if key not in self.models_:
                 raise ValueError(f"no training samples of tissue {key!r}: the Gaussian knows "
                                  f"{', '.join(sorted(self.models_)[:5])}, …")
             rows = np.flatnonzero(keys == key)
-            out[rows] = self.models_[key].predict(x0[rows].astype(np.float64), mask[rows], clock)
+            part = what(self.models_[key], x0[rows].astype(np.float64), mask[rows])
+            if out is None:
+                out = np.empty(part.shape[:-2] + x0.shape, dtype=part.dtype)
+            out[..., rows, :] = part
+        return x0, mask, np.zeros(x0.shape) if out is None else out
+
+    def transform(self, x, mask, obs):
+        clock = Clock(self.name, self.budget)
+        x0, mask, out = self._each(x, mask, obs, lambda model, xr, mr: model.predict(xr, mr, clock))
         return keep_observed(x0, mask, out)
 
+    def spread(self, x, mask, obs):
+        return self._each(x, mask, obs, lambda model, xr, mr: model.spread(xr, mr))[2]
 
-@register("gaussian-pooled", "Gaussian (pooled)", colour="#a6cee3", family="linear-gaussian", chooses=("delta",))
+    def draw(self, x, mask, obs, draws, rng):
+        x0, mask, out = self._each(x, mask, obs, lambda model, xr, mr: model.draw(xr, mr, draws, rng))
+        return np.where(mask > 0, x0, out).astype(np.float32) if out.ndim == 3 else out[None].repeat(draws, 0)
+
+
+@register("gaussian-pooled", "Gaussian (pooled)", colour="#a6cee3", family="linear-gaussian", chooses=("delta",),
+          spread=True)
 class PooledGaussianImputer(GaussianImputer):
     """The Gaussian conditional mean with one covariance for every tissue: what the per-tissue one gains from
     tissue identity."""

@@ -14,7 +14,7 @@ import pandas as pd
 from ..data import GTEX
 from ..data.embedded import FactorModel, encode_covariates
 from .base import Imputer, check_inputs, keep_observed
-from .posterior import factor_posterior
+from .posterior import factor_posterior, low_rank_draw, low_rank_spread
 from .registry import register
 
 
@@ -35,6 +35,7 @@ def conditional_mean(
     genes: np.ndarray | None = None,
     batch_size: int = 512,
     gene_chunk: int = 1024,
+    what=None,
 ) -> np.ndarray:
     """Conditional mean of every entry given the observed ones, in the cohort's own (unstandardised) scale.
 
@@ -48,11 +49,15 @@ def conditional_mean(
         Per-sample ``tissue``, ``cohort``, ``sex``, ``age`` and ``hardy``.
     genes
         Indices of ``x``'s columns among the model's genes (default: all of them, in order).
+    what
+        ``what(μ, L, ψ, x, mask)`` for each batch of rows (``μ`` one row per sample) instead of the mean: the
+        conditional SD (:func:`~gaingtex.imputers.posterior.low_rank_spread`) or draws; its output's last two
+        axes are the batch's rows and genes.
     """
     genes = np.arange(model.loadings.shape[0]) if genes is None else np.asarray(genes)
     cov = encode_covariates(obs)
     units = unit_names(obs)
-    out = np.empty(x.shape, dtype=np.float64)
+    out = np.empty(x.shape, dtype=np.float64) if what is None else None
     x = np.where(mask > 0, x, 0.0)
     for name in np.unique(units):
         u = model.unit_index(name)
@@ -63,13 +68,18 @@ def conditional_mean(
         for start in range(0, len(rows), batch_size):
             r = rows[start: start + batch_size]
             mu = model.mean(u, cov[r])[:, genes]
+            if what is not None:
+                part = what(mu, L, psi, x[r], mask[r])
+                out = np.empty(part.shape[:-2] + x.shape) if out is None else out
+                out[..., r, :] = part
+                continue
             f, _ = factor_posterior(L, psi, x[r] - mu, mask[r], gene_chunk)
             out[r] = mu + f @ L.T
-    return out
+    return np.zeros(x.shape) if out is None else out
 
 
 
-@register("oracle", "oracle", needs_generator=True, colour="#333333", role="ceiling")
+@register("oracle", "oracle", needs_generator=True, colour="#333333", role="ceiling", spread=True)
 class OracleImputer(Imputer):
     """The generating model's exact conditional mean, expressed in the prepared (standardised) scale.
 
@@ -100,11 +110,30 @@ class OracleImputer(Imputer):
         return self
 
     def transform(self, x, mask, obs):
+        x0, mask, obs, raw = self._raw(x, mask, obs)
+        pred = conditional_mean(self.generator, raw, mask, obs, self.gene_index_)
+        return keep_observed(x0, mask, self.scale_.transform(pred))
+
+    def _raw(self, x, mask, obs):
+        """The checked input, its mask, the annotations the generator is asked about, and the raw-scale values."""
         if self.n_genes is None:
             raise RuntimeError("the oracle is not fitted: call fit(train) with a prepared split first")
         x0, mask = check_inputs(x, mask, obs, self.n_genes)
         if self.healthy_tissue and "cohort" in obs:
             obs = obs.assign(cohort=GTEX)
-        raw = self.scale_.inverse(x0)
-        pred = conditional_mean(self.generator, raw, mask, obs, self.gene_index_)
-        return keep_observed(x0, mask, self.scale_.transform(pred))
+        return x0, mask, obs, self.scale_.inverse(x0)
+
+    def spread(self, x, mask, obs):
+        """The generating model's conditional SD, divided by the standardiser's scale (prepared units)."""
+        x0, mask, obs, raw = self._raw(x, mask, obs)
+        sd = conditional_mean(self.generator, raw, mask, obs, self.gene_index_, what=low_rank_spread)
+        return np.where(mask > 0, 0.0, sd / self.scale_.std)
+
+    def draw(self, x, mask, obs, draws, rng):
+        """Joint draws from the generating model's conditional distribution, in the prepared scale."""
+        x0, mask, obs, raw = self._raw(x, mask, obs)
+        out = conditional_mean(self.generator, raw, mask, obs, self.gene_index_,
+                               what=lambda mu, L, psi, xr, mr: low_rank_draw(mu, L, psi, xr, mr, draws, rng))
+        if out.ndim == 2:
+            return np.repeat(x0[None], draws, 0)
+        return np.where(mask > 0, x0, self.scale_.transform(out)).astype(np.float32)

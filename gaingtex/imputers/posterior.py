@@ -14,6 +14,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import threadpool_limits
 
+from .lowrank import packed_outer, unpack
+
 
 def factor_posterior(L: np.ndarray, psi: np.ndarray, x: np.ndarray, mask: np.ndarray,
                      gene_chunk: int = 1024, covariance: bool = False,
@@ -42,12 +44,11 @@ def factor_posterior(L: np.ndarray, psi: np.ndarray, x: np.ndarray, mask: np.nda
     """
     n, k = len(x), L.shape[1]
     w = mask / psi  # Ψ_o⁻¹ restricted to observed genes
-    A = np.broadcast_to(np.eye(k), (n, k, k)).copy()
     dtype = np.float32 if single else np.float64
+    packed = np.zeros((n, k * (k + 1) // 2))  # A is symmetric: its upper triangle is half the products
     for g0 in range(0, L.shape[0], gene_chunk):
-        Lc = L[g0: g0 + gene_chunk]
-        outer = (Lc[:, :, None] * Lc[:, None, :]).reshape(len(Lc), k * k).astype(dtype)
-        A += (w[:, g0: g0 + gene_chunk].astype(dtype) @ outer).reshape(n, k, k)
+        packed += w[:, g0: g0 + gene_chunk].astype(dtype) @ packed_outer(L[g0: g0 + gene_chunk], dtype)
+    A = unpack(packed, k) + np.eye(k)
     b = (w * np.where(mask > 0, x, 0.0)) @ L
     if covariance:
         C = np.linalg.inv(A)
@@ -59,14 +60,16 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
                   clock=None, entries: float = 4e6) -> np.ndarray:
     """``E[x | x_o]`` for ``x ~ N(μ, L Lᵀ + diag ψ)``, row by row given each row's observed entries (Woodbury).
 
-    Up to rank 64, rows and genes are taken in blocks of about ``entries`` numbers of the ``(rows, k, k)``
-    precisions; a higher rank (a shrinkage covariance of a few hundred samples) builds each row's precision
-    ``I + L_oᵀ Ψ_o⁻¹ L_o`` with one matrix product instead, which keeps memory at k² and the product efficient.
-    ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is checked between blocks.
+    Up to rank 128, rows and genes are taken in blocks of about ``entries`` numbers of the ``(rows, k, k)``
+    precisions, whose symmetric sums are products of whole blocks (packed: :func:`factor_posterior`), so that a
+    shrinkage covariance of a hundred components runs as large matrix products, not a small one per row (on two
+    busy cores those were far slower: benchmarks/linear_scale.py). A higher rank (a shrinkage covariance of a
+    few hundred samples) builds each row's precision ``I + L_oᵀ Ψ_o⁻¹ L_o`` with one matrix product instead,
+    which keeps memory at k². ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is checked between blocks.
     """
     k = max(L.shape[1], 1)
     out = np.empty(x.shape, dtype=np.float64)
-    if k > 64:
+    if k > 128:  # a few hundred (the shrinkage covariance of as many samples): one product per row
         for i in range(len(x)):
             if clock is not None and i % 64 == 0:
                 clock.check(i, len(x), "samples", uniform=True)
@@ -76,11 +79,12 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
             out[i] = mu + L @ f
         return out
     rows = max(1, int(entries // (k * k)))
+    genes = max(64, int(entries // (k * (k + 1) // 2)))  # the packed products' block: about ``entries`` numbers
     for start in range(0, len(x), rows):
         if clock is not None:
             clock.check(start, len(x), "samples", uniform=True)
         r = slice(start, start + rows)
-        f, _ = factor_posterior(L, psi, x[r] - mu, mask[r], gene_chunk=rows)
+        f, _ = factor_posterior(L, psi, x[r] - mu, mask[r], gene_chunk=genes)
         out[r] = mu + f @ L.T
     return out
 
@@ -120,3 +124,92 @@ def _dense_mean(mu, cov, x, mask, clock, with_covariance):
             cross = cov[np.ix_(o, m)]
             total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ cho_solve(factor, cross)
     return (out, total) if with_covariance else out
+
+
+# The family's own predictive distribution: given a sample's observed genes ``o``, its missing genes ``m`` are
+# Gaussian with the conditional mean above and covariance ``Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om``; for ``Σ = L Lᵀ + diag ψ``
+# that is ``L A⁻¹ Lᵀ + diag ψ`` (the factors' posterior covariance ``A⁻¹`` pushed through ``L``, plus the noise).
+
+
+def _row_blocks(n: int, k: int, entries: float = 4e6):
+    rows = max(1, int(entries // max(k * k, 1)))
+    return [slice(start, start + rows) for start in range(0, n, rows)]
+
+
+def _means(mu: np.ndarray, rows: slice) -> np.ndarray:
+    """``μ`` for a block of rows: one mean for all rows ``(genes,)`` or one per row ``(samples, genes)``."""
+    return mu if mu.ndim == 1 else mu[rows]
+
+
+def low_rank_spread(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The conditional standard deviation of every entry of ``x ~ N(μ, L Lᵀ + diag ψ)`` given its row's observed
+    entries: ``√(ψ + diag(L A⁻¹ Lᵀ))`` where missing, 0 where observed. ``μ``: ``(genes,)`` or one per row."""
+    k = L.shape[1]
+    out = np.zeros(x.shape, dtype=np.float64)
+    i, j = np.triu_indices(k)
+    outer = packed_outer(L).T  # (k(k+1)/2, genes): diag(L C Lᵀ)_g = Σ_{i≤j} (2 − [i = j]) C_ij L_gi L_gj
+    twice = np.where(i == j, 1.0, 2.0)
+    for r in _row_blocks(len(x), k):
+        _, C = factor_posterior(L, psi, x[r] - _means(mu, r), mask[r], covariance=True)
+        variance = psi + (C[:, i, j] * twice) @ outer
+        out[r] = np.where(mask[r] > 0, 0.0, np.sqrt(np.maximum(variance, 0.0)))
+    return out
+
+
+def low_rank_draw(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray, mask: np.ndarray, draws: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``(draws, samples, genes)`` draws of each row of ``x ~ N(μ, L Lᵀ + diag ψ)`` given its observed entries,
+    jointly over its missing genes: the factors from their posterior ``N(A⁻¹ b, A⁻¹)``, then independent noise.
+    Observed entries are returned exactly."""
+    n, G = x.shape
+    k = L.shape[1]
+    out = np.empty((draws, n, G), dtype=np.float32)
+    for r in _row_blocks(n, k):
+        m = _means(mu, r)
+        f, C = factor_posterior(L, psi, x[r] - m, mask[r], covariance=True)
+        root = np.linalg.cholesky((C + np.swapaxes(C, 1, 2)) / 2)
+        rows = f.shape[0]
+        for d in range(draws):
+            factors = f + np.einsum("nij,nj->ni", root, rng.standard_normal((rows, k)))
+            sample = m + factors @ L.T + rng.standard_normal((rows, G)) * np.sqrt(psi)
+            out[d, r] = np.where(mask[r] > 0, x[r], sample)
+    return out
+
+
+def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """As :func:`low_rank_spread` for a full covariance: ``√diag(Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)`` per row."""
+    out = np.zeros(x.shape, dtype=np.float64)
+    with threadpool_limits(1, user_api="blas"):
+        for i in range(len(x)):
+            o = mask[i] > 0
+            m = ~o
+            if not m.any():
+                continue
+            variance = np.diag(cov)[m].copy()
+            if o.any():
+                cross = cov[np.ix_(o, m)]
+                variance -= (cross * cho_solve(cho_factor(cov[np.ix_(o, o)]), cross)).sum(0)
+            out[i, m] = np.sqrt(np.maximum(variance, 0.0))
+    return out
+
+
+def dense_draw(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray, draws: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """As :func:`low_rank_draw` for a full covariance: per row, joint draws of the missing block from
+    ``N(μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o), Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)``."""
+    out = np.repeat(np.asarray(x, dtype=np.float32)[None], draws, axis=0)
+    with threadpool_limits(1, user_api="blas"):
+        for i in range(len(x)):
+            o = mask[i] > 0
+            m = ~o
+            if not m.any():
+                continue
+            mean, conditional = mu[m], cov[np.ix_(m, m)]
+            if o.any():
+                factor = cho_factor(cov[np.ix_(o, o)])
+                cross = cov[np.ix_(o, m)]
+                mean = mean + cross.T @ cho_solve(factor, x[i, o] - mu[o])
+                conditional = conditional - cross.T @ cho_solve(factor, cross)
+            root = np.linalg.cholesky((conditional + conditional.T) / 2 + 1e-12 * np.eye(int(m.sum())))
+            out[:, i, m] = mean + rng.standard_normal((draws, int(m.sum()))) @ root.T
+    return out

@@ -62,6 +62,14 @@ class MethodSpec:
     load
         Reads a file written by its imputers' ``save`` into a fitted imputer (:func:`load`); saveable methods only
         (a registered class's own class method ``load`` unless another is given).
+    spread
+        Its fitted imputers have a predictive distribution of their own: :meth:`~gaingtex.imputers.base.Imputer.spread`
+        and :meth:`~gaingtex.imputers.base.Imputer.draw` return values, not ``None``. Every method's intervals are
+        calibrated on validation donors; this one's are scaled by its own spread.
+    blend
+        It blends other registered methods (``auto``): it takes the methods a comparison has already fitted on the
+        same data (``fitted=``), runs after them, and joins a comparison only when named, because in place it
+        refits its members and would double the comparison's time.
     """
 
     name: str
@@ -79,6 +87,8 @@ class MethodSpec:
     chooses: tuple[str, ...] = ()
     paper_best: tuple[str, ...] = ()
     load: Callable | None = None
+    spread: bool = False
+    blend: bool = False
 
     def supports(self, scenario: str) -> bool:
         return scenario in self.scenarios

@@ -22,17 +22,24 @@ def soft_impute(x: np.ndarray, mask: np.ndarray, shrinkage: float, max_rank: int
     """The matrix ``Z`` minimising ``½‖P_Ω(x − Z)‖² + λ ‖Z‖_*`` (observed entries ``Ω``, nuclear norm), by
     Mazumder et al.'s iteration ``Z ← S_λ(P_Ω(x) + P_Ω⊥(Z))`` with ``S_λ`` the soft-thresholded SVD, truncated
     to ``max_rank`` components (randomised, seeded)."""
-    z = np.zeros(x.shape) if start is None else start
+    # single precision: at 15,201 × 12,557 each copy of the matrix is 0.8 GB instead of 1.6, and the SVD's
+    # products twice as fast; the relative change that stops the iteration is summed in double precision
+    x = np.asarray(x, dtype=np.float32)
+    # a copy of ``start``: z is updated in place below
+    z = np.zeros(x.shape, dtype=np.float32) if start is None else np.array(start, dtype=np.float32)
     observed = mask > 0
+    filled = np.empty_like(x)
     for it in range(max_iter):
         if clock is not None:
             clock.check(it, max_iter, "SVD iterations")
-        filled = np.where(observed, x, z)
+        np.copyto(filled, np.where(observed, x, z))
         u, s, vt = randomized_svd(filled, n_components=min(max_rank, *x.shape), n_iter=2, random_state=seed)
         s = np.maximum(s - shrinkage, 0.0)
         keep = s > 0
-        new = (u[:, keep] * s[keep]) @ vt[keep]
-        change = float(((new - z) ** 2).sum() / max(float((z ** 2).sum()), 1e-12))
+        new = ((u[:, keep] * s[keep]) @ vt[keep]).astype(np.float32, copy=False)
+        before = max(float(np.einsum("ij,ij->", z, z, dtype=np.float64)), 1e-12)
+        z -= new  # z now holds the change; the new estimate replaces it below
+        change = float(np.einsum("ij,ij->", z, z, dtype=np.float64)) / before
         z = new
         if change < tol:
             break
@@ -70,7 +77,7 @@ class SoftImputer(Imputer):
         self.budget, self.progress = budget, progress
 
     def _centred(self, x, mask) -> np.ndarray:
-        return np.where(mask > 0, x - self.means_, 0.0).astype(np.float64)
+        return np.where(mask > 0, x - self.means_, 0.0).astype(np.float32)
 
     def fit(self, train, valid=None, train_mask=None, valid_mask=None):
         super().fit(train)
@@ -84,14 +91,19 @@ class SoftImputer(Imputer):
         if fraction is None:
             held_in = mask * missing_mask(*mask.shape, 0.1, stream(self.seed, "holdout"))
             held_out = mask * (1.0 - held_in)
-            z, self.validation_ = None, {}
+            z, self.validation_, best = None, {}, None
             for f in tqdm(self.candidates, desc=self.name, disable=not self.progress, leave=False):
                 z = soft_impute(resid, held_in, f * top, self.max_rank, z, self.max_iter, self.tol, self.seed, clock)
                 self.validation_[f] = masked_mse(resid, z, held_out)
+                if self.validation_[f] == min(self.validation_.values()):
+                    best = z
             fraction = min(self.validation_, key=self.validation_.get)
+            start = best  # the final fit starts from the chosen λ's completion on 90 % of the entries
+        else:
+            start = None
         self.shrinkage_ = float(fraction) * top
         self.chosen_ = {"shrinkage": float(fraction)}
-        self.fitted_ = soft_impute(resid, mask, self.shrinkage_, self.max_rank, None, self.max_iter, self.tol,
+        self.fitted_ = soft_impute(resid, mask, self.shrinkage_, self.max_rank, start, self.max_iter, self.tol,
                                    self.seed, clock)
         return self
 

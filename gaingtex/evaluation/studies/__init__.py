@@ -2,7 +2,9 @@
 
 :mod:`.cohort` describes the cohort, :mod:`.tissues` asks which tissues are hard, :mod:`.sweeps` varies the
 missing rate, :mod:`.shifted` scores the TCGA-like cohorts, :mod:`.genes` ranks the Alzheimer genes and
-:mod:`.embeddings` scores the tissue embeddings.
+:mod:`.embeddings` scores the tissue embeddings. :mod:`.uncertainty` measures every method's intervals and
+:mod:`.multiple_imputation` tests an age effect on imputed data, single against multiple imputation (import them as
+modules: their ``run`` and ``summarise`` would clash here).
 """
 
 from .cohort import (coexpression_similarity, reference_tissues_per_donor_mean, sex_specific, tissue_table,

@@ -1,5 +1,5 @@
 """How tightly the brain tissues cluster in a learnt tissue embedding (paper Fig. 3), against random embeddings,
-and the seeded UMAP used for maps."""
+what the embedded cohort's design plants there, and the seeded UMAP used for maps."""
 
 from __future__ import annotations
 
@@ -57,3 +57,30 @@ def permutation_p(observed: dict[str, float], null: pd.DataFrame) -> dict[str, f
     """One-sided p-value of each observed score against its null distribution, ``(#{null ≥ observed} + 1) /
     (n + 1)``: never 0, as a finite null cannot show."""
     return {k: float((np.sum(null[k] >= v) + 1) / (len(null) + 1)) for k, v in observed.items()}
+
+
+def purity_check(embedding: np.ndarray, labels: np.ndarray, n: int = 500, seed: int = 0, k: int = 3,
+                 level: float = 0.01) -> dict[str, float | bool]:
+    """Whether the brain tissues cluster beyond chance in ``embedding``: its ``k``-NN purity against ``n`` random
+    embeddings of the same shape (:func:`embedding_null`, notebook 07's reference). ``beats_null`` is true when the
+    permutation p-value is at most ``level``, so a random embedding passes with probability at most ``level``.
+    Returns the purity, the null's mean and ``1 - level`` quantile, the p-value and ``beats_null``."""
+    observed = cluster_scores(embedding, labels, k)
+    null = embedding_null(embedding, labels, n, seed, k)
+    p = permutation_p(observed, null)["knn_purity"]
+    return {"knn_purity": observed["knn_purity"], "silhouette": observed["silhouette"],
+            "null_mean": float(null["knn_purity"].mean()),
+            "null_quantile": float(null["knn_purity"].quantile(1 - level)), "p": p, "beats_null": bool(p <= level)}
+
+
+def design_embedding(model, tissues) -> np.ndarray:
+    """The embedded cohort's own description of each tissue: the amplitudes of its generating model's latent
+    factors in that tissue (``model`` a :class:`~gaingtex.data.embedded.factor_model.FactorModel`), tissues ×
+    factors, in the order of ``tissues``. Tissues of one group share that group's factors and no other tissue has
+    them, so the brain tissues cluster here by construction: scored as an embedding it says how much of a learnt
+    cluster the cohort's design hands the model (on real data there is no such matrix)."""
+    units = list(model.units)
+    missing = [t for t in tissues if t not in units]
+    if missing:
+        raise ValueError(f"tissue {missing[0]!r} is not a unit of the cohort's generating model")
+    return np.asarray(model.amplitude)[[units.index(t) for t in tissues]]

@@ -5,6 +5,7 @@ as one ``.keras`` archive with its :class:`~gaingtex.provenance.Provenance`."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import time
@@ -21,6 +22,7 @@ from ...data import CovariateEncoder, Split
 from ...fingerprint import arrays_digest, text_digest
 from ...provenance import Origin, Provenance, library_versions
 from ..base import Imputer, check_inputs, keep_observed
+from ..conformal import Calibration, calibrate
 from ..registry import label, names
 from ._keras import keras
 from .backend import default_jit
@@ -30,6 +32,7 @@ from .training import TrainingRun
 # The layout of a saved model: 3 since its origin is a typed provenance record; 2 (an untyped `info` dict) is
 # still read; 1 (one Dense layer on the concatenated inputs) is not.
 MODEL_FORMAT = 3
+CALIBRATION = "gaingtex-calibration.npz"  # the conformal calibration's scores, beside gaingtex.json (optional)
 
 
 class DeepImputer(Imputer):
@@ -83,6 +86,7 @@ class DeepImputer(Imputer):
         self.search_: pd.DataFrame | None = None
         self.resumed_from_ = 0
         self.holdout_donors_ = None
+        self.calibration_ = None  # the split conformal calibration made at training time (conformal.calibrate)
 
     # The provenance record's facts, as the contract's other imputers name theirs.
     genes_ = property(lambda self: None if self.provenance_ is None or self.provenance_.genes is None
@@ -137,6 +141,10 @@ class DeepImputer(Imputer):
             best_epoch=outcome.best_epoch, fit_seconds=time.perf_counter() - t0,
             versions={**library_versions(), "keras_backend": keras.backend.backend()},
             origin=origin or Origin())
+        # intervals and draws for new samples need a calibration on data the weights were not fitted to: the
+        # validation split's, on entries drawn apart from those early stopping scored (conformal.calibrate)
+        self.calibration_ = (calibrate(self, valid, valid_mask, seed=self.seed)
+                             if valid is not None and len(valid) else None)
         return self
 
     # -------------------------------------------------------------------------------------------- transform
@@ -197,6 +205,10 @@ class DeepImputer(Imputer):
             self.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr("gaingtex.json", json.dumps(meta))
+                if self.calibration_ is not None:
+                    buffer = io.BytesIO()
+                    np.savez_compressed(buffer, **self.calibration_.to_arrays())
+                    archive.writestr(CALIBRATION, buffer.getvalue())
         return path
 
     @classmethod
@@ -210,6 +222,7 @@ class DeepImputer(Imputer):
         try:
             with zipfile.ZipFile(path) as archive:
                 meta = json.loads(archive.read("gaingtex.json"))
+                calibration = (archive.read(CALIBRATION) if CALIBRATION in archive.namelist() else None)
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError,
                 zlib.error) as err:
             raise ValueError(f"{path} is not a gaingtex model archive, or a damaged one ({err})") from None
@@ -237,6 +250,9 @@ class DeepImputer(Imputer):
             if meta.get("search") is not None:
                 self.search_ = pd.DataFrame(meta["search"])
             self.chosen_ = meta.get("chosen", {})
+            if calibration is not None:  # a model saved before calibrations were: none, and no intervals
+                with np.load(io.BytesIO(calibration)) as arrays:
+                    self.calibration_ = Calibration.from_arrays(arrays)
         recorded = meta.get("hashes", {}).get("weights")
         if recorded is not None and recorded != self.hashes()["weights"]:
             raise ValueError(f"{path}: its weights do not match the hash recorded when it was saved ({recorded}); "

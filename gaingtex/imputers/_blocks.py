@@ -1,0 +1,32 @@
+"""``transform`` over blocks of rows: :func:`~.base.check_inputs` and :func:`~.base.keep_observed` make several
+temporaries of their input's size, 0.76 GB each at 15,201 × 12,557; a method whose samples are imputed
+independently of each other can check and blend a block at a time, with the same values."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .base import check_inputs, keep_observed
+
+
+def in_row_blocks(x, mask, obs, n_genes: int | None, step: int,
+                  predict: Callable[[np.ndarray, np.ndarray, object, int], np.ndarray]) -> np.ndarray:
+    """``keep_observed(x0, m, predict(x0, m, obs_block, start))`` for each block of ``step`` rows starting at
+    ``start``, where ``x0, m = check_inputs(...)`` of the block; every check of :func:`check_inputs` applies, with
+    its message about the whole matrix (its sample numbers)."""
+    x = np.asarray(x)
+    if x.ndim != 2 or len(x) == 0 or len(obs) != len(x) or (mask is not None and np.shape(mask) != x.shape):
+        x0, m = check_inputs(x, mask, obs, n_genes)  # raises, or an empty request: nothing to predict
+        return keep_observed(x0, m, x0)
+    out = np.empty(x.shape, dtype=np.float32)
+    for start in range(0, len(x), max(1, int(step))):
+        r = slice(start, start + max(1, int(step)))
+        try:
+            x0, m = check_inputs(x[r], None if mask is None else mask[r], obs.iloc[r], n_genes)
+        except ValueError:
+            check_inputs(x, mask, obs, n_genes)  # the whole matrix's message
+            raise
+        out[r] = keep_observed(x0, m, predict(x0, m, obs.iloc[r], start))
+    return out
