@@ -1,6 +1,6 @@
 """``auto`` against the best single method of the same run: cohort × scenario × gene set × seed.
 
-    nice -n 10 .venv/bin/python -m benchmarks.auto --cohort teach --genes all panel --out benchmarks/results/auto-teach.json
+    nice -n 10 .venv/bin/python -m benchmarks.auto --cohort teach --genes all panel --out OUT.json
     nice -n 10 .venv/bin/python -m benchmarks.auto --cohort book --genes panel --out benchmarks/results/auto-book-panel.json
     nice -n 10 .venv/bin/python -m benchmarks.auto --cohort book --genes all --out benchmarks/results/auto-book.json
 

@@ -1,7 +1,7 @@
 """The calibration table: every quick method's conformal 90 % intervals on the embedded cohort, inductive and in
 place, against the oracle's exact posterior (issue 27).
 
-    nice -n 10 .venv/bin/python -m benchmarks.calibration --preset teach --out benchmarks/results/calibration-teach.json
+    nice -n 10 .venv/bin/python -m benchmarks.calibration --preset teach --out OUT.json
 
 One row per method and scenario, from the comparison's own scoring path (:func:`gaingtex.evaluation.comparison.
 compare`, all genes, one seed): coverage of the 90 % interval overall, in the worst gene decile and the worst
