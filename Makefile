@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml requirements-lock.txt tools/fetch_mathjax.py
 	$(BIN)/python tools/fetch_mathjax.py $(VENV)/share/mathjax   # from the npm registry: math renders offline
 	touch $(STAMP)
 
+# Two workers (pytest-xdist): the two smoke books build side by side, each in one worker with the tests that read it.
+TEST_JOBS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
 
 # Execute every notebook with papermill (preset PRESET, default book) and build the book into _build/html.
 # `make book COHORT=cohort.h5ad EXTERNAL="tcga-brca.h5ad tcga-luad.h5ad"` runs it on your own cohort instead.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 from gaingtex._io import write_json
@@ -25,3 +26,11 @@ def machine() -> dict:
 def write(result: dict, out: Path) -> None:
     write_json(result, out)
     print(f"wrote {out}")
+
+
+def finish(fields: dict, rows: list[dict], started: float, printed: str, out: Path) -> int:
+    """Print a run's table and write its record: ``fields``, the machine, the wall seconds since ``started``
+    (``time.perf_counter``) and the rows as ``results``. Returns the exit status, 0."""
+    print(printed)
+    write({**fields, "machine": machine(), "wall_seconds": time.perf_counter() - started, "results": rows}, out)
+    return 0

@@ -7,7 +7,8 @@
 It reads the per-notebook seconds (`_build/executed/<run>/timings.json`), the wall time and peak memory from
 `/usr/bin/time -v`'s log, the seconds of notebook 08's comparison and scaling cells (papermill's cell durations),
 and the comparison's rows (`runs/<run>/tables/comparison_rows.csv`): their fit and imputation seconds summed by
-group, and every row's R². Prints the record without the R² and writes it as JSON.
+group, and every row's R². It also keeps Fig. 3's figure, the brain tissues' 3-NN purity that notebook 07 glued
+(issue 31). Prints the record without the R² and writes it as JSON.
 """
 
 from __future__ import annotations
@@ -42,6 +43,20 @@ def cell_seconds(notebook: Path) -> dict[str, int]:
         for name, call in (("compare", "comparison.compare("), ("scaling", "runtime.scaling(")):
             if cell.cell_type == "code" and call in cell.source:
                 out[name] = round(seconds)
+    return out
+
+
+def glued(notebook: Path, names: dict[str, str]) -> dict[str, float]:
+    """Numbers an executed notebook glued (myst-nb's ``scrapbook`` outputs), under the names ``names`` maps them to;
+    none where the notebook did not run (a stand-in page took its place)."""
+    import nbformat
+
+    out = {}
+    for cell in (nbformat.read(notebook, 4).cells if notebook.is_file() else []):
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name in names:
+                out[names[name]] = round(float(output["data"]["text/plain"].strip("'\"")), 4)
     return out
 
 
@@ -86,10 +101,13 @@ def main(argv=None) -> int:
               "commit": args.commit, "machine": machine(), "wall_seconds": round(wall), "elapsed_time_v": elapsed,
               "peak_memory_gb": round(peak_kb / 1024 ** 2, 1), "max_rss_kb_time_v": peak_kb,
               "caveat": args.caveat, "notebook_seconds": timings,
-              "notebooks_01_07_seconds": round(sum(v for k, v in timings.items() if not k.startswith("08"))),
+              "notebooks_01_07_seconds": round(sum(v for k, v in timings.items() if k[:2] < "08")),
               "training_seconds": round(sum(v for k, v in timings.items() if k.startswith("02"))),
               "comparison_cells_seconds": cell_seconds(executed / "08_comparison.ipynb"),
-              "comparison_row_seconds": groups, "r2": r2}
+              "comparison_row_seconds": groups,
+              "fig3": glued(executed / "07_embeddings.ipynb", {"emb_purity": "brain_knn_purity",
+                                                              "emb_null_purity": "random_mean", "emb_p_purity": "p"}),
+              "r2": r2}
     print(json.dumps({k: v for k, v in record.items() if k != "r2"}, indent=1))
     write(record, args.out)
     return 0

@@ -3,9 +3,9 @@ place, against the oracle's exact posterior (issue 27).
 
     nice -n 10 .venv/bin/python -m benchmarks.calibration --preset teach --out OUT.json
 
-One row per method and scenario, from the comparison's own scoring path (:func:`gaingtex.evaluation.comparison.
-compare`, all genes, one seed): coverage of the 90 % interval overall, in the worst gene decile and the worst
-tissue, the mean width and CRPS, and both as ratios to the oracle's exact posterior on the same entries."""
+One row per method, scenario and gene set (all genes; ``--genes all panel`` adds the 59-gene panel), from the
+comparison's own scoring path (:func:`gaingtex.evaluation.comparison.compare`, one seed): coverage of the 90 %
+interval overall, in the worst gene decile and the worst tissue, the mean width and CRPS, and both as ratios to the oracle's exact posterior on the same entries."""
 
 from __future__ import annotations
 
@@ -15,28 +15,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks._report import check_out, machine, write
+from benchmarks._report import check_out, finish
 
 METHODS = ("mean", "gaussian", "factor-analysis", "oracle", "knn", "softimpute")
 COLUMNS = ("coverage_90", "coverage_90_worst_gene", "coverage_90_worst_tissue", "width_90", "width_90_vs_oracle",
            "crps", "crps_vs_oracle", "r2", "fit_seconds", "impute_seconds", "calibration_seconds")
 
 
-def run(preset: str, seed: int, methods, budget: float) -> list[dict]:
+def run(preset: str, seed: int, methods, budget: float, genes=("all",)) -> list[dict]:
     from gaingtex.data.embedded import factor_model, make_cohort
     from gaingtex.evaluation.comparison import compare
 
     adata = make_cohort(preset, seed)
-    rows = compare(adata, list(methods), seeds=(seed,), genes=["all"], preset=preset, generator=factor_model(adata),
+    rows = compare(adata, list(methods), seeds=(seed,), genes=list(genes), preset=preset, generator=factor_model(adata),
                    budget=budget, progress=False)
-    keep = ["method", "scenario", "status", *[c for c in COLUMNS if c in rows]]
+    keep = ["method", "scenario", "genes", "status", *[c for c in COLUMNS if c in rows]]
     return [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)}
             for r in rows[keep].to_dict(orient="records")]
 
 
 def table(rows: list[dict]) -> str:
     frame = pd.DataFrame(rows)
-    shown = ["scenario", "method", *[c for c in COLUMNS[:7] if c in frame]]
+    shown = ["genes", "scenario", "method", *[c for c in COLUMNS[:7] if c in frame]]
     return frame[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
@@ -45,17 +45,15 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="teach")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--genes", nargs="+", default=["all"], help="gene sets: all, panel (the 59-gene panel)")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per method's fit and imputation")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     check_out(args.out)
     t0 = time.perf_counter()
-    rows = run(args.preset, args.seed, args.methods, args.budget)
-    result = {"preset": args.preset, "seed": args.seed, "missing_rate": 0.5, "level": 0.9, "machine": machine(),
-              "wall_seconds": time.perf_counter() - t0, "results": rows}
-    print(table(rows))
-    write(result, args.out)
-    return 0
+    rows = run(args.preset, args.seed, args.methods, args.budget, args.genes)
+    return finish({"preset": args.preset, "seed": args.seed, "missing_rate": 0.5, "level": 0.9, "genes": args.genes},
+                  rows, t0, table(rows), args.out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ._report import check_out, machine, write
+from ._report import check_out, finish
 
 
 def run(preset: str, seed: int, caps: list[int], scenario: str, gene_set: str) -> list[dict]:
@@ -83,11 +83,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: --max-iter takes positive integers, got {args.max_iter}")
     t0 = time.perf_counter()
     rows = run(args.preset, args.seed, args.max_iter, args.scenario, args.genes)
-    result = {"preset": args.preset, "seed": args.seed, "missing_rate": 0.5, "machine": machine(),
-              "wall_seconds": time.perf_counter() - t0, "results": rows}
-    print(table(rows))
-    write(result, args.out)
-    return 0
+    return finish({"preset": args.preset, "seed": args.seed, "missing_rate": 0.5}, rows, t0, table(rows), args.out)
 
 
 if __name__ == "__main__":

@@ -79,8 +79,13 @@ def real_smoke_book(tmp_path_factory, smoke):
 SLOW_FIXTURES = {"smoke_book", "real_smoke_book", "pmi"}  # the smoke book on both cohorts; a trained PMI
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
-    """Tests that build the book or train a model are slow (``pytest -m "not slow"`` skips them)."""
+    """Tests that build the book or train a model are slow (``pytest -m "not slow"`` skips them). Under
+    ``pytest -n 2 --dist loadgroup`` (`make test`), the tests that share one slow session fixture run in one worker,
+    so that each book is built once, while the other worker takes the rest."""
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        slow = sorted(SLOW_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if slow:
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group(slow[0]))

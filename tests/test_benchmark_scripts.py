@@ -93,6 +93,9 @@ def test_book_build(tmp_path):
     (executed / "timings.json").write_text(json.dumps({"01_data": 3.0, "02_training": 20.0, "08_comparison": 30.0}))
     cell = nbformat.v4.new_code_cell("table = comparison.compare(data)", metadata={"papermill": {"duration": 12.4}})
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), executed / "08_comparison.ipynb")
+    glue = nbformat.v4.new_code_cell("glue_values(...)", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/plain": "0.923"}, metadata={"scrapbook": {"name": "emb_purity"}})])
+    nbformat.write(nbformat.v4.new_notebook(cells=[glue]), executed / "07_embeddings.ipynb")
     pd.DataFrame({"method": ["pmi", "mean"], "genes": ["all", "all"], "scenario": ["inductive"] * 2,
                   "r2": [0.5, None], "status": ["ok", "> budget"], "fit_seconds": [4.0, 1.0],
                   "impute_seconds": [1.0, 0.5]}).to_csv(tables / "comparison_rows.csv", index=False)
@@ -104,6 +107,7 @@ def test_book_build(tmp_path):
     result = written(out)
     assert result["wall_seconds"] == 62 and result["comparison_cells_seconds"] == {"compare": 12}
     assert result["r2"] == {"all/inductive": {"pmi": 0.5, "mean": "> budget"}}
+    assert result["fig3"] == {"brain_knn_purity": 0.923}
     assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
 
 

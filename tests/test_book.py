@@ -46,6 +46,16 @@ def test_notebook_sources_are_clean_and_parameterised(name):
     assert "import" in code[0].source or "import" in code[1].source  # imports come first
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_time_to_run_is_the_builds_own(name):
+    """No hand-written running time: each overview points to the times this build measured (book/rerun.md)."""
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    line = text[text.index("**Time to run**"):].split("\n\n")[0]
+    assert "<build-times>`" in line and not re.search(r"\d", line), line
+    assert "(build-times)=" in (ROOT / "book" / "rerun.md").read_text()
+
+
 def test_plan_matches_the_table_of_contents():
     outputs = [f"notebooks/{s.output}" for s in plan("smoke", 0, Path("run"))]
     assert sorted(outputs) == sorted(f for f in toc_files() if f.startswith("notebooks/"))

@@ -124,6 +124,17 @@ def test_parser_spellings_and_choices():
         parser.parse_args(["train", "--model", "factor-analysis", "--out", "m.keras"])
 
 
+def test_a_command_builds_only_its_own_parser():
+    """`gaingtex gtex` must not import the imputers (scikit-learn, SciPy) that other commands list as choices: a
+    fresh interpreter, since this one has them already."""
+    probe = ("import sys; from gaingtex.cli import build_parser; "
+             "args = build_parser(['--debug', 'gtex']).parse_args(['--debug', 'gtex', '--expression', 'e.gct', "
+             "'--samples', 's', '--phenotypes', 'p', '--out', 'o.h5ad']); "
+             "print(args.command, 'sklearn' in sys.modules, 'gaingtex.imputers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.split() == ["gtex", "False", "False"], result.stderr
+
+
 def test_console_entry_point():
     exe = Path(sys.executable).with_name("gaingtex")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)

@@ -112,7 +112,7 @@ def test_a_folder_given_as_a_file_is_called_a_folder(tmp_path, capsys):
 
 @pytest.mark.parametrize("rate, message", [("0", "with nothing hidden there is nothing to score"),
                                            ("0.99", "hides almost everything")])
-def test_missing_rates_that_score_nothing_or_hide_everything(rate, message, capsys):
+def test_missing_rates_that_score_nothing_or_hide_everything(rate, message, tmp_path, capsys):
     assert main(["train", "--preset", "smoke", "--model", "pmi", "--scenario", "inplace", "--missing-rate", rate,
-                 "--out", "never.keras"]) == 2
+                 "--out", str(tmp_path / "never.keras")]) == 2
     assert message in capsys.readouterr().err

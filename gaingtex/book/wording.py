@@ -4,7 +4,8 @@ cohort (no generating model, so learnt references), or a small one (no more gene
 The run folder records its cohort (``run.json``: ``sources`` and ``facts``, :func:`gaingtex.book.runs.cohort_facts`);
 :class:`Cohort` reads that record, and every sentence below is chosen from it. The build writes the book's footer
 from it (:func:`book_config`), notebook 01 glues the introduction's note and the paper page's reasons from it, and
-the later notebooks glue their cohort-dependent sentences from it, so no notebook carries its own copy.
+the later notebooks glue their cohort-dependent sentences from it, so no notebook carries its own copy. Sentences
+that read a run's results rather than its cohort are in :mod:`.readings`.
 """
 
 from __future__ import annotations
@@ -273,3 +274,4 @@ def hardness_text(hard: dict | None, oracle: bool) -> str:
     if "rho_reference" in hard:
         text += f", and PMI's R² against the reference's, ρ = {hard['rho_reference']:.2f}. The reference is {reference}"
     return text + "."
+

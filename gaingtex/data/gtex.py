@@ -23,7 +23,7 @@ from . import reference
 from .gct import numbers, open_text, read_gct, read_header
 from .gene_ids import GeneMap, map_genes, strip_version
 from .gtex_tables import read_phenotypes, read_samples
-from .normalise import METHODS, inverse_normal, row_chunks, run_parallel, tissue_scaling
+from .normalise import METHODS, inverse_normal, inverse_normal_rows, row_chunks, run_parallel, tissue_scaling
 from .._outputs import check_input
 from .schema import GTEX, suggest, validate
 
@@ -212,7 +212,8 @@ def _read_gct(path, sample_table, wanted, genes, normalise, genotyped_only, repo
         keep_rows = None
     elif isinstance(genes, str) and genes == "protein-coding":
         coding = set(reference.protein_coding_genes()["ensembl_gene_id"])
-        keep_rows = lambda names: np.isin(strip_version(names)[0], list(coding))  # noqa: E731
+        # a hashed look-up: np.isin on object arrays is slow enough to show in a whole load's profile
+        keep_rows = lambda names: pd.Index(strip_version(names)[0]).isin(coding)  # noqa: E731
     else:
         keep_rows = None
     gct = read_gct(path, columns, keep_rows=keep_rows, progress=progress)
@@ -272,7 +273,7 @@ def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit,
     present = [t for t in wanted if t in counts.index and t not in small]
     if not present:
         raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
-    rows = np.isin(tissue, present)
+    rows = pd.Index(tissue).isin(present)  # hashed: np.isin on object arrays sorts them
     passing = np.ones(len(gene_map.rows), dtype=bool)
     libraries = {}
     if normalise != "none":
@@ -303,8 +304,18 @@ def _inverse_normal_into(values: np.ndarray, rows: np.ndarray, library: np.ndarr
     of counts per million of ``library`` when it is given; a block of genes at a time."""
     x = values[rows]
     for genes in row_chunks(x.shape[1], len(rows)):
-        block = x[:, genes]
-        x[:, genes] = inverse_normal(block if library is None else block / library[:, np.newaxis] * 1e6)
+        # Genes × samples in float64 straight from the block (the same division and product, element by element,
+        # as ``block / library × 10⁶``): the transform ranks rows, so no transposed copy is made afterwards.
+        block = np.empty((genes.stop - genes.start, len(rows)), dtype=np.float64)
+        if library is None:
+            block[...] = x[:, genes].T
+        else:
+            np.divide(x[:, genes].T, library, out=block)
+            block *= 1e6
+        if np.isnan(block).any():  # missing values (``int`` on a GCT with empty cells): ranked among the seen
+            x[:, genes] = inverse_normal(block.T)
+        else:
+            x[:, genes] = inverse_normal_rows(block).T
     values[rows] = x
 
 
@@ -336,7 +347,9 @@ def check_counts(values: np.ndarray, samples, normalise: str, path, rows: int = 
     first_negative = first_fraction = None
     top = -np.inf
     for start in range(0, len(values), rows):
-        block = np.asarray(values[start: start + rows], dtype=np.float64)
+        # in the matrix's own float32: a view, and every test below gives what it gives in float64 (rounding a
+        # float32 to a whole number is exact)
+        block = np.asarray(values[start: start + rows])
         below = block < 0
         if below.any() and first_negative is None:
             i, j = np.argwhere(below)[0]

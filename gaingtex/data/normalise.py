@@ -233,13 +233,15 @@ def inverse_normal(x: np.ndarray) -> np.ndarray:
 def inverse_normal_rows(rows: np.ndarray) -> np.ndarray:
     """The inverse-normal transform of each row of a complete matrix (genes × samples), as float32."""
     rows = np.ascontiguousarray(rows, dtype=np.float64)
-    n = rows.shape[1]
+    m, n = rows.shape
     # Ranks are whole or half numbers, so Φ⁻¹ is looked up in a table of the 2n − 1 values it can take.
     table = special.ndtri((np.arange(2, 2 * n + 1) / 2) / (n + 1)).astype(np.float32)
     order = np.argsort(rows, axis=1)
-    out = np.empty(rows.shape, dtype=np.float32)
-    np.put_along_axis(out, order, table[_twice_ranks(np.take_along_axis(rows, order, axis=1))], axis=1)
-    return out
+    # Flat positions, one index array: faster than take/put_along_axis, which build an index per axis.
+    order += (np.arange(m) * n)[:, np.newaxis]
+    out = np.empty(rows.size, dtype=np.float32)
+    out[order] = table[_twice_ranks(rows.reshape(-1)[order])]
+    return out.reshape(m, n)
 
 
 def normalise_tissue(values: np.ndarray, method: str, tpm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

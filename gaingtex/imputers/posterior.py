@@ -176,19 +176,28 @@ def low_rank_draw(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
     return out
 
 
+def _dense_rows(cov: np.ndarray, mask: np.ndarray):
+    """Each row with a missing entry, as ``(i, observed, missing, Σ_om, cho_factor(Σ_oo))``; the last two are
+    ``None`` where the row shows nothing."""
+    for i in range(len(mask)):
+        o = mask[i] > 0
+        m = ~o
+        if not m.any():
+            continue
+        if o.any():
+            yield i, o, m, cov[np.ix_(o, m)], cho_factor(cov[np.ix_(o, o)])
+        else:
+            yield i, o, m, None, None
+
+
 def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """As :func:`low_rank_spread` for a full covariance: ``√diag(Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)`` per row."""
     out = np.zeros(x.shape, dtype=np.float64)
     with threadpool_limits(1, user_api="blas"):
-        for i in range(len(x)):
-            o = mask[i] > 0
-            m = ~o
-            if not m.any():
-                continue
+        for i, _, m, cross, factor in _dense_rows(cov, mask):
             variance = np.diag(cov)[m].copy()
-            if o.any():
-                cross = cov[np.ix_(o, m)]
-                variance -= (cross * cho_solve(cho_factor(cov[np.ix_(o, o)]), cross)).sum(0)
+            if factor is not None:
+                variance -= (cross * cho_solve(factor, cross)).sum(0)
             out[i, m] = np.sqrt(np.maximum(variance, 0.0))
     return out
 
@@ -199,15 +208,9 @@ def dense_draw(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
     ``N(μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o), Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)``."""
     out = np.repeat(np.asarray(x, dtype=np.float32)[None], draws, axis=0)
     with threadpool_limits(1, user_api="blas"):
-        for i in range(len(x)):
-            o = mask[i] > 0
-            m = ~o
-            if not m.any():
-                continue
+        for i, o, m, cross, factor in _dense_rows(cov, mask):
             mean, conditional = mu[m], cov[np.ix_(m, m)]
-            if o.any():
-                factor = cho_factor(cov[np.ix_(o, o)])
-                cross = cov[np.ix_(o, m)]
+            if factor is not None:
                 mean = mean + cross.T @ cho_solve(factor, x[i, o] - mu[o])
                 conditional = conditional - cross.T @ cho_solve(factor, cross)
             root = np.linalg.cholesky((conditional + conditional.T) / 2 + 1e-12 * np.eye(int(m.sum())))
