@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements-lock.txt tools/fetch_mathjax.py
 	$(BIN)/python tools/fetch_mathjax.py $(VENV)/share/mathjax   # from the npm registry: math renders offline
 	touch $(STAMP)
 
-# Two workers (pytest-xdist): the two smoke books build side by side, each in one worker with the tests that read it.
+# Two workers (pytest-xdist): each smoke book is built once, in the worker that runs every test reading it.
 TEST_JOBS ?= 2
 test: install
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup

@@ -7,8 +7,9 @@
 It reads the per-notebook seconds (`_build/executed/<run>/timings.json`), the wall time and peak memory from
 `/usr/bin/time -v`'s log, the seconds of notebook 08's comparison and scaling cells (papermill's cell durations),
 and the comparison's rows (`runs/<run>/tables/comparison_rows.csv`): their fit and imputation seconds summed by
-group, and every row's R². It also keeps Fig. 3's figure, the brain tissues' 3-NN purity that notebook 07 glued
-(issue 31). Prints the record without the R² and writes it as JSON.
+group, and every row's R² and calibration measures (issue 27). It also keeps Fig. 3's figure, the brain tissues'
+3-NN purity that notebook 07 glued (issue 31). Prints the record without the R² and calibration, and writes it as
+JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from ._report import check_out, machine, write
 
 DEEP = ("pmi", "gain", "gain-mse")
+CALIBRATION = ("coverage_90", "coverage_90_worst_gene", "coverage_90_worst_tissue", "width_90_vs_oracle",
+               "crps_vs_oracle")
 
 
 def wall_seconds(log: str) -> tuple[str, float, int]:
@@ -55,8 +58,9 @@ def glued(notebook: Path, names: dict[str, str]) -> dict[str, float]:
     for cell in (nbformat.read(notebook, 4).cells if notebook.is_file() else []):
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name in names:
-                out[names[name]] = round(float(output["data"]["text/plain"].strip("'\"")), 4)
+            if name in names:  # papermill records the value under its own mime prefix
+                text = next(v for k, v in output["data"].items() if k.endswith("text/plain"))
+                out[names[name]] = round(float(text.strip("'\"")), 4)
     return out
 
 
@@ -75,6 +79,20 @@ def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
         r2.setdefault(f"{row.genes}/{row.scenario}", {})[row.method] = (
             row.status if pd.isna(row.r2) else round(float(row.r2), 4))
     return {k: int(round(v)) for k, v in groups.items()}, r2
+
+
+def calibration(rows_csv: Path) -> dict[str, dict]:
+    """Every row's calibration measures (issue 27), by ``genes/scenario`` and method: the conformal 90 % interval's
+    coverage, in the worst gene decile and the worst tissue, and its width and CRPS as ratios to the oracle's."""
+    import pandas as pd
+
+    rows = pd.read_csv(rows_csv)
+    present = [c for c in CALIBRATION if c in rows]
+    out = {}
+    for row in rows[rows["coverage_90"].notna()].to_dict(orient="records") if "coverage_90" in rows else []:
+        out.setdefault(f"{row['genes']}/{row['scenario']}", {})[row["method"]] = {
+            c: round(float(row[c]), 4) for c in present if pd.notna(row[c])}
+    return out
 
 
 def main(argv=None) -> int:
@@ -101,14 +119,15 @@ def main(argv=None) -> int:
               "commit": args.commit, "machine": machine(), "wall_seconds": round(wall), "elapsed_time_v": elapsed,
               "peak_memory_gb": round(peak_kb / 1024 ** 2, 1), "max_rss_kb_time_v": peak_kb,
               "caveat": args.caveat, "notebook_seconds": timings,
+              # 01–07 as in the records before notebook 09 existed; 09's seconds are in notebook_seconds
               "notebooks_01_07_seconds": round(sum(v for k, v in timings.items() if k[:2] < "08")),
               "training_seconds": round(sum(v for k, v in timings.items() if k.startswith("02"))),
               "comparison_cells_seconds": cell_seconds(executed / "08_comparison.ipynb"),
               "comparison_row_seconds": groups,
               "fig3": glued(executed / "07_embeddings.ipynb", {"emb_purity": "brain_knn_purity",
                                                               "emb_null_purity": "random_mean", "emb_p_purity": "p"}),
-              "r2": r2}
-    print(json.dumps({k: v for k, v in record.items() if k != "r2"}, indent=1))
+              "r2": r2, "calibration": calibration(tables / "comparison_rows.csv")}
+    print(json.dumps({k: v for k, v in record.items() if k not in ("r2", "calibration")}, indent=1))
     write(record, args.out)
     return 0
 

@@ -5,7 +5,8 @@ place, against the oracle's exact posterior (issue 27).
 
 One row per method, scenario and gene set (all genes; ``--genes all panel`` adds the 59-gene panel), from the
 comparison's own scoring path (:func:`gaingtex.evaluation.comparison.compare`, one seed): coverage of the 90 %
-interval overall, in the worst gene decile and the worst tissue, the mean width and CRPS, and both as ratios to the oracle's exact posterior on the same entries."""
+interval overall, in the worst gene decile and the worst tissue, the mean width and CRPS, and both as ratios to the
+oracle's exact posterior on the same entries."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks._report import check_out, finish
+from gaingtex.evaluation.comparison import GENE_SETS
 
 METHODS = ("mean", "gaussian", "factor-analysis", "oracle", "knn", "softimpute")
 COLUMNS = ("coverage_90", "coverage_90_worst_gene", "coverage_90_worst_tissue", "width_90", "width_90_vs_oracle",
@@ -45,7 +47,8 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="teach")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--genes", nargs="+", default=["all"], help="gene sets: all, panel (the 59-gene panel)")
+    parser.add_argument("--genes", nargs="+", default=["all"], choices=GENE_SETS,
+                        help="gene sets: all, alzheimer (the 273 Alzheimer-pathway genes), panel (the 59-gene panel)")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per method's fit and imputation")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)

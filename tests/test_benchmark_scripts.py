@@ -94,11 +94,13 @@ def test_book_build(tmp_path):
     cell = nbformat.v4.new_code_cell("table = comparison.compare(data)", metadata={"papermill": {"duration": 12.4}})
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), executed / "08_comparison.ipynb")
     glue = nbformat.v4.new_code_cell("glue_values(...)", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/plain": "0.923"}, metadata={"scrapbook": {"name": "emb_purity"}})])
+        "display_data", data={"application/papermill.record/text/plain": "0.923"},
+        metadata={"scrapbook": {"name": "emb_purity"}})])
     nbformat.write(nbformat.v4.new_notebook(cells=[glue]), executed / "07_embeddings.ipynb")
     pd.DataFrame({"method": ["pmi", "mean"], "genes": ["all", "all"], "scenario": ["inductive"] * 2,
                   "r2": [0.5, None], "status": ["ok", "> budget"], "fit_seconds": [4.0, 1.0],
-                  "impute_seconds": [1.0, 0.5]}).to_csv(tables / "comparison_rows.csv", index=False)
+                  "impute_seconds": [1.0, 0.5], "coverage_90": [0.9012, None],
+                  "crps_vs_oracle": [1.21, None]}).to_csv(tables / "comparison_rows.csv", index=False)
     log = tmp_path / "time.log"
     log.write_text("\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02.50\n\tMaximum resident set size (kbytes): 2048\n")
     out = tmp_path / "build.json"
@@ -108,6 +110,7 @@ def test_book_build(tmp_path):
     assert result["wall_seconds"] == 62 and result["comparison_cells_seconds"] == {"compare": 12}
     assert result["r2"] == {"all/inductive": {"pmi": 0.5, "mean": "> budget"}}
     assert result["fig3"] == {"brain_knn_purity": 0.923}
+    assert result["calibration"] == {"all/inductive": {"pmi": {"coverage_90": 0.9012, "crps_vs_oracle": 1.21}}}
     assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
 
 

@@ -274,4 +274,3 @@ def hardness_text(hard: dict | None, oracle: bool) -> str:
     if "rho_reference" in hard:
         text += f", and PMI's R² against the reference's, ρ = {hard['rho_reference']:.2f}. The reference is {reference}"
     return text + "."
-

@@ -26,8 +26,8 @@ import pandas as pd
 from .._io import atomic_path
 
 # Text parsed at a time: a few dozen rows of the 17,382-sample matrix. What the reader holds beyond the matrix
-# grows with the piece (pieces in flight, their one-value-a-line copies, pyarrow's buffers): 8 MiB pieces
-# held most of a 2,000-gene matrix more at the peak and were no faster (benchmarks/gct_loading.py).
+# grows with the piece (pieces in flight, their one-value-a-line copies, pyarrow's buffers), so pieces are kept
+# small; pyarrow still parses each in parallel blocks.
 PIECE_BYTES = 1 << 21
 ARROW_BLOCK = 1 << 20  # pyarrow's unit of parallel parsing within a piece
 MAX_DECLARED = 100_000  # GENCODE v26 has 56,200 genes

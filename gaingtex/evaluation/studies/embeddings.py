@@ -64,13 +64,14 @@ def purity_check(embedding: np.ndarray, labels: np.ndarray, n: int = 500, seed: 
     """Whether the brain tissues cluster beyond chance in ``embedding``: its ``k``-NN purity against ``n`` random
     embeddings of the same shape (:func:`embedding_null`, notebook 07's reference). ``beats_null`` is true when the
     permutation p-value is at most ``level``, so a random embedding passes with probability at most ``level``.
-    Returns the purity, the null's mean and ``1 - level`` quantile, the p-value and ``beats_null``."""
+    Returns the purity, the null's mean and ``1 - level`` quantile, the p-value, ``level`` and ``beats_null``."""
     observed = cluster_scores(embedding, labels, k)
     null = embedding_null(embedding, labels, n, seed, k)
     p = permutation_p(observed, null)["knn_purity"]
     return {"knn_purity": observed["knn_purity"], "silhouette": observed["silhouette"],
             "null_mean": float(null["knn_purity"].mean()),
-            "null_quantile": float(null["knn_purity"].quantile(1 - level)), "p": p, "beats_null": bool(p <= level)}
+            "null_quantile": float(null["knn_purity"].quantile(1 - level)), "p": p, "level": level,
+            "beats_null": bool(p <= level)}
 
 
 def design_embedding(model, tissues) -> np.ndarray:
