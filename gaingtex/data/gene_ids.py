@@ -101,7 +101,7 @@ def map_genes(ids, descriptions=None, genes: str | list[str] = "protein-coding",
     if par_y.any():
         decisions.append(f"{source}: dropped {int(par_y.sum())} chromosome-Y pseudo-autosomal copies (_PAR_Y); "
                          "their chromosome-X rows are kept")
-    known = _isin(stem, by_id.index) & ~par_y
+    known = isin_strings(stem, by_id.index) & ~par_y
     keep = ~par_y
     if isinstance(genes, str) and genes == "protein-coding":
         if (~known & keep).any():
@@ -143,7 +143,7 @@ def map_genes(ids, descriptions=None, genes: str | list[str] = "protein-coding",
     return GeneMap(rows, var, decisions)
 
 
-def _isin(values, wanted) -> np.ndarray:
+def isin_strings(values, wanted) -> np.ndarray:
     """``np.isin`` for strings, by hashing: ``np.isin`` sorts object arrays, which is slow for strings."""
     return pd.Index(values).isin(wanted)
 
@@ -154,10 +154,10 @@ def _requested(genes, stem, descriptions, by_id, canonical, keep, source, decisi
     ids = {canonical.get(g, g) for g in wanted}
     if descriptions is not None:
         names = np.array([str(d).strip() for d in descriptions], dtype=object)
-        by_description = _isin(names, wanted) & ~_isin(stem, by_id.index)
+        by_description = isin_strings(names, wanted) & ~isin_strings(stem, by_id.index)
     else:
         by_description = np.zeros(len(stem), dtype=bool)
-    chosen = (_isin(stem, list(ids)) | by_description) & keep
+    chosen = (isin_strings(stem, list(ids)) | by_description) & keep
     found = set(stem[chosen]) | (set(names[by_description]) if descriptions is not None else set())
     absent = [g for g in wanted if canonical.get(g, g) not in found and g not in found]
     if len(absent) == len(wanted):

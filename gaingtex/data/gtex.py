@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import reference
 from .gct import numbers, open_text, read_gct, read_header
-from .gene_ids import GeneMap, map_genes, strip_version
+from .gene_ids import GeneMap, isin_strings, map_genes, strip_version
 from .gtex_tables import read_phenotypes, read_samples
 from .normalise import METHODS, inverse_normal, inverse_normal_rows, row_chunks, run_parallel, tissue_scaling
 from .._outputs import check_input
@@ -212,8 +212,7 @@ def _read_gct(path, sample_table, wanted, genes, normalise, genotyped_only, repo
         keep_rows = None
     elif isinstance(genes, str) and genes == "protein-coding":
         coding = set(reference.protein_coding_genes()["ensembl_gene_id"])
-        # a hashed look-up: np.isin on object arrays is slow enough to show in a whole load's profile
-        keep_rows = lambda names: pd.Index(strip_version(names)[0]).isin(coding)  # noqa: E731
+        keep_rows = lambda names: isin_strings(strip_version(names)[0], coding)  # noqa: E731
     else:
         keep_rows = None
     gct = read_gct(path, columns, keep_rows=keep_rows, progress=progress)
@@ -273,7 +272,7 @@ def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit,
     present = [t for t in wanted if t in counts.index and t not in small]
     if not present:
         raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
-    rows = pd.Index(tissue).isin(present)  # hashed: np.isin on object arrays sorts them
+    rows = isin_strings(tissue, present)
     passing = np.ones(len(gene_map.rows), dtype=bool)
     libraries = {}
     if normalise != "none":
