@@ -9,10 +9,12 @@
 Observed values come back bit for bit.
 
 With ``interval`` (a level such as 0.9) the result also holds each cell's bounds, ``layers["lower"]`` and
-``layers["upper"]``, from the method's split conformal calibration (:mod:`gaingtex.imputers.conformal`): in place,
-on pseudo-masked entries of the held-out validation donors; with a model, the calibration saved with it at
-training time. With ``draws`` (M) it holds M completed data sets, ``layers["draw_1"]`` … Observed cells have zero
-width and every draw keeps them.
+``layers["upper"]``, from the method's split conformal calibration (:mod:`gaingtex.imputers.conformal`). In place,
+the samples the method was fitted on are calibrated on a tenth of some of their observed entries, held out of the
+fit and of the imputation (so asking for intervals changes the imputation slightly), and the held-out validation
+donors on pseudo-masked entries of their own; with a model, on the calibration saved with it at training time.
+With ``draws`` (M) it holds M completed data sets, ``layers["draw_1"]`` … Observed cells have zero width and every
+draw keeps them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from . import __version__
 from .data import Split, Standardizer, reference, validate
 from .data.masks import stream
 from .imputers import registry
-from .imputers.conformal import calibrate, check_level, own_spread, predictive
+from .imputers.conformal import calibrate, calibrate_holdout, check_level, holdout, own_spread
+from .imputers.predictive import predictive
 from .imputers.registry import label
 
 VALID_SHARE = 0.15
@@ -56,35 +59,44 @@ def check_uncertainty(interval: float | None, draws: int | None) -> None:
         raise ValueError(f"--draws {draws}: the number of completed data sets must be a whole number of at least 1")
 
 
-def uncertainty_layers(imputer, calibration, z: np.ndarray, observed: np.ndarray, obs: pd.DataFrame,
+def uncertainty_layers(imputer, parts, z: np.ndarray, observed: np.ndarray, obs: pd.DataFrame,
                        center: np.ndarray, to_user, interval: float | None, draws: int | None,
                        seed: int) -> dict[str, np.ndarray]:
     """The bounds at ``interval`` and ``draws`` completed matrices of ``z`` (prepared scale, missing where
     ``observed`` is 0) in the user's scale (``to_user``: the inverse of the standardiser, observed cells given
-    back exactly). A method with its own joint draws (the linear-Gaussian family) gives them, recalibrated;
-    others get calibration residuals resampled per entry."""
+    back exactly). ``parts``: ``(rows, calibration)`` pairs, the rows (``None``: all) that each calibration
+    covers. A method with its own joint draws (the linear-Gaussian family) gives them, recalibrated; others get
+    calibration residuals resampled per entry."""
     mask = observed.astype(np.float32)
-    pred = predictive(imputer, calibration, z, mask, obs, center=center)
-    out = {}
-    if interval is not None:
-        lower, upper = pred.interval(interval)
-        out.update(lower=to_user(lower), upper=to_user(upper))
-    if draws:
-        rng = stream(seed, "conformal", 1)
-        own = imputer.draw(np.where(observed, z, np.nan), mask, obs, int(draws), rng) if own_spread(imputer) else None
-        for m, completed in enumerate(pred.draws(int(draws), rng, own), start=1):
-            out[f"draw_{m}"] = to_user(completed)
+    lower, upper = (np.array(center, dtype=np.float32) for _ in range(2)) if interval is not None else (None, None)
+    completed = np.repeat(np.asarray(center, dtype=np.float32)[None], int(draws), axis=0) if draws else None
+    rng = stream(seed, "conformal", 1)
+    for rows, calibration in parts:
+        rows = np.arange(len(z)) if rows is None else np.asarray(rows)
+        if not len(rows):
+            continue
+        zr, mr, obs_r = z[rows], mask[rows], obs.iloc[rows]
+        pred = predictive(imputer, calibration, zr, mr, obs_r, center=np.asarray(center)[rows])
+        if interval is not None:
+            lower[rows], upper[rows] = pred.interval(interval)
+        if draws:
+            own = (imputer.draw(np.where(mr > 0, zr, np.nan), mr, obs_r, int(draws), rng) if own_spread(imputer)
+                   else None)
+            completed[:, rows] = pred.draws(int(draws), rng, own)
+    out = {} if interval is None else {"lower": to_user(lower), "upper": to_user(upper)}
+    for m in range(int(draws or 0)):
+        out[f"draw_{m + 1}"] = to_user(completed[m])
     return out
 
 
-def _record_uncertainty(info: dict, interval: float | None, draws: int | None, calibration) -> None:
+def _record_uncertainty(info: dict, interval: float | None, draws: int | None, parts) -> None:
     if interval is not None:
         info["interval"] = float(interval)
     if draws:
         info["draws"] = int(draws)
     if interval is not None or draws:
-        info["calibration"] = {"entries": int(len(calibration.scores)), "scaled": calibration.scaled,
-                               "cells": calibration.resolved()}
+        info["calibration"] = {name: {"entries": int(len(c.scores)), "scaled": c.scaled, "cells": c.resolved()}
+                               for name, c in parts.items()}
 
 
 def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: int = 0, source: str = "input",
@@ -119,17 +131,31 @@ def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: in
                    for rows in (train_rows, held_rows))
     imputer = registry.get(spec.name, scenario="inplace", preset=preset, seed=seed, generator=generator,
                            progress=progress, budget=budget)
-    imputer.fit(train, held if len(held) else None)
     uncertain = interval is not None or bool(draws)
+    shown = observed
+    if uncertain:  # the training rows' calibration entries, held out of the fit and of the imputation
+        held_out = holdout(~np.isnan(train.x), seed)
+        train.x[held_out] = np.nan
+        shown = observed.copy()
+        shown[train_rows] &= ~held_out
+    imputer.fit(train, held if len(held) else None)
     del train  # the imputer keeps what it needs
     if not uncertain:
         del held
     Z = scale.transform(X)
-    center = imputer.transform(Z, observed, adata.obs)  # a 0/1 mask as bool: every method checks it to float32
-    layers, calibration = {}, None
+    center = imputer.transform(Z, shown, adata.obs)  # a 0/1 mask as bool: every method checks it to float32
+    layers, calibrations = {}, {}
     if uncertain:
-        calibration = calibrate(imputer, held, seed=seed, shown=float(observed.mean()))
-        layers = uncertainty_layers(imputer, calibration, Z, observed, adata.obs, center,
+        # the rows the method was fitted on, by their held-out entries; the validation donors', new to it, by
+        # pseudo-masked entries of their own (conformal.holdout says why the two differ)
+        i, j = np.nonzero(held_out)
+        calibrations["held-out entries"] = calibrate_holdout(
+            imputer, Z[train_rows], shown[train_rows], adata.obs.iloc[train_rows], held_out,
+            Z[train_rows[i], j], np.asarray(center)[train_rows])
+        calibrations["held-out donors"] = calibrate(imputer, held, seed=seed, shown=float(observed.mean()))
+        layers = uncertainty_layers(imputer, [(train_rows, calibrations["held-out entries"]),
+                                              (held_rows, calibrations["held-out donors"])],
+                                    Z, shown, adata.obs, center,
                                     lambda z: np.where(observed, X, scale.inverse(z)).astype(np.float32),
                                     interval, draws, seed)
     del Z
@@ -146,7 +172,7 @@ def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: in
                                      "filled_fraction": float(1.0 - observed.mean()),
                                      "filled_entries": int((~observed).sum()), "validation_samples": int(valid.sum()),
                                      "version": __version__}
-    _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, calibration)
+    _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, calibrations)
     return result
 
 
@@ -213,8 +239,8 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input", interval:
 
     out = placed(center)
     layers = ({} if interval is None and not draws else
-              uncertainty_layers(model, calibration, np.where(observed, z, 0.0), observed, adata.obs, center, placed,
-                                 interval, draws, int(model.seed)))
+              uncertainty_layers(model, [(None, calibration)], np.where(observed, z, 0.0), observed, adata.obs,
+                                 center, placed, interval, draws, int(model.seed)))
     table = reference.protein_coding_genes().drop_duplicates("symbol").set_index("symbol")
     extra = pd.DataFrame({"ensembl_id": table["ensembl_gene_id"].reindex(lacking).fillna("").to_numpy(),
                           "chromosome": table["contig"].reindex(lacking).fillna("").to_numpy()},
@@ -225,7 +251,7 @@ def impute_with_model(adata: ad.AnnData, model, source: str = "input", interval:
     result.uns["gaingtex_impute"] = {"method": label(model.name), "model": "inductive", "seed": int(model.seed),
                                      "filled_entries": entries, "filled_fraction": entries / out.size,
                                      "added_genes": len(lacking), "report": report, "version": __version__}
-    _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, calibration)
+    _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, {"validation donors": calibration})
     return result
 
 

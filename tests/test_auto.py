@@ -126,6 +126,22 @@ def test_the_comparison_lends_auto_its_fitted_members(smoke):
     assert auto["fit_seconds"] >= rows.set_index("method").loc[["mean", "gaussian-pooled"], "fit_seconds"].sum()
 
 
+def test_in_place_auto_refits_its_members_with_their_first_seed_choices(smoke):
+    """In place, auto refits its members without its held-out entries; in a comparison they keep what they chose
+    at the first seed instead of choosing again on validation."""
+    from gaingtex.evaluation.comparison import compare
+
+    kept = {}
+    rows = compare(smoke, ["auto", "mean", "knn"], seeds=[0, 1], scenarios=["inplace"], genes=["all"],
+                   preset="smoke", budget=None, progress=False, calibrated=False,
+                   keep=lambda row, imputer, data: kept.setdefault((row["method"], row["seed"]), imputer))
+    first = kept[("knn", 0)].chosen_["n_neighbors"]
+    for seed in (0, 1):
+        member = kept[("auto", seed)].members_["knn"]
+        assert member is not kept[("knn", seed)] and member.n_neighbors == first
+    assert (rows["status"] == "ok").all()
+
+
 def test_auto_needs_validation_donors(inductive):
     with pytest.raises(ValueError, match="auto needs held-out validation donors"):
         get("auto", scenario="inductive", members=["mean"]).fit(inductive.train)

@@ -171,6 +171,10 @@ def test_calibration(tmp_path):
     rows = written(out)["results"]
     assert {r["method"] for r in rows} == {"mean", "oracle"}
     assert {"coverage_90", "coverage_90_worst_gene", "width_90", "crps"} <= set(rows[0])
+    inplace = {r["method"]: r for r in rows if r["scenario"] == "inplace"}
+    assert 0 < inplace["mean"]["coverage_90_validation_donors"] < 1  # what validation donors would have given
+    assert "coverage_90_validation_donors" not in inplace["oracle"]
+    assert not any("coverage_90_validation_donors" in r for r in rows if r["scenario"] == "inductive")
 
 
 def test_auto(tmp_path):

@@ -120,8 +120,30 @@ def test_inplace_standardisation_never_sees_the_hidden_entries(smoke):
     np.testing.assert_allclose(data.prepared.standardizer.mean, mean, rtol=1e-5, atol=1e-6)
     assert np.abs(data.prepared.standardizer.mean - x.mean(0)).max() > 1e-3  # the full matrix would differ
     np.testing.assert_array_equal(np.isnan(data.train.x), ~seen)
-    scored = data.eval_mask == 0
+    scored = (data.eval_mask == 0) & ~data.held
     assert np.isfinite(data.eval.x[scored]).all()  # the truth of every hidden entry is kept for scoring
+
+
+def test_inplace_holds_out_calibration_entries_from_every_fit_and_from_scoring(smoke):
+    """In place, a tenth of the observed entries of the calibration rows is hidden from the fit (training matrix
+    and standardisation), shown nowhere, never scored (the truth is NaN there), and kept apart with its truth."""
+    from gaingtex.evaluation.scenarios import scenario_data
+
+    data = scenario_data(smoke, "inplace", 0.5, seed=0)
+    held = data.held
+    assert held.shape == data.eval.x.shape and held.any()
+    assert (data.train_mask[held] == 0).all() and np.isnan(data.train.x[held]).all()
+    assert np.isnan(data.eval.x[held]).all()  # never scored
+    rows = data.prepared.rows["train"]
+    truth = data.prepared.standardizer.transform(np.asarray(smoke.X[rows], dtype=np.float32))
+    np.testing.assert_allclose(data.held_values, truth[held], rtol=1e-6)
+    # a tenth of what the scenario's mask showed in the rows that hold some out (stream "conformal", 2)
+    some = held.any(axis=1)
+    shown = (data.train_mask[some] > 0) | held[some]
+    assert 0.07 < held[some].sum() / shown.sum() < 0.13
+    again = scenario_data(smoke, "inplace", 0.5, seed=0)
+    np.testing.assert_array_equal(again.held, held)
+    assert scenario_data(smoke, "inductive", 0.5, seed=0).held is None
 
 
 def test_encoder_rejects_unseen_categories(smoke):

@@ -42,6 +42,9 @@ def test_h5ad_interval_and_draws_with_a_method(holes, tmp_path, capsys, method):
     result = ad.read_h5ad(out)
     info = result.uns["gaingtex_impute"]
     assert info["interval"] == 0.9 and info["draws"] == 3
+    # the samples it was fitted on by their held-out entries, the validation donors by their own
+    assert set(info["calibration"]) == {"held-out entries", "held-out donors"}
+    assert info["calibration"]["held-out entries"]["entries"] > 1000
     lower, upper = result.layers["lower"], result.layers["upper"]
     assert 0.86 <= coverage(truth, hide, lower, upper) <= 0.94
     assert (lower[~hide] == truth[~hide]).all() and (upper[~hide] == truth[~hide]).all()  # zero width where seen

@@ -218,7 +218,7 @@ def test_on_the_panel_the_paper_objective_copies_and_the_hidden_one_learns(panel
         curves[objective] = fitted.history_
     copied, learnt = curves["observed"], curves["hidden"]
     assert copied["mse_observed"].iloc[-1] < 0.15  # it reproduces what it is given
-    assert copied["val_loss"].iloc[-1] > copied["val_loss"].min() + 0.02  # and imputes worse as it does
+    assert copied["val_loss"].iloc[-1] > copied["val_loss"].min() + 0.01  # and imputes worse as it does
     assert copied["val_loss"].idxmin() < 6
     assert learnt["val_loss"].iloc[-1] < learnt["val_loss"].min() + 0.01
     assert learnt["val_loss"].idxmin() >= 6

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..imputers.base import BudgetExceeded
-from ..imputers.conformal import Predictive, calibrate, own_spread, predictive
+from ..imputers.conformal import calibrate, calibrate_holdout, own_spread
+from ..imputers.predictive import Predictive, predictive
 from . import metrics
 
 LEVEL = 0.9
@@ -80,19 +81,32 @@ def exact_reference(oracle, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, 
     return {f"exact_width_{tag}": m[f"width_{tag}"], "exact_crps": m["crps"], f"exact_coverage_{tag}": m[f"coverage_{tag}"]}
 
 
-def method_measures(imputer, data, x_hat: np.ndarray, mask: np.ndarray, level: float = LEVEL) -> dict:
-    """The calibration measures of a fitted method in a scenario: calibrated on the scenario's validation split,
-    leaving as many entries shown as ``mask`` shows, and measured on the entries ``mask`` hides in ``data.eval``,
-    whose imputation ``x_hat`` is reused. (A deep model's own calibration, made at training time for a user's
-    files, is not used: it hid half of each validation row, whatever the scenario.) Empty when the calibration
-    cannot be made (no validation samples, or the method ran past its budget on them)."""
-    t0 = time.perf_counter()
-    x = data.eval.x
-    known = ~np.isnan(x)
-    try:
+def scenario_predictive(imputer, data, x_hat: np.ndarray, mask: np.ndarray) -> Predictive:
+    """A fitted method's calibrated predictive distribution on ``data.eval``, whose imputation ``x_hat`` (shown
+    where ``mask > 0``) is reused. Inductive: calibrated on the validation donors, leaving as many entries shown as
+    ``mask`` shows. In place: on the scenario's held-out training entries (``data.held``), imputed in ``x_hat``
+    itself. (A deep model's own calibration, made at training time for a user's files, is not used: it hid half
+    of each validation row, whatever the scenario.)"""
+    x, obs = data.eval.x, data.eval.obs
+    if data.held is None:
+        known = ~np.isnan(x)
         cal = calibrate(imputer, data.valid, data.valid_mask, seed=data.seed,
                         shown=float(mask[known].sum() / max(known.sum(), 1)))
-        pred = predictive(imputer, cal, x, mask, data.eval.obs, center=x_hat)
+        return predictive(imputer, cal, x, mask, obs, center=x_hat)
+    # the spread of the one imputation both calibrate and predict with, computed once (a Gaussian's costs minutes)
+    sigma = imputer.spread(np.where(mask > 0, x, np.nan).astype(np.float32), mask, obs) if own_spread(imputer) else None
+    cal = calibrate_holdout(imputer, x, mask, obs, data.held, data.held_values, x_hat, sigma=sigma)
+    return predictive(imputer, cal, x, mask, obs, center=x_hat, sigma=sigma)
+
+
+def method_measures(imputer, data, x_hat: np.ndarray, mask: np.ndarray, level: float = LEVEL) -> dict:
+    """The calibration measures of a fitted method in a scenario (:func:`scenario_predictive`), measured on the
+    entries ``mask`` hides in ``data.eval``. Empty when the calibration cannot be made (no validation samples, or
+    the method ran past its budget on them)."""
+    t0 = time.perf_counter()
+    x = data.eval.x
+    try:
+        pred = scenario_predictive(imputer, data, x_hat, mask)
     except (BudgetExceeded, ValueError):
         return {}
     entries = (mask == 0) & ~np.isnan(x)

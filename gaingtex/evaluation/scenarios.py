@@ -3,7 +3,8 @@
 Inductive: train on complete training donors; impute the extended test set (each tissue's test samples cycled
 to the same count) with entries hidden completely at random. In place: one fixed mask over the training and
 validation matrices; the hidden entries are NaN **before anything is fitted** (standardisation included), and
-the training matrix's hidden entries are what is scored.
+the training matrix's hidden entries are what is scored, but for a tenth of the observed entries of some rows,
+held out of every fit to calibrate the methods' intervals on (:attr:`ScenarioData.held`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..config import SCENARIOS, check_choice
 from ..data import Prepared, Split, extended_index, prepare, select_genes, validate
 from ..data.masks import missing_mask, stream
 from ..data.preprocessing import split_labels
+from ..imputers.conformal import holdout
 
 Scope = Literal["tissue", "all"]
 
@@ -46,6 +48,11 @@ class ScenarioData:
         ``"tissue"`` when most tissues have enough distinct samples to be scored alone, else ``"all"``.
     missing_rate, seed
         What the masks were drawn with.
+    held, held_values
+        In place: the calibration's held-out training entries (a boolean matrix over ``eval``) and their true
+        values (flat, in the order of ``np.nonzero(held)``). They are hidden from every fit and from the
+        imputation, and never scored (``eval`` is NaN there): the method's intervals are calibrated on them
+        (:func:`~gaingtex.imputers.conformal.holdout`). ``None`` inductive.
     """
 
     scenario: str
@@ -60,6 +67,8 @@ class ScenarioData:
     scope: Scope
     missing_rate: float
     seed: int
+    held: np.ndarray | None = None
+    held_values: np.ndarray | None = None
 
     def fit_args(self) -> dict:
         return dict(train=self.train, valid=self.valid, train_mask=self.train_mask, valid_mask=self.valid_mask)
@@ -117,16 +126,27 @@ def scenario_data(adata: ad.AnnData, scenario: str, missing_rate: float = 0.5, s
         rows = np.flatnonzero(labels == name)
         keep = missing_mask(len(rows), X.shape[1], missing_rate, rng)
         hidden[rows] = np.where(keep > 0, X[rows], np.nan)
+    # the calibration's held-out entries: hidden from every fit (standardisation included) and never scored
+    train_rows = np.flatnonzero(labels == "train")
+    held = holdout(~np.isnan(hidden[train_rows]), seed)
+    block = hidden[train_rows]
+    block[held] = np.nan
+    hidden[train_rows] = block
     masked = ad.AnnData(X=hidden, obs=adata.obs.assign(split=labels), var=adata.var.iloc[gene_index],
                         uns=dict(adata.uns))
     prepared = prepare(masked, seed=seed, source=source, validated=True)  # a sample may now be all hidden
     prepared.gene_index = gene_index
-    truth = prepared.train.with_values(prepared.standardizer.transform(X[prepared.rows["train"]]))
+    order = prepared.rows["train"]  # the training rows as prepared, indices into the cohort
+    held = held[np.searchsorted(train_rows, order)]
+    values = prepared.standardizer.transform(X[order])
+    held_values = values[held].astype(np.float32)
+    values[held] = np.nan  # never scored
+    truth = prepared.train.with_values(values)
     train_mask = prepared.train.mask  # what the methods see, and (where 0) what is scored
     return ScenarioData(scenario, prepared, prepared.train, prepared.valid, train_mask, prepared.valid.mask,
                         truth, train_mask, None,
                         scoring_scope(prepared.train.obs["tissue"].astype(str).value_counts(), min_samples),
-                        missing_rate, seed)
+                        missing_rate, seed, held, held_values)
 
 
 def scoring_scope(counts: pd.Series, min_samples: int = 10) -> Scope:

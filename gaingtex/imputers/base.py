@@ -185,6 +185,11 @@ class Imputer:
         method has no predictive distribution of its own."""
         return None
 
+    def for_calibration(self, valid: Split, valid_mask: np.ndarray | None = None) -> "Imputer":
+        """The imputer as it would impute the validation donors, for a conformal calibration on them
+        (:func:`~.conformal.calibrate`): itself, for every method that imputes a sample from the sample alone."""
+        return self
+
     def fit_transform(self, train: Split, train_mask: np.ndarray | None = None) -> np.ndarray:
         """In-place use: fit on the observed part of ``train`` and impute its missing entries."""
         return self.fit(train, train_mask=train_mask).transform(train.x, train_mask, train.obs)

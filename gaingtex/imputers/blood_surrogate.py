@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
 from ..data import Split
-from .base import Imputer, check_inputs, keep_observed
+from .base import Imputer, check_inputs, keep_observed, observed_mask
 from .mean import MeanImputer
 from .registry import register
 
@@ -31,6 +33,16 @@ class BloodSurrogate(Imputer):
         self.profiles_ = dict(zip(donors, blood.x[is_blood]))
         self.fallback_ = MeanImputer(self.seed).fit(train, train_mask=train_mask)
         return self
+
+    def for_calibration(self, valid, valid_mask=None):
+        """A copy that also knows the validation donors' own Whole Blood profiles (their observed entries): on them
+        it is calibrated as it imputes test donors, from the donor's blood, not from the per-tissue mean."""
+        mask = observed_mask(valid.x, valid_mask, "valid_mask")
+        blood = valid.obs["tissue"].astype(str).to_numpy() == "Whole_Blood"
+        donors = valid.obs["donor_id"].astype(str).to_numpy()[blood]
+        twin = copy.copy(self)
+        twin.profiles_ = {**self.profiles_, **dict(zip(donors, np.where(mask[blood] > 0, valid.x[blood], np.nan)))}
+        return twin
 
     def transform(self, x, mask, obs):
         pred = self.fallback_.transform(x, mask, obs)

@@ -57,7 +57,8 @@ from ...data import GTEX, Split, Standardizer
 from ...data.embedded import FactorModel, encode_covariates, factor_model
 from ...data.masks import missing_mask, stream
 from ...imputers import get
-from ...imputers.conformal import Predictive, calibrate, own_spread, predictive
+from ...imputers.conformal import calibrate, own_spread
+from ...imputers.predictive import Predictive, predictive
 from ...imputers.with_covariates import WithCovariates
 from ..pooling import Effect, design_matrix, ols_effect, rubin
 
@@ -194,7 +195,7 @@ def completed(name: str, design: Design, reference: Split, calibration: Split, x
     for fit in fits:
         if scaled and cal is not None:
             # Recalibrated own draws need the centre and the cell factors, not the spread: skip computing it.
-            pred = Predictive(fit.transform(shown, mask, obs), None, mask, cal.group_index(obs), cal)
+            pred = Predictive(fit.transform(shown, mask, obs), None, mask, cal.group_index(obs), cal, cal.row_scale(obs))
         else:
             pred = predictive(fit, cal, shown, mask, obs)
         own = fit.draw(shown, mask, obs, each, rng) if scaled else None

@@ -1,10 +1,10 @@
 """How sure is an imputed value, per method: interval coverage overall and per tissue, width against R², and the
 PIT histogram, against the oracle's exact posterior where the cohort has a generating model (notebook 09).
 
-Every method but the oracle is calibrated by split conformal prediction on the scenario's validation split
-(:func:`gaingtex.imputers.conformal.calibrate`, leaving shown as many entries as the scored mask shows); the
-oracle's intervals are its exact Gaussian posterior, uncalibrated, since it *is* the truth's conditional law.
-Measures are on the hidden entries of the scenario's evaluation matrix only (:mod:`gaingtex.evaluation.
+Every method but the oracle is calibrated by split conformal prediction
+(:func:`gaingtex.evaluation.calibration.scenario_predictive`: on the validation donors inductive, on held-out
+training entries in place); the oracle's intervals are its exact Gaussian posterior, uncalibrated, since it *is*
+the truth's conditional law. Measures are on the hidden entries of the scenario's evaluation matrix only (:mod:`gaingtex.evaluation.
 calibration`).
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...imputers.conformal import calibrate, predictive
-from ..calibration import LEVEL, measures, pit_histogram
+from ...imputers.predictive import predictive
+from ..calibration import LEVEL, measures, pit_histogram, scenario_predictive
 from ..metrics import summarise
 from ..scoring import impute_masked, scores_of
 
@@ -22,13 +22,9 @@ from ..scoring import impute_masked, scores_of
 def predictive_of(imputer, data, x_hat: np.ndarray, mask: np.ndarray):
     """A fitted method's predictive distribution on ``data.eval`` (the oracle's exact one, every other method's
     conformal one)."""
-    x, obs = data.eval.x, data.eval.obs
     if getattr(imputer, "name", None) == "oracle":
-        return predictive(imputer, None, x, mask, obs, center=x_hat)
-    known = ~np.isnan(x)
-    cal = calibrate(imputer, data.valid, data.valid_mask, seed=data.seed,
-                    shown=float(mask[known].sum() / max(known.sum(), 1)))
-    return predictive(imputer, cal, x, mask, obs, center=x_hat)
+        return predictive(imputer, None, data.eval.x, mask, data.eval.obs, center=x_hat)
+    return scenario_predictive(imputer, data, x_hat, mask)
 
 
 def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = 10) -> dict[str, pd.DataFrame]:
