@@ -82,6 +82,14 @@ def test_ordering_says_plainly_who_wins():
     assert ordering_values(summary)["inductive_verdict"] == (
         "PMI is the best learnt method (R² 0.650), as in the paper. PMI beats the best linear reference, "
         "Gaussian (per tissue), by 0.040.")
+    # auto, a blend, is not a single method: never "the best", said apart with what it spent
+    blended = pd.concat([summary, pd.DataFrame({"method": ["auto"], "scenario": "inductive", "genes": "all",
+                                                "r2_mean": [0.66], "fit_seconds_mean": [42.0]})])
+    values = ordering(blended)["inductive"]
+    assert values["best"] == "PMI" and values["ranked"] == 3 and values["auto_r2"] == 0.66
+    assert ordering_values(blended)["inductive_verdict"].endswith(
+        "`auto`, blending the quick methods, reaches R² 0.660 (+0.010 against PMI), for 42 s of fitting, its "
+        "members' and its blend's.")
 
 
 def test_runtime_ratios_compare_the_same_rows():

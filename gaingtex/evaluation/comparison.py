@@ -144,8 +144,8 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
     hold the calibration measures of each method's conformal intervals (:mod:`.calibration`), with the width
     and CRPS as ratios to the oracle's exact posterior where the oracle ran.
     """
-    # a blend of methods (``auto``) runs after them, and only when named
-    methods = sorted([n for n in names() if not spec(n).blend] if methods is None else methods, key=_reuses)
+    # a blend of methods (``auto``) runs after the methods it blends, and reuses them
+    methods = sorted(names() if methods is None else methods, key=_reuses)
     reusing = any(_reuses(m) for m in methods)  # else fitted methods are not kept (a per-tissue Gaussian is GBs)
     deep = train_deep(preset, progress) if deep is None else deep
     sets = gene_sets(adata, genes)
@@ -257,12 +257,16 @@ def ordering(summary: pd.DataFrame, genes: str = "all") -> dict[str, dict]:
     """Whether the paper's ordering holds, per scenario: the best learnt method (the oracle, the ceiling, is not
     learnt) and its R², the paper's best there (the registry's ``paper_best``: PMI inductive, GAIN-GTEx in place)
     with its R² and rank, whether it is the best (``holds``), the best linear-Gaussian reference (the registry's
-    family ``"linear-gaussian"``), and how many learnt methods were ranked (``ranked``). Methods are named by
-    label. :func:`gaingtex.book.pages.ordering_values` says it in a sentence."""
+    family ``"linear-gaussian"``), and how many learnt methods were ranked (``ranked``); a blend of methods
+    (``auto``) is not ranked among the single methods, but given with its R² and fit seconds (``auto_r2``,
+    ``auto_seconds``). Methods are named by label. :func:`gaingtex.book.pages.ordering_values` says it in a
+    sentence."""
     out = {}
+    blends = [n for n in names() if spec(n).blend]
     for scenario, block in summary[summary["genes"] == genes].groupby("scenario", sort=False):
         learnt = block[~block["method"].isin(names(role="ceiling")) & block["r2_mean"].notna()]
-        learnt = learnt.sort_values("r2_mean", ascending=False)
+        blend = learnt[learnt["method"].isin(blends)]
+        learnt = learnt[~learnt["method"].isin(blends)].sort_values("r2_mean", ascending=False)
         if not len(learnt):
             continue
         r2 = learnt.set_index("method")["r2_mean"]
@@ -275,5 +279,8 @@ def ordering(summary: pd.DataFrame, genes: str = "all") -> dict[str, dict]:
             values.update(paper=label(paper), paper_r2=float(r2[paper]), paper_rank=rank, holds=bool(best == paper))
         if linear:
             values.update(linear=label(linear[0]), linear_r2=float(r2[linear[0]]))
+        if len(blend):
+            values.update(auto_r2=float(blend["r2_mean"].iloc[0]),
+                          auto_seconds=float(blend["fit_seconds_mean"].iloc[0]))
         out[scenario] = {**values, "ranked": len(r2)}
     return out

@@ -17,9 +17,10 @@ looks at the entries a comparison scores.
 
 Members: every registered method of the scenario that needs neither the embedded cohort's generating model (the
 oracle) nor the imputed donors' blood (the blood surrogate), and does not train by gradient descent. The deep
-models are members only when named (``members=``) or already fitted in the same comparison (``fitted=``): on CPU
-they cost minutes to hours to train (PMI 443 s, GAIN-GTEx 630 s on the 2,000-gene cohort) and were behind the
-best linear-Gaussian member in every measured cell (book-comparison.json, teach-comparison.json).
+models are members only when named (``members=``) or already fitted in the same inductive comparison
+(``fitted=``; in place they would be trained again): on CPU they cost minutes to hours to train (PMI 443 s,
+GAIN-GTEx 630 s on the 2,000-gene cohort) and were behind the best linear-Gaussian member in every measured cell
+(book-comparison.json, teach-comparison.json).
 
 It is not saveable: its members (the baselines) are not.
 """
@@ -114,9 +115,11 @@ class AutoImputer(Imputer):
     def _candidates(self) -> list[str]:
         if self.members is not None:
             return list(self.members)
-        if self.fitted:  # a comparison's run: the members it fitted (deep ones included), nothing more
+        if self.fitted:  # a comparison's run: the members it fitted (deep ones inductive), nothing more
             base = default_members(self.scenario)
-            deep = [n for n in self.fitted if n in names(self.scenario, trains=True)]
+            # in place every member is refitted without the held-out entries: a deep model would train again
+            deep = ([n for n in self.fitted if n in names(self.scenario, trains=True)]
+                    if self.scenario == "inductive" else [])
             return [n for n in base if n in self.fitted] + deep
         return default_members(self.scenario)
 

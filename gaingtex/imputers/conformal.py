@@ -12,7 +12,7 @@ The calibration set must be exchangeable with the entries it calibrates:
 
 Each entry's nonconformity score is ``|y − ŷ| / (σ c_t)``: ``σ`` is the method's own predictive SD
 (:meth:`~.base.Imputer.spread`) where the registry says ``spread=True``, else 1, and ``c_t`` its tissue's scale,
-the RMS of the tissue's scores over that of all scores (where the tissue has :data:`MIN_TISSUE` of them, else 1).
+the RMS of the tissue's scores over that of all scores (shrunk toward 1 where the tissue has few of them).
 The tissue scale is there because a method's errors differ far more between tissues than its own ``σ`` says: a
 small tissue's per-tissue Gaussian in place errs about twice as widely as a large one's. The calibration is
 **Mondrian**: an entry takes the quantile of the scores of its gene within its tissue group
@@ -55,9 +55,11 @@ MIN_COUNT = 100
 # Validation rows scored for the calibration (evenly spaced, every tissue kept): at 50 % hidden, about 1,000
 # scores per gene, a gene's quantile with coverage sd ≈ 0.01; and a bounded extra cost for slow methods.
 CAL_ROWS = 2000
-# A tissue's scale is estimated where it holds at least this many scores: the RMS of n scores has a relative sd of
-# about 1/sqrt(2n) for Gaussian residuals (3 % at 500), more with heavier tails.
-MIN_TISSUE = 500
+# A tissue's squared scale is shrunk toward 1 as if this many scores at the overall mean square were added to its
+# own: the RMS of n scores has a relative sd of about 1/sqrt(2n) for Gaussian residuals (7 % at 100), more with
+# heavier tails, so that a tissue with a few dozen scores keeps about the overall scale and one with thousands
+# its own.
+TISSUE_PRIOR = 100
 # In place, the share of a calibration row's observed entries held out of the fit, and the scores per gene the
 # rows are chosen to give (:func:`holdout`). A gene's coverage then has sd sqrt(0.09 / 200) ≈ 0.02 from its
 # calibration, so that the worst decile of genes sits about 0.04 below nominal (1.75 sd); with 100 scores per
@@ -143,17 +145,17 @@ class Calibration:
         self._segment = key  # the segment of each stored score
 
     def _tissue_scales(self) -> np.ndarray:
-        """Each tissue's scale ``c_t = RMS(its scores) / RMS(all scores)`` where it holds at least
-        :data:`MIN_TISSUE` scores, else 1; the last entry (a tissue the calibration never saw) is 1."""
+        """Each tissue's scale, ``c_t² = (Σ_t s² + K m) / ((n_t + K) m)`` with ``m`` the mean square of all scores
+        and ``K`` = :data:`TISSUE_PRIOR`: its RMS over the overall RMS, shrunk toward 1 when it has few scores. The
+        last entry (a tissue the calibration never saw) is 1."""
         scale = np.ones(len(self.tissues) + 1)
-        if not len(self.scores):
-            return scale
         s2 = self.scores.astype(np.float64) ** 2
+        overall = float(s2.mean()) if len(s2) else 0.0
+        if overall <= 0:
+            return scale
         n = np.bincount(self.tissue, minlength=len(scale))
-        mean = np.bincount(self.tissue, weights=s2, minlength=len(scale)) / np.maximum(n, 1)
-        overall = float(s2.mean())
-        ok = (n >= MIN_TISSUE) & (mean > 0) & (overall > 0)
-        scale[ok] = np.sqrt(mean[ok] / overall)
+        total = np.bincount(self.tissue, weights=s2, minlength=len(scale))
+        scale = np.sqrt((total + TISSUE_PRIOR * overall) / ((n + TISSUE_PRIOR) * overall))
         scale[-1] = 1.0
         return scale
 
