@@ -62,8 +62,8 @@ CAL_ROWS = 2000
 TISSUE_PRIOR = 100
 # In place, the share of a calibration row's observed entries held out of the fit, and the scores per gene the
 # rows are chosen to give (:func:`holdout`). A gene's coverage then has sd sqrt(0.09 / 200) ≈ 0.02 from its
-# calibration, so that the worst decile of genes sits about 0.04 below nominal (1.75 sd); with 100 scores per
-# gene it sat 0.05 below, at the issue's 0.85 floor (per-tissue Gaussian and SoftImpute in place, book preset).
+# calibration, so that the worst decile of genes sits about 0.04 below nominal (1.75 sd): 0.855 to 0.873 in place
+# at the book preset (benchmarks/results/calibration-book.json); 100 scores would put it at the 0.85 floor.
 HOLDOUT = 0.1
 HOLDOUT_SCORES = 200
 NEED_EPS = 1e-9  # (n + 1) L is computed in floating point: 10 × 0.9 must give 9, not 9.000000000000002
@@ -353,10 +353,10 @@ def holdout(mask: np.ndarray, seed: int = 0, per_gene: int = HOLDOUT_SCORES, sha
     the methods are shown. The method is fitted and imputes with them hidden, like the entries it is scored on,
     and is calibrated on them (:func:`calibrate_holdout`).
 
-    Why not held-out donors, as inductive: a method fitted on the very rows it completes is not judged by new
-    rows. The per-tissue Gaussian at the ``book`` preset, in place, has scaled residuals of RMS 0.98 on its
-    training rows' hidden entries and 0.88 on validation donors' (benchmarks/results/calibration-inplace.json),
-    so validation intervals covered 0.87 of the hidden entries; SoftImpute's run the other way."""
+    Why not held-out donors, as inductive: a method fitted on the very rows it completes errs differently on them
+    than on new rows. At the ``book`` preset in place, intervals calibrated on validation donors covered 0.870 of
+    the per-tissue Gaussian's hidden entries and 0.920 of SoftImpute's; calibrated on held-out entries, 0.900 and
+    0.903 (benchmarks/results/calibration-book.json, ``coverage_90_validation_donors``)."""
     mask = np.asarray(mask) > 0
     rows = np.arange(len(mask))
     seen = float(mask.mean()) if mask.size else 0.0
