@@ -65,11 +65,15 @@ def glued(notebook: Path, names: dict[str, str]) -> dict[str, float]:
 
 
 def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
-    """Fit and imputation seconds of the comparison's rows by group, and every row's R² (or its status)."""
+    """Fit and imputation seconds of the comparison's rows by group, and every row's R² (or its status). ``auto``'s
+    row counts only what it spent itself: its fit time less that of the members it reused from the comparison
+    (already counted in their own rows, or in notebook 02's training for the deep ones)."""
     import pandas as pd
 
     rows = pd.read_csv(rows_csv)
     seconds = rows["fit_seconds"].fillna(0) + rows["impute_seconds"].fillna(0)
+    if "auto_reused" in rows:
+        seconds = seconds - rows.apply(_reused_seconds, axis=1)
     deep = rows["method"].isin(DEEP)
     groups = {"other methods, all genes": seconds[(rows["genes"] == "all") & ~deep].sum(),
               "other methods, panel": seconds[(rows["genes"] == "panel") & ~deep].sum(),
@@ -79,6 +83,15 @@ def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
         r2.setdefault(f"{row.genes}/{row.scenario}", {})[row.method] = (
             row.status if pd.isna(row.r2) else round(float(row.r2), 4))
     return {k: int(round(v)) for k, v in groups.items()}, r2
+
+
+def _reused_seconds(row) -> float:
+    """The fit seconds of the members a blend's row reused (``auto_member_seconds`` is "name s, name s")."""
+    reused = str(row.get("auto_reused", "") or "")
+    if reused in ("", "nan"):
+        return 0.0
+    spent = dict(item.rsplit(" ", 1) for item in str(row["auto_member_seconds"]).split(", "))
+    return sum(float(spent[name]) for name in reused.split(",") if name in spent)
 
 
 def calibration(rows_csv: Path) -> dict[str, dict]:

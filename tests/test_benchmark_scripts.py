@@ -114,6 +114,16 @@ def test_book_build(tmp_path):
     assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
 
 
+def test_book_build_counts_what_auto_spent_itself():
+    import pandas as pd
+
+    from benchmarks.book_build import _reused_seconds
+
+    row = pd.Series({"auto_reused": "mean,pmi", "auto_member_seconds": "mean 1.5, pmi 90.0, knn 3.0"})
+    assert _reused_seconds(row) == 91.5  # knn was refitted by auto: its own work
+    assert _reused_seconds(pd.Series({"auto_reused": float("nan"), "auto_member_seconds": "x 1"})) == 0.0
+
+
 def test_comparison_table_prints_the_committed_record(capsys):
     from benchmarks import comparison_table
 
