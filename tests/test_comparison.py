@@ -88,8 +88,8 @@ def test_ordering_says_plainly_who_wins():
     values = ordering(blended)["inductive"]
     assert values["best"] == "PMI" and values["ranked"] == 3 and values["auto_r2"] == 0.66
     assert ordering_values(blended)["inductive_verdict"].endswith(
-        "`auto`, blending the quick methods, reaches R² 0.660 (+0.010 against PMI), for 42 s of fitting, its "
-        "members' and its blend's.")
+        "The blend of the quick methods, auto, reaches R² 0.660 (+0.010 against PMI), for 42 s of fitting (its "
+        "members' and its blend's).")
 
 
 def test_runtime_ratios_compare_the_same_rows():

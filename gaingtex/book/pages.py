@@ -48,8 +48,9 @@ def verdict(values: dict) -> str:
                          f"{values['linear']}, by {abs(gap):.3f}")
     if "auto_r2" in values:
         margin = values["auto_r2"] - values["best_r2"]
-        sentence += (f". `auto`, blending the quick methods, reaches R² {values['auto_r2']:.3f} ({margin:+.3f} against "
-                     f"{values['best']}), for {values['auto_seconds']:.0f} s of fitting, its members' and its blend's")
+        sentence += (f". The blend of the quick methods, auto, reaches R² {values['auto_r2']:.3f} ({margin:+.3f} "
+                     f"against {values['best']}), for {values['auto_seconds']:.0f} s of fitting (its members' and its "
+                     "blend's)")
     return sentence + "."
 
 
