@@ -34,18 +34,14 @@ def by_validation_donors(row: dict, imputer, data) -> None:
     """An in-place row's coverage had the method been calibrated on the validation donors (added to ``row``)."""
     import numpy as np
 
-    from gaingtex.evaluation.calibration import measures
+    from gaingtex.evaluation.calibration import donors_predictive, measures
     from gaingtex.evaluation.scoring import impute_masked
-    from gaingtex.imputers.conformal import calibrate
-    from gaingtex.imputers.predictive import predictive
 
     if data.held is None or row.get("status") != "ok" or row.get("method") == "oracle":
         return
     x, obs = data.eval.x, data.eval.obs
     x_hat, mask, _ = impute_masked(imputer, x, data.eval_mask, obs)
-    known = ~np.isnan(x)
-    cal = calibrate(imputer, data.valid, data.valid_mask, seed=data.seed, shown=float(mask[known].mean()))
-    m = measures(predictive(imputer, cal, x, mask, obs, center=x_hat), x, (mask == 0) & known, obs)
+    m = measures(donors_predictive(imputer, data, x_hat, mask), x, (mask == 0) & ~np.isnan(x), obs)
     row.update({f"{k}_validation_donors": m[k] for k in DONORS})
 
 

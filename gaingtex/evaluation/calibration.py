@@ -89,14 +89,21 @@ def scenario_predictive(imputer, data, x_hat: np.ndarray, mask: np.ndarray) -> P
     of each validation row, whatever the scenario.)"""
     x, obs = data.eval.x, data.eval.obs
     if data.held is None:
-        known = ~np.isnan(x)
-        cal = calibrate(imputer, data.valid, data.valid_mask, seed=data.seed,
-                        shown=float(mask[known].sum() / max(known.sum(), 1)))
-        return predictive(imputer, cal, x, mask, obs, center=x_hat)
+        return donors_predictive(imputer, data, x_hat, mask)
     # the spread of the one imputation both calibrate and predict with, computed once (a Gaussian's costs minutes)
     sigma = imputer.spread(np.where(mask > 0, x, np.nan).astype(np.float32), mask, obs) if own_spread(imputer) else None
     cal = calibrate_holdout(imputer, x, mask, obs, data.held, data.held_values, x_hat, sigma=sigma)
     return predictive(imputer, cal, x, mask, obs, center=x_hat, sigma=sigma)
+
+
+def donors_predictive(imputer, data, x_hat: np.ndarray, mask: np.ndarray) -> Predictive:
+    """As :func:`scenario_predictive`, calibrated on the validation donors whatever the scenario (in place, the
+    calibration it replaces: ``benchmarks/calibration.py`` compares the two)."""
+    x = data.eval.x
+    known = ~np.isnan(x)
+    cal = calibrate(imputer, data.valid, data.valid_mask, seed=data.seed,
+                    shown=float(mask[known].sum() / max(known.sum(), 1)))
+    return predictive(imputer, cal, x, mask, data.eval.obs, center=x_hat)
 
 
 def method_measures(imputer, data, x_hat: np.ndarray, mask: np.ndarray, level: float = LEVEL) -> dict:
