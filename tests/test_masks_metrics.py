@@ -4,7 +4,7 @@ import pytest
 
 from gaingtex.imputers import MeanImputer, check_inputs
 from gaingtex.data.masks import check_mask, missing_mask, sample_mask
-from gaingtex.evaluation.metrics import masked_scores, summarise
+from gaingtex.evaluation.metrics import MIN_ENTRIES, masked_scores, summarise
 
 
 def test_sample_mask_keep_probability_per_sample():
@@ -47,7 +47,7 @@ def test_r2_by_hand():
     x = np.array([[1.0], [2.0], [3.0], [4.0]])
     xhat = np.array([[1.5], [2.0], [3.0], [3.5]])
     mask = np.zeros((4, 1))
-    s = masked_scores(x, xhat, mask, np.array(["t"] * 4), min_samples=1)
+    s = masked_scores(x, xhat, mask, np.array(["t"] * 4), min_samples=1, min_entries=2)
     # SS_res = 0.25 + 0.25 = 0.5; SS_tot = 5 → R² = 0.9; RMSE = sqrt(0.5 / 4)
     assert s["r2"].iloc[0] == pytest.approx(0.9)
     assert s["rmse"].iloc[0] == pytest.approx(np.sqrt(0.125))
@@ -60,6 +60,22 @@ def test_scores_use_missing_entries_only():
     xhat = np.where(mask > 0, 99.0, x)  # perfect on missing entries, absurd on observed ones
     s = masked_scores(x, xhat, mask, np.array(["t"] * 50))
     assert np.allclose(s["r2"], 1.0) and np.allclose(s["rmse"], 0.0)
+
+
+def test_cells_with_too_few_masked_entries_are_not_scored():
+    """Two close values give a tiny SS_tot and an R² of any size: below MIN_ENTRIES masked entries a gene's R² in
+    a tissue is NaN (its RMSE is still reported), and the tissue's mean is over the genes that have enough."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 2))
+    x[:, 1] = 1.0 + 1e-4 * x[:, 1]  # gene 1: almost constant
+    mask = np.ones_like(x)
+    mask[:, 0] = 0  # gene 0: 20 masked entries
+    mask[: MIN_ENTRIES - 1, 1] = 0  # gene 1: one entry short
+    s = masked_scores(x, np.zeros_like(x), mask, np.array(["t"] * 20))
+    assert np.isfinite(s["r2"].iloc[0]) and np.isnan(s["r2"].iloc[1]) and np.isfinite(s["rmse"].iloc[1])
+    assert summarise(s)["r2"] == pytest.approx(s["r2"].iloc[0])
+    mask[MIN_ENTRIES - 1, 1] = 0  # now enough: scored, and hugely negative
+    assert masked_scores(x, np.zeros_like(x), mask, np.array(["t"] * 20))["r2"].iloc[1] < -1e6
 
 
 def test_too_few_distinct_samples_give_nan():

@@ -12,20 +12,26 @@ from ..data.masks import check_mask
 
 MIN_SAMPLES = 5  # fewer distinct samples in a tissue: its R² is not computed (NaN), and the summary counts it
 SMALL_TISSUE = 20  # fewer distinct samples: scored, and flagged as small in tables and figures
+# Fewer masked entries of a gene in a tissue: its R² there is not computed. Even for a fair imputation,
+# SS_res / SS_tot over n entries behaves like a ratio over a chi-square with n − 1 degrees of freedom, whose
+# reciprocal has a finite mean only above 2 degrees of freedom and a finite variance only above 4: below 6 entries
+# one cell's R² can be any large negative number (−1,507 over 2 entries on the `teach` panel in place, seed 2,
+# which alone moved every method's mean R² by about −0.5).
+MIN_ENTRIES = 6
 
 
 def masked_scores(
     x_true: np.ndarray, x_hat: np.ndarray, mask: np.ndarray, groups: np.ndarray, genes: Iterable[str] | None = None,
-    samples: np.ndarray | None = None, min_samples: int = MIN_SAMPLES, min_entries: int = 2,
+    samples: np.ndarray | None = None, min_samples: int = MIN_SAMPLES, min_entries: int = MIN_ENTRIES,
 ) -> pd.DataFrame:
     """Per group (tissue) and gene, R² and RMSE over the *missing* entries (``mask == 0``) only; an entry whose
     true value is itself unknown (NaN in ``x_true``) is never scored.
 
     ``R² = 1 − Σ(x − x̂)² / Σ(x − x̄)²`` with ``x̄`` the mean of the true values over the same entries (the
     original code once used ``x ⊙ (1 − m)`` in place of ``x``; this compares with ``x`` itself). Genes with
-    fewer than ``min_entries`` (at least two) missing entries in a group, or no spread, get NaN R², and so does
-    every gene of a group with fewer than ``min_samples`` distinct ``samples`` (an extended test set repeats
-    samples, and R² over a few repeated values is meaningless).
+    fewer than ``min_entries`` (:data:`MIN_ENTRIES`; at least two) missing entries in a group, or no spread, get
+    NaN R², and so does every gene of a group with fewer than ``min_samples`` distinct ``samples`` (an extended
+    test set repeats samples, and R² over a few repeated values is meaningless).
 
     Returns
     -------

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..data.masks import check_mask
 from ..imputers import registry
-from .metrics import masked_scores, summarise
+from .metrics import MIN_ENTRIES, masked_scores, summarise
 
 def fit_imputer(imputer, data):
     """Fit ``imputer`` on a scenario's training data unless it is fitted already; a method that needs the
@@ -49,7 +49,8 @@ def impute_masked(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame) -
 
 
 def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, genes=None,
-                  by: Literal["tissue", "all"] = "tissue", min_entries: int = 2) -> tuple[pd.DataFrame, float]:
+                  by: Literal["tissue", "all"] = "tissue",
+                  min_entries: int = MIN_ENTRIES) -> tuple[pd.DataFrame, float]:
     """Impute ``x`` with ``mask`` (:func:`impute_masked`) and score the hidden entries; entries NaN in ``x`` are
     never scored. ``by="all"`` pools every tissue into one group. Returns per-tissue, per-gene scores and the
     imputation wall time in seconds."""
@@ -57,7 +58,7 @@ def score_imputer(imputer, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, g
     return scores_of(x, x_hat, mask, obs, genes, by, min_entries), seconds
 
 
-def scores_of(x, x_hat, mask, obs, genes=None, by: Literal["tissue", "all"] = "tissue", min_entries: int = 2):
+def scores_of(x, x_hat, mask, obs, genes=None, by: Literal["tissue", "all"] = "tissue", min_entries: int = MIN_ENTRIES):
     """Per-tissue (or pooled, ``by="all"``), per-gene scores of an imputation on the entries ``mask`` hides."""
     groups = obs["tissue"].to_numpy() if by == "tissue" else np.full(len(obs), "all")
     return masked_scores(x, x_hat, mask, groups, genes, samples=obs.index.to_numpy(), min_entries=min_entries)
