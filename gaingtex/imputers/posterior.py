@@ -11,7 +11,8 @@ factors from the observed genes ``o`` alone in O(genes × k²) per sample, inste
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg.lapack import dpotrf, dtrtri
 from threadpoolctl import threadpool_limits
 
 from .lowrank import packed_outer, unpack
@@ -176,43 +177,64 @@ def low_rank_draw(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
     return out
 
 
-def _dense_rows(cov: np.ndarray, mask: np.ndarray):
-    """Each row with a missing entry, as ``(i, observed, missing, Σ_om, cho_factor(Σ_oo))``; the last two are
-    ``None`` where the row shows nothing."""
+def precision_of(cov: np.ndarray) -> np.ndarray:
+    """``Σ⁻¹``, symmetric. Given a row's observed genes ``o``, its missing block ``m`` has the conditional
+    covariance ``(Σ⁻¹)_mm⁻¹`` (the Schur complement's inverse) and mean ``μ_m − (Σ⁻¹)_mm⁻¹ (Σ⁻¹)_mo (x_o − μ_o)``:
+    one Cholesky factorisation of the missing block per row, where ``Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`` needs one of the
+    observed block and then a solve against every missing gene (about 3.5 times the arithmetic at half missing)."""
+    inverse = cho_solve(cho_factor(cov), np.eye(len(cov)))
+    return (inverse + inverse.T) / 2
+
+
+def _dense_rows(precision: np.ndarray, mask: np.ndarray):
+    """Each row with a missing entry, as ``(i, observed, missing, lower Cholesky factor of (Σ⁻¹)_mm)``; the
+    factor is ``None`` where the row shows nothing (its conditional law is the marginal)."""
     for i in range(len(mask)):
         o = mask[i] > 0
         m = ~o
         if not m.any():
             continue
-        if o.any():
-            yield i, o, m, cov[np.ix_(o, m)], cho_factor(cov[np.ix_(o, o)])
-        else:
-            yield i, o, m, None, None
+        if not o.any():
+            yield i, o, m, None
+            continue
+        root, info = dpotrf(precision[np.ix_(m, m)], lower=1)  # LAPACK's: a third faster than numpy's here
+        if info != 0:
+            raise np.linalg.LinAlgError(f"the conditional precision of sample {i} is not positive definite")
+        yield i, o, m, root
 
 
 def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """As :func:`low_rank_spread` for a full covariance: ``√diag(Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)`` per row."""
+    """As :func:`low_rank_spread` for a full covariance: ``√diag(Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)`` per row, computed as
+    ``√diag((Σ⁻¹)_mm⁻¹)`` (:func:`precision_of`): with ``(Σ⁻¹)_mm = R Rᵀ``, the column sums of squares of
+    ``R⁻¹``."""
     out = np.zeros(x.shape, dtype=np.float64)
+    precision = precision_of(cov)
     with threadpool_limits(1, user_api="blas"):
-        for i, _, m, cross, factor in _dense_rows(cov, mask):
-            variance = np.diag(cov)[m].copy()
-            if factor is not None:
-                variance -= (cross * cho_solve(factor, cross)).sum(0)
+        for i, _, m, root in _dense_rows(precision, mask):
+            if root is None:
+                variance = np.diag(cov)[m]
+            else:
+                inverse, info = dtrtri(root, lower=1)  # R⁻¹, lower: a third of a general solve's arithmetic
+                if info != 0:
+                    raise np.linalg.LinAlgError(f"the conditional precision of sample {i} is singular")
+                variance = (inverse ** 2).sum(0)
             out[i, m] = np.sqrt(np.maximum(variance, 0.0))
     return out
 
 
 def dense_draw(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray, draws: int,
                rng: np.random.Generator) -> np.ndarray:
-    """As :func:`low_rank_draw` for a full covariance: per row, joint draws of the missing block from
-    ``N(μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o), Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)``."""
+    """As :func:`low_rank_draw` for a full covariance: per row, joint draws of the missing block from its
+    conditional law (:func:`precision_of`): with ``(Σ⁻¹)_mm = R Rᵀ``, ``mean + R⁻ᵀ z`` has covariance
+    ``(Σ⁻¹)_mm⁻¹``."""
     out = np.repeat(np.asarray(x, dtype=np.float32)[None], draws, axis=0)
+    precision = precision_of(cov)
     with threadpool_limits(1, user_api="blas"):
-        for i, o, m, cross, factor in _dense_rows(cov, mask):
-            mean, conditional = mu[m], cov[np.ix_(m, m)]
-            if factor is not None:
-                mean = mean + cross.T @ cho_solve(factor, x[i, o] - mu[o])
-                conditional = conditional - cross.T @ cho_solve(factor, cross)
-            root = np.linalg.cholesky((conditional + conditional.T) / 2 + 1e-12 * np.eye(int(m.sum())))
-            out[:, i, m] = mean + rng.standard_normal((draws, int(m.sum()))) @ root.T
+        for i, o, m, root in _dense_rows(precision, mask):
+            z = rng.standard_normal((int(m.sum()), draws))
+            if root is None:
+                out[:, i, m] = (mu[m][:, None] + np.linalg.cholesky(cov[np.ix_(m, m)]) @ z).T
+                continue
+            mean = mu[m] - cho_solve((root, True), precision[np.ix_(m, o)] @ (x[i, o] - mu[o]))
+            out[:, i, m] = (mean[:, None] + solve_triangular(root.T, z, lower=False)).T
     return out
