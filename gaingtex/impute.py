@@ -99,6 +99,14 @@ def _record_uncertainty(info: dict, interval: float | None, draws: int | None, p
                                for name, c in parts.items()}
 
 
+def choices(imputer) -> dict:
+    """What the method chose on validation (factors, neighbours, shrinkage; ``auto``'s members, weights and
+    seconds), as the scalars an .h5ad's ``uns`` can hold."""
+    found = {**(getattr(imputer, "chosen_", None) or {}), **(getattr(imputer, "info_", None) or {})}
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in found.items()
+            if isinstance(v, (str, bool, int, float, np.generic))}
+
+
 def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: int = 0, source: str = "input",
                   progress: bool = False, interval: float | None = None, draws: int | None = None,
                   budget: float | None = None) -> ad.AnnData:
@@ -171,7 +179,7 @@ def impute_cohort(adata: ad.AnnData, method: str, preset: str = "book", seed: in
     result.uns["gaingtex_impute"] = {"method": spec.name, "preset": preset, "seed": int(seed),
                                      "filled_fraction": float(1.0 - observed.mean()),
                                      "filled_entries": int((~observed).sum()), "validation_samples": int(valid.sum()),
-                                     "version": __version__}
+                                     "version": __version__, "chosen": choices(imputer)}
     _record_uncertainty(result.uns["gaingtex_impute"], interval, draws, calibrations)
     return result
 

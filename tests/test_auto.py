@@ -95,6 +95,9 @@ def test_contract_and_record(fitted, inductive, capsys):
     assert set(fitted.weights()) == set(MEMBERS) and sum(fitted.weights().values()) == pytest.approx(1.0, abs=0.3)
     print(fitted.summary())
     assert capsys.readouterr().out.startswith(f"auto: {len(MEMBERS)} members (weights ")
+    from gaingtex.impute import choices  # what `gaingtex impute` records: members, weights, seconds
+
+    assert choices(fitted)["members"] == ",".join(MEMBERS) and choices(fitted)["auto_weights"] == info["auto_weights"]
 
 
 def test_auto_is_not_behind_its_best_member(fitted, inductive):

@@ -166,6 +166,8 @@ def test_impute_fills_every_hole_and_keeps_the_rest(holey_file, tmp_path, method
     info = after.uns["gaingtex_impute"]
     assert info["method"] == method and info["preset"] == "smoke" and info["seed"] == 0
     assert info["filled_fraction"] == pytest.approx(holes.mean())
+    if method == "factor-analysis":  # what it chose on validation, kept in the file's record
+        assert info["chosen"]["n_factors"] >= 1
     assert [p.name for p in tmp_path.iterdir()] == ["filled.h5ad"]  # written atomically, nothing left behind
 
 

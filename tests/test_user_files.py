@@ -133,3 +133,22 @@ def test_user_file_errors(user, model_file, tmp_path, capsys):
     table = read_user_file(good)
     with pytest.raises(ValueError, match="must be a csv file"):
         write_like(table, impute_cohort(table.adata, "mean", "smoke"), tmp_path / "x.gct")
+
+
+
+def test_auto_on_a_csv_with_holes_says_what_it_chose(user, tmp_path, capsys):
+    """The README's recommended default: every hole filled, observed cells as they were, and one line naming the
+    members, their weights and what they cost, and the member that ran past the budget."""
+    g, frame, covariates = user
+    path, out = tmp_path / "mine.csv", tmp_path / "filled.csv"
+    pd.concat([covariates, frame], axis=1).to_csv(path)
+    assert main(["impute", "--method", "auto", "--preset", "smoke", "--budget", "4", "--input", str(path),
+                 "--output", str(out)]) == 0
+    said = capsys.readouterr().out
+    line = next(s for s in said.splitlines() if s.startswith("auto: "))
+    assert "members (weights factor-analysis" in line or "factor-analysis 0." in line
+    assert "blend" in line and "left out " in line and "missforest: past the budget" in line
+    before, after = text(path, ","), text(out, ",")
+    genes = list(frame.columns)
+    seen = before[genes] != ""
+    assert after[genes].where(seen, "").equals(before[genes]) and (after[genes] != "").all().all()
