@@ -148,3 +148,23 @@ def test_in_place_auto_refits_its_members_with_their_first_seed_choices(smoke):
 def test_auto_needs_validation_donors(inductive):
     with pytest.raises(ValueError, match="auto needs held-out validation donors"):
         get("auto", scenario="inductive", members=["mean"]).fit(inductive.train)
+
+
+def test_a_member_past_its_budget_while_imputing_is_dropped_not_fatal(fitted, inductive):
+    """On a busy machine a reused member can run past its budget imputing auto's validation entries: auto leaves
+    it out and says so, blends the others, and still counts the seconds it spent fitting it."""
+    from gaingtex.imputers.base import BudgetExceeded
+
+    class Slow:  # a fitted member whose clock runs out as soon as it imputes
+        def transform(self, x, mask, obs):
+            raise BudgetExceeded("slow", 1.0, 3, 100, "samples", projected=40.0)
+
+    lent = {name: (member, fitted.member_seconds_[name]) for name, member in fitted.members_.items()}
+    auto = get("auto", scenario="inductive", preset="smoke", seed=0, members=[*MEMBERS, "knn"],
+               fitted={**lent, "knn": (Slow(), 7.0)}).fit(**inductive.fit_args())
+    assert auto.order_ == MEMBERS and "knn: past the budget imputing (3 of 100 samples" in auto.info_["auto_dropped"]
+    assert auto.fit_seconds_ >= 7.0 + sum(s for _, s in lent.values())
+    seen = inductive.eval_mask > 0
+    out = auto.transform(np.where(seen, inductive.eval.x, np.nan), inductive.eval_mask, inductive.eval.obs)
+    np.testing.assert_allclose(out, fitted.transform(np.where(seen, inductive.eval.x, np.nan), inductive.eval_mask,
+                                                     inductive.eval.obs), atol=1e-6)

@@ -165,6 +165,25 @@ class AutoImputer(Imputer):
         order = stream(self.seed, "blend", 1).permutation(len(unique))
         return (order[index] % 2).astype(np.int64)
 
+    def _predictions(self, order: list[str], shape: tuple, jobs) -> np.ndarray:
+        """``(members, *shape)``: each member's imputation of the entries each job hides (``(targets, impute)``
+        pairs). A member that runs past its budget here (a busy machine) is dropped and said so, as one that
+        ran past it while fitting: the blend is chosen among the others."""
+        pred = np.zeros((len(order), *shape), dtype=np.float32)
+        for m, name in enumerate(order):
+            try:
+                for targets, impute in jobs:
+                    pred[m][targets] = impute(self.members_[name])[targets]
+            except BudgetExceeded as stop:
+                self.dropped_[name] = f"past the budget imputing ({stop.progress})"
+        kept = [m for m, name in enumerate(order) if name not in self.dropped_]
+        if not kept:
+            raise ValueError(f"auto kept no member ({'; '.join(f'{k}: {v}' for k, v in self.dropped_.items())})")
+        for name in order:  # its fit time still counts in auto's: it was spent
+            if name in self.dropped_:
+                self.members_.pop(name, None)
+        return pred[kept]
+
     def _holdout(self, train, train_mask):
         """In place: the training entries hidden from every member (stream ``"blend"``), at most
         :data:`HOLDOUT_ROWS` rows evenly spaced, and the training data the members are fitted on without them."""
@@ -190,27 +209,24 @@ class AutoImputer(Imputer):
         else:
             self._fit_members(dict(train=train, valid=valid, train_mask=train_mask, valid_mask=valid_mask))
         t0 = time.perf_counter()
-        order = list(self.members_)
         if inplace:
             # the task itself: each member completes the training matrix it was fitted on, and is scored on the
             # entries it was not shown (SoftImpute, scored on new rows, would be judged on another task)
             x, obs, mask = train.x[rows], train.obs.iloc[rows], observed_mask(train.x, train_mask)[rows]
             targets = hidden[rows]
             shown_x = np.where(kept > 0, train.x, np.nan).astype(np.float32)
-            pred = np.zeros((len(order), *x.shape), dtype=np.float32)
-            for m, name in enumerate(order):
-                pred[m][targets] = self.members_[name].transform(shown_x, kept, train.obs)[rows][targets]
+            pred = self._predictions(list(self.members_), x.shape, [(targets, lambda member: member.transform(
+                shown_x, kept, train.obs)[rows])])
             scored = targets.astype(np.float64)
         else:
             x, mask, obs, fold, folds = self._validation(valid, valid_mask, SHOWN if self.shown is None else
                                                          self.shown)
-            pred = np.zeros((len(order), *x.shape), dtype=np.float32)
-            for f in range(folds):
-                targets = fold == f
-                inputs = (mask * ~targets).astype(np.float32)
-                shown_x = np.where(inputs > 0, x, np.nan).astype(np.float32)
-                for m, name in enumerate(order):
-                    pred[m][targets] = self.members_[name].transform(shown_x, inputs, obs)[targets]
+            def impute(member, f):  # fold f hidden; built per member, so that one fold's copy is held at a time
+                inputs = (mask * (fold != f)).astype(np.float32)
+                return member.transform(np.where(inputs > 0, x, np.nan).astype(np.float32), inputs, obs)
+
+            jobs = [(fold == f, lambda member, f=f: impute(member, f)) for f in range(folds)]
+            pred = self._predictions(list(self.members_), x.shape, jobs)
             scored = (fold >= 0).astype(np.float64)
         tissue = obs["tissue"].astype(str).to_numpy()
         if pooled_scope(train.obs):  # as the comparison scores such a cohort: every tissue in one group
@@ -222,7 +238,7 @@ class AutoImputer(Imputer):
         stats = _blend.statistics(pred, np.where(mask > 0, x, 0.0), weight, cell, 2 * G)
         del pred
         self.blend_ = _blend.choose(stats)
-        self.order_ = order
+        self.order_ = list(self.members_)
         self.blend_seconds_ = time.perf_counter() - t0
         self.fit_seconds_ = sum(self.member_seconds_.values()) + self.blend_seconds_
         self._record()
