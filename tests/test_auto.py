@@ -135,13 +135,13 @@ def test_in_place_auto_refits_its_members_with_their_first_seed_choices(smoke):
     from gaingtex.evaluation.comparison import compare
 
     kept = {}
-    rows = compare(smoke, ["auto", "mean", "knn"], seeds=[0, 1], scenarios=["inplace"], genes=["all"],
+    rows = compare(smoke, ["auto", "mean", "softimpute"], seeds=[0, 1], scenarios=["inplace"], genes=["all"],
                    preset="smoke", budget=None, progress=False, calibrated=False,
                    keep=lambda row, imputer, data: kept.setdefault((row["method"], row["seed"]), imputer))
-    first = kept[("knn", 0)].chosen_["n_neighbors"]
+    first = kept[("softimpute", 0)].chosen_["shrinkage"]
     for seed in (0, 1):
-        member = kept[("auto", seed)].members_["knn"]
-        assert member is not kept[("knn", seed)] and member.n_neighbors == first
+        member = kept[("auto", seed)].members_["softimpute"]
+        assert member is not kept[("softimpute", seed)] and member.shrinkage == first
     assert (rows["status"] == "ok").all()
 
 
