@@ -1,8 +1,8 @@
 """``auto`` against the best single method of the same run: cohort × scenario × gene set × seed.
 
-    nice -n 10 .venv/bin/python -m benchmarks.auto --cohort teach --genes all panel --out OUT.json
-    nice -n 10 .venv/bin/python -m benchmarks.auto --cohort book --genes panel --out benchmarks/results/auto-book-panel.json
-    nice -n 10 .venv/bin/python -m benchmarks.auto --cohort book --genes all --out benchmarks/results/auto-book.json
+    .venv/bin/python -m benchmarks.auto --cohort teach --genes all panel --out benchmarks/results/auto-teach.json
+    .venv/bin/python -m benchmarks.auto --cohort book --genes panel --out benchmarks/results/auto-book-panel.json
+    .venv/bin/python -m benchmarks.auto --cohort book --genes all panel --out benchmarks/results/auto-book.json
 
 One comparison run (:func:`gaingtex.evaluation.comparison.compare`, the comparison's own code path, without the
 interval calibration) of every method that does not train by gradient descent, the oracle (the ceiling, never a
