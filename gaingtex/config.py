@@ -14,6 +14,8 @@ Reconstruct = Literal["observed", "hidden"]
 PRESETS: tuple[str, ...] = get_args(Preset)
 SCENARIOS: tuple[str, ...] = get_args(Scenario)
 LR_DECAYS: tuple[str, ...] = get_args(LrDecay)
+Precision = Literal["float32", "bfloat16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 RECONSTRUCT: tuple[str, ...] = get_args(Reconstruct)
 
 
@@ -89,6 +91,9 @@ class ModelConfig:
         Adam learning rate (both optimisers for GAIN).
     lr_decay
         ``"constant"``, or ``"cosine"``: the rate decays along a cosine to 5 % of its start over ``max_epochs``.
+    precision
+        ``"float32"``, or ``"bfloat16"``: the networks' products in bfloat16 (Keras' ``mixed_bfloat16``: weights,
+        optimiser state, losses and the mixing of imputed with observed values stay float32).
     batch_size, steps_per_epoch, max_epochs, patience
         One epoch is ``steps_per_epoch`` batches; training stops after ``patience`` epochs without a lower
         validation loss and restores the best weights.
@@ -119,9 +124,11 @@ class ModelConfig:
     lambda_mse: float = 1.0
     lr_decay: LrDecay = "constant"
     reconstruct: Reconstruct = "observed"
+    precision: Precision = "float32"
 
     def __post_init__(self):
         check_choice(self.lr_decay, LR_DECAYS, "lr_decay")
+        check_choice(self.precision, PRECISIONS, "precision")
         check_choice(self.reconstruct, RECONSTRUCT, "reconstruct")
 
     def replace(self, **changes) -> "ModelConfig":

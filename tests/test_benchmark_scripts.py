@@ -81,6 +81,25 @@ def test_train_step(tmp_path):
     assert all(r["concatenated_ms"] > 0 and r["split_ms"] > 0 for r in result["rows"])
 
 
+@pytest.mark.slow  # six compilations per model, all but two with XLA
+def test_precision(tmp_path):
+    import keras
+
+    from benchmarks import precision
+
+    out = tmp_path / "precision.json"
+    assert precision.main(["--genes", "59", "--steps", "2", "--batch", "16", "--out", str(out)]) == 0
+    result = written(out)
+    assert {"command", "steps", "matmul_gflops", "tensorflow", "machine", "results"} <= set(result)
+    settings = [r["setting"] for r in result["results"]]
+    assert settings == ["f32", "f32+xla", "bf16", "bf16+xla", "f32+xla-adam", "bf16+xla-adam"] * 2
+    assert [r["model"] for r in result["results"]] == ["pmi"] * 6 + ["gain"] * 6
+    assert all(r["ms"] > 0 and r["flops"] > 0 and r["of_matmul"] > 0 and r["of_shaped"] > 0
+               for r in result["results"])
+    assert all(r["forward_error"] < 0.05 for r in result["results"])  # bfloat16 keeps about 3 digits
+    assert keras.config.dtype_policy().name == "float32"  # the policy it set is undone
+
+
 def test_book_build(tmp_path):
     import nbformat
     import pandas as pd
@@ -134,7 +153,7 @@ def test_comparison_table_prints_the_committed_record(capsys):
 
 
 @pytest.mark.parametrize("script", ["schedule", "panel_models", "fa_iterations", "gct_loading", "train_step",
-                                    "book_build"])
+                                    "book_build", "precision"])
 def test_out_is_checked_before_any_work(script, tmp_path):
     import importlib
 

@@ -155,3 +155,55 @@ def test_without_validation_split_donors_are_held_out_whole(smoke_prepared):
 
 def test_encoder_uses_training_samples_only(pmi, inductive):
     assert pmi.encoder_.age_mean == pytest.approx(inductive.train.obs["age"].mean())
+
+
+def test_bfloat16_networks_compute_in_bfloat16_and_hand_back_float32(inductive, tmp_path):
+    """``precision="bfloat16"``: every layer of the networks multiplies in bfloat16 on float32 weights; the
+    losses and the imputation stay float32; a saved model comes back in the precision it was trained in."""
+    config = quick("gain", "inductive", precision="bfloat16", max_epochs=2)
+    gain = DeepImputer("gain", "inductive", config, seed=0).fit(**inductive.fit_args())
+    for net in (gain.model_.net, gain.model_.disc):
+        dense = [layer for layer in net.layers if type(layer).__name__ == "Dense"]
+        assert {d.compute_dtype for d in dense} == {"bfloat16"} and {d.variable_dtype for d in dense} == {"float32"}
+    assert np.isfinite(gain.history_["loss"]).all() and np.isfinite(gain.history_["val_loss"]).all()
+    x, m, obs = inductive.eval.x, inductive.eval_mask, inductive.eval.obs
+    out = gain.transform(np.where(m > 0, x, np.nan), m, obs)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    path = gain.save(tmp_path / "gain.keras")
+    again = DeepImputer.load(path)
+    assert again.config.precision == "bfloat16" and again.model_.precision == "bfloat16"
+    np.testing.assert_array_equal(again.transform(np.where(m > 0, x, np.nan), m, obs), out)
+
+
+def test_the_compiled_optimiser_update_is_the_graphs(inductive):
+    """On a CPU the optimisers' update is XLA-compiled alone (TensorFlow): after a few steps of GAIN-GTEx, whose
+    two optimisers both use it, the weights are those of the graph's own update, to float32 rounding."""
+    import tensorflow as tf
+
+    from gaingtex.imputers.deep._keras import keras
+    from gaingtex.imputers.deep.backend import backend_name
+    from gaingtex.imputers.deep.training import build_model
+
+    if backend_name() != "tensorflow":
+        pytest.skip("the compiled update is TensorFlow's (JAX compiles the whole step)")
+    config = quick("gain", "inductive")
+    rng = np.random.default_rng(0)
+    batch = {"x": rng.standard_normal((16, 30)).astype(F), "mask": np.ones((16, 30), F),
+             "cat": np.zeros((16, 3), np.int32), "num": np.zeros((16, 1), F)}
+    weights = []
+    for fused in (True, False):
+        keras.utils.set_random_seed(0)  # the same initial weights
+        model = build_model("gain", "inductive", config, 30, [49, 2, 5], seed=0)
+        assert len(model.fused_updates) == 2  # generator and discriminator
+        if not fused:
+            model.fused_updates.clear()
+        model.make_train_function()
+        stream = iter(tf.data.Dataset.from_tensors(batch).repeat())
+        for _ in range(3):
+            model.train_function(stream)
+        weights.append({w.path: w.numpy() for w in model.weights})
+    # A hidden Dense layer's bias, which batch normalisation cancels, has a gradient of rounding noise: Adam scales
+    # it to steps of the learning rate's size either way. Everything else agrees to float32 rounding.
+    for path, a in weights[0].items():
+        inert = "_dense_" in path and path.endswith("/bias")
+        np.testing.assert_allclose(a, weights[1][path], rtol=1e-4, atol=1e-4 if inert else 1e-6, err_msg=path)

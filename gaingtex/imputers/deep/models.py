@@ -15,11 +15,17 @@ The steps are written once, statefully, as ``_train`` and ``_test``: random draw
 
 from __future__ import annotations
 
-from ...config import RECONSTRUCT, check_choice
+from ...config import PRECISIONS, RECONSTRUCT, check_choice
 from ._keras import keras, ops
 from .backend import Steps
 from .layers import CovariateEmbedding, mlp
 from .losses import adversarial_loss, discriminator_loss, masked_mse, pmi_loss
+
+
+def _float32(output):
+    """A network's output as float32: under ``precision="bfloat16"`` it comes out in bfloat16, and the losses'
+    sums over thousands of genes, the mixing with observed values and the discriminator's logits stay float32."""
+    return ops.cast(output, "float32")
 
 
 def _uniform_keep(shape, low, high, seed):
@@ -32,7 +38,7 @@ class _Base(Steps, keras.Model):
     """Shared plumbing: covariate sizes, the seed generator, the loss tracker, and ``compile`` without a loss."""
 
     def __init__(self, n_genes, vocab_sizes, n_numeric=1, hidden_layers=1, hidden_units=256, dropout=0.0,
-                 batchnorm=True, seed=0, **kwargs):
+                 batchnorm=True, seed=0, precision="float32", **kwargs):
         super().__init__(**kwargs)
         self.n_genes = int(n_genes)
         self.vocab_sizes = [int(v) for v in vocab_sizes]
@@ -42,13 +48,14 @@ class _Base(Steps, keras.Model):
         self.dropout = float(dropout)
         self.batchnorm = bool(batchnorm)
         self.seed = int(seed)
+        self.precision = check_choice(str(precision), PRECISIONS, "precision")
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def _net_config(self):
         return {"n_genes": self.n_genes, "vocab_sizes": self.vocab_sizes, "n_numeric": self.n_numeric,
                 "hidden_layers": self.hidden_layers, "hidden_units": self.hidden_units, "dropout": self.dropout,
-                "batchnorm": self.batchnorm, "seed": self.seed}
+                "batchnorm": self.batchnorm, "seed": self.seed, "precision": self.precision}
 
     def get_compile_config(self):
         return None  # optimisers are not restored; a loaded model is for imputation (recompile to train more)
@@ -94,7 +101,7 @@ class PMI(_Base):
         self.embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="covariates")
         self.embed.build()
         self.net = mlp(2 * self.n_genes, self.embed.output_dim, self.n_genes, self.hidden_layers,
-                       self.hidden_units, self.dropout, self.batchnorm, name="imputer")
+                       self.hidden_units, self.dropout, self.batchnorm, name="imputer", precision=self.precision)
         self.built = True
 
     def get_config(self):
@@ -106,7 +113,7 @@ class PMI(_Base):
 
     def _predict(self, x, mask, data, training):
         h = ops.concatenate([x * mask, mask], axis=-1)
-        return self.net([h, self.embed(data["cat"], data["num"])], training=training)
+        return _float32(self.net([h, self.embed(data["cat"], data["num"])], training=training))
 
     def call(self, inputs, training=False):
         x = ops.cast(inputs["x"], "float32")
@@ -161,12 +168,13 @@ class GAIN(_Base):
         self.embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="covariates")
         self.embed.build()
         self.net = mlp(3 * self.n_genes, self.embed.output_dim, self.n_genes, self.hidden_layers,
-                       self.hidden_units, self.dropout, self.batchnorm, name="generator")
+                       self.hidden_units, self.dropout, self.batchnorm, name="generator", precision=self.precision)
         if self.adversarial:
             self.disc_embed = CovariateEmbedding(self.vocab_sizes, self.n_numeric, name="disc_covariates")
             self.disc_embed.build()
             self.disc = mlp(2 * self.n_genes, self.disc_embed.output_dim, self.n_genes, self.hidden_layers,
-                            self.hidden_units, self.dropout, self.batchnorm, name="discriminator")
+                            self.hidden_units, self.dropout, self.batchnorm, name="discriminator",
+                            precision=self.precision)
             self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
             self.adv_loss_tracker = keras.metrics.Mean(name="adv_loss")
         self.mse_tracker = keras.metrics.Mean(name="mse_observed")
@@ -187,7 +195,7 @@ class GAIN(_Base):
             noise = data["noise"] if "noise" in data else keras.random.normal(ops.shape(x), seed=self.seed_generator)
         noise = ops.cast(noise, "float32") * (1.0 - mask)
         h = ops.concatenate([x * mask, mask, noise], axis=-1)
-        return self.net([h, self.embed(data["cat"], data["num"])], training=training)
+        return _float32(self.net([h, self.embed(data["cat"], data["num"])], training=training))
 
     def call(self, inputs, training=False):
         x = ops.cast(inputs["x"], "float32")
@@ -210,7 +218,7 @@ class GAIN(_Base):
 
     def _discriminate(self, imputed, hint, data, training):
         h = ops.concatenate([imputed, hint], axis=-1)
-        return self.disc([h, self.disc_embed(data["cat"], data["num"])], training=training)
+        return _float32(self.disc([h, self.disc_embed(data["cat"], data["num"])], training=training))
 
     def _train(self, data):
         x = ops.cast(data["x"], "float32")

@@ -193,7 +193,8 @@ def build_model(model: str, scenario: str, config: ModelConfig, n_genes: int, vo
     """The compiled Keras model of ``config``: PMI, GAIN-GTEx (``adversarial``, default for ``gain``) or GAIN-MSE."""
     adversarial = model == "gain" if adversarial is None else adversarial
     common = dict(n_genes=n_genes, vocab_sizes=vocab_sizes, n_numeric=1, hidden_layers=config.hidden_layers,
-                  hidden_units=config.hidden_units, dropout=config.dropout, batchnorm=config.batchnorm, seed=seed)
+                  hidden_units=config.hidden_units, dropout=config.dropout, batchnorm=config.batchnorm, seed=seed,
+                  precision=config.precision)
     if model == "pmi":
         net = PMI(alpha=config.alpha, beta=config.beta, **common)
         net.compile(optimizer(config), jit_compile=jit_compile, run_eagerly=run_eagerly)
