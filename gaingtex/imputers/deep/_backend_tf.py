@@ -89,10 +89,10 @@ class Steps:
         themselves and update them in place.
 
         On a CPU, when the step itself is not XLA-compiled, each optimiser's update is, alone: XLA fuses Adam's
-        elementwise passes over every weight, 31 of PMI's 80 ms a step on 2,000 genes in the graph and 12 compiled
-        (benchmarks/precision.py, ``xla-adam``). The whole step compiled is slower there: XLA draws the models'
-        random masks with another algorithm, some fifty times slower on this CPU. The optimisers are built first,
-        on the weights each updates, so that no variable is created inside the compiled update.
+        elementwise passes over every weight, which made a step 1.13 to 1.38 times faster (benchmarks/README.md,
+        "Precision and XLA"). The whole step compiled is slower there: XLA draws the models' random masks with
+        another algorithm, far slower on this CPU. The optimisers are built first, on the weights each updates, so
+        that no variable is created inside the compiled update.
         ``fused_updates`` maps each optimiser to its compiled update (empty: the graph's own; the benchmark empties
         it to time that)."""
         self.fused_updates = {}
