@@ -88,15 +88,16 @@ class Steps:
         """``model.optimizer`` stays the compiled one (the first of ``parts``); the others keep their variables
         themselves and update them in place.
 
-        On a CPU, when the step itself is not XLA-compiled, each optimiser's update is, alone: XLA fuses Adam's
-        elementwise passes over every weight, which made a step 1.13 to 1.38 times faster (benchmarks/README.md,
-        "Precision and XLA"). The whole step compiled is slower there: XLA draws the models' random masks with
-        another algorithm, far slower on this CPU. The optimisers are built first, on the weights each updates, so
-        that no variable is created inside the compiled update.
+        On a CPU and one replica, when the step itself is not XLA-compiled, each optimiser's update is, alone: XLA
+        fuses Adam's elementwise passes over every weight, which made a step 1.13 to 1.38 times faster
+        (benchmarks/README.md, "Precision and XLA"). The whole step compiled is slower there: XLA draws the models'
+        random masks with another algorithm, far slower on this CPU. The optimisers are built first, on the weights
+        each updates, so that no variable is created inside the compiled update.
         ``fused_updates`` maps each optimiser to its compiled update (empty: the graph's own; the benchmark empties
         it to time that)."""
         self.fused_updates = {}
-        if self.jit_compile or accelerator() != "CPU":
+        # under several replicas the update aggregates their gradients, which a nested compiled function cannot
+        if self.jit_compile or accelerator() != "CPU" or tf.distribute.get_strategy().num_replicas_in_sync > 1:
             return
         for optimizer, weights in parts:
             weights = list(weights)
