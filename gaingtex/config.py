@@ -173,6 +173,7 @@ _SCHEDULES: dict[str, dict] = {
     "teach": dict(width=0.5, batch_size=128, steps_per_epoch=50, max_epochs=25, patience=6),
     "book": dict(width=1.0, batch_size=256, steps_per_epoch=100, max_epochs=20, patience=5, gain_epochs=48),
 }
+
 # GAIN-GTEx's generator learns its tissue embedding (paper Fig. 3) more slowly than it learns to impute. On the book
 # cohort, inductive, with the setting its search chose ("preset"), the brain tissues' 3-NN purity was 0.56 after the
 # 12 epochs of 100 steps that the search left it (R² 0.428), 0.85 after 20 (R² 0.443), and 1.00 from the 16th of 40
@@ -247,6 +248,26 @@ def model_config(preset: str, model: str, scenario: str, n_genes: int | None = N
     scaled to that many genes (:func:`scaled_units`) and its epochs grow for fewer genes (:func:`epoch_growth`)."""
     base, reference = preset_base(preset, model, scenario, n_genes)
     return sized(base, model, n_genes, reference)
+
+
+# Named changes to a preset's deep schedule (``gaingtex benchmark --deep-schedule``). "authors": the preset's own.
+# "cpu": the paper preset's sizes trained as the book preset trains on 2 CPU cores. The authors' schedule (batch 32,
+# up to 1,000 epochs of 100 steps, patience 30) would take days there at 12,557 genes: one step of PMI's 1 × 3,072
+# network at batch 256 takes about 0.6 s (benchmarks/results/precision.json), and GAIN-GTEx's about 1.8 s. So it
+# keeps the authors' widths and dropout and cuts the rest to the book's CPU recipe: batches of 256 at a learning rate
+# of 3e-3 with cosine decay (benchmarks/results/schedule-batch.json), in bfloat16 (the same R² to 0.0005 at book,
+# benchmarks/results/precision-r2-book.json), for 1,000 steps (10 epochs of 100; at book 1,000 steps score 0.009
+# below 2,000, benchmarks/results/schedule.json). What it cuts is said beside every table that quotes it.
+DEEP_SCHEDULES: dict[str, dict] = {
+    "authors": {},
+    "cpu": dict(batch_size=256, learning_rate=3e-3, lr_decay="cosine", steps_per_epoch=100, max_epochs=10,
+                patience=5, precision="bfloat16"),
+}
+
+
+def scheduled(config: ModelConfig, schedule: str) -> ModelConfig:
+    """``config`` with the changes of a named deep schedule (:data:`DEEP_SCHEDULES`)."""
+    return config.replace(**DEEP_SCHEDULES[check_choice(schedule, tuple(DEEP_SCHEDULES), "deep schedule")])
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._outputs import check_output, write_or_rescue
+from ..config import DEEP_SCHEDULES, SCENARIOS
 from .shared import add_common, method_list, read_resume, seed
 
 
@@ -23,6 +24,11 @@ def add_parser(sub) -> None:
     p.add_argument("--gene-sets", nargs="+", choices=["all", "alzheimer", "panel"],
                    default=["all", "alzheimer", "panel"],
                    help="all genes, the 273 Alzheimer genes where the cohort has them, a 59-gene panel")
+    p.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS),
+                   help="which scenarios to compare (default: both)")
+    p.add_argument("--deep-schedule", choices=list(DEEP_SCHEDULES), default="authors",
+                   help="the deep models' schedule: the preset's own (authors), or the paper's sizes trained as the "
+                   "book trains on a CPU (cpu: 1,000 steps of 256 in bfloat16, no search; gaingtex.config)")
     p.add_argument("--budget", type=float,
                    help="seconds a method may take to fit or impute before it is reported as '> budget' "
                    "(default: the preset's, e.g. 120 for book; scaling: 300 per size)")
@@ -35,7 +41,13 @@ def add_parser(sub) -> None:
 def run(args) -> None:
     from .._io import write_json
 
+    import shlex
+
+    from ..provenance import source_commit
+
     check_output(args.out, ".json", [args.cohort, args.resume])
+    # what made the file, for the pages that quote it
+    args.source = {"command": shlex.join(["gaingtex", *args.argv]), "commit": source_commit()}
     if args.deep_seeds is not None and args.deep_seeds < 0:
         raise ValueError(f"--deep-seeds must be 0 or more, got {args.deep_seeds}")
     check_budget(args.budget)
@@ -49,7 +61,7 @@ def run(args) -> None:
                                      "run only the rest" if partial.is_file() else "no row had finished; nothing "
                                      "was written")
         result = _comparison(args, methods, rate, partial)
-    write_or_rescue(lambda path: write_json(result, path), args.out)
+    write_or_rescue(lambda path: write_json({**result, **args.source}, path), args.out)
     if not args.scaling:
         partial.unlink(missing_ok=True)
         _print_table(result)
@@ -97,5 +109,6 @@ def _comparison(args, methods, rate, partial: Path) -> dict:
                            genes=args.gene_sets,
                            budget=comparison_config(args.preset).budget if args.budget is None else args.budget,
                            adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
-                           partial=partial, resume=resume)
+                           partial=partial, resume=resume, scenarios=args.scenarios,
+                           deep_schedule=args.deep_schedule)
     return result

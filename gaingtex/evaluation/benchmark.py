@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..config import SCENARIOS
 from .._io import write_json
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
@@ -86,11 +87,13 @@ def calibration(adata, data: ScenarioData) -> dict:
 def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5, seeds: Sequence[int] | None = None,
                   methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer", "panel"),
                   budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True,
-                  deep_seeds: int | None = None, partial=None, resume: dict | None = None) -> dict:
+                  deep_seeds: int | None = None, partial=None, resume: dict | None = None,
+                  scenarios: Sequence[str] = SCENARIOS, deep_schedule: str = "authors") -> dict:
     """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
     and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
-    (default: all of them); at the others their rows say "not trained". With ``partial`` (a path), every row and
+    (default: all of them); at the others their rows say "not trained"; ``deep_schedule`` names their schedule
+    (:data:`~gaingtex.config.DEEP_SCHEDULES`; default: the preset's own). With ``partial`` (a path), every row and
     memory measurement is also written there as the run goes, so that an interrupted run keeps what it finished;
     ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
     run again."""
@@ -108,7 +111,8 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     prepared = inductive.prepared
     gtex = adata.obs["cohort"] == "GTEx" if "cohort" in adata.obs else np.ones(adata.n_obs, bool)
     result = {"preset": preset, "seed": seeds[0], "seeds": seeds, "missing_rate": missing_rate, "budget": budget,
-              "cohort_source": source, "gaingtex": __version__, "device": accelerator(),
+              "cohort_source": source, "scenarios": list(scenarios),
+              "deep_schedule": deep_schedule, "gaingtex": __version__, "device": accelerator(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "cohort": {"samples": int(gtex.sum()), "genes": int(adata.n_vars),
                          "donors": int(adata.obs.loc[gtex, "donor_id"].nunique()),
@@ -123,7 +127,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     result["matmul_flops"] = flops
     if generator is not None:
         result["calibration"] = calibration(adata, inductive)
-    fresh = train_deep(preset, progress)
+    fresh = train_deep(preset, progress, deep_schedule)
     memory = dict(resume.get("memory", {})) if resume else {}
     finished = list(resume["results"]) if resume else []
 
@@ -142,7 +146,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     def deep(name, scenario, genes, seed, data):
         return fresh(name, scenario, genes, seed, data) if seed in trained else None
 
-    rows = compare(adata, methods, seeds, genes=genes, missing_rate=missing_rate, preset=preset,
+    rows = compare(adata, methods, seeds, scenarios=scenarios, genes=genes, missing_rate=missing_rate, preset=preset,
                    generator=generator, budget=budget, source=source, progress=progress, deep=deep,
                    done=list(resume["results"]) if resume else (), on_row=on_row,
                    keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
@@ -162,7 +166,8 @@ def _records(table: pd.DataFrame) -> list[dict]:
             for row in table.to_dict(orient="records")]
 
 
-RESUME_KEYS = ("preset", "seeds", "missing_rate", "budget", "cohort_source", "gaingtex", "cohort", "deep_seeds")
+RESUME_KEYS = ("preset", "seeds", "missing_rate", "budget", "cohort_source", "scenarios", "deep_schedule", "gaingtex",
+               "cohort", "deep_seeds")
 
 
 def check_resume(resume: dict, result: dict) -> None:

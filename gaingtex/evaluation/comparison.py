@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..config import SCENARIOS
+from ..config import SCENARIOS, model_config, scheduled
 from ..data import alzheimer_genes, panel_genes
 from ..data.preprocessing import PANEL_SIZE
 from ..imputers import get, label, names, spec
@@ -55,10 +55,12 @@ def gene_sets(adata, wanted: Iterable[str] = GENE_SETS) -> dict[str, list[str] |
     return out
 
 
-def train_deep(preset: str, progress: bool = False) -> DeepModels:
+def train_deep(preset: str, progress: bool = False, schedule: str = "authors") -> DeepModels:
     """Deep models trained afresh for each seed with the preset's configuration. Their validation searches are
     kept in one store, so that GAIN-GTEx and GAIN-MSE, trained one after the other, search once per seed, scenario
-    and gene set (the models are the same as if each had searched)."""
+    and gene set (the models are the same as if each had searched). A ``schedule`` other than the preset's own
+    (:data:`~gaingtex.config.DEEP_SCHEDULES`) changes the preset's configuration, sized to the data, and trains it
+    without a search."""
     store = None
 
     def train(name, scenario, genes, seed, data):
@@ -67,8 +69,11 @@ def train_deep(preset: str, progress: bool = False) -> DeepModels:
             from ..imputers.deep.search import SearchStore
 
             store = SearchStore(capacity=2)
-        return get(name, scenario=scenario, preset=preset, seed=seed, progress=progress).fit(**data.fit_args(),
-                                                                                              searches=store)
+        config = None
+        if schedule != "authors":
+            config = scheduled(model_config(preset, name, scenario, data.train.x.shape[1]), schedule)
+        return get(name, scenario=scenario, preset=preset, seed=seed, progress=progress,
+                   config=config).fit(**data.fit_args(), searches=store)
 
     return train
 
@@ -81,6 +86,7 @@ def settings(imputer) -> dict:
         steps = len(imputer.history_) * imputer.config.steps_per_epoch
         out.update(epochs=len(imputer.history_), best_epoch=imputer.best_epoch_, steps=steps,
                    hidden=f"{imputer.config.hidden_layers}x{imputer.config.hidden_units}",
+                   batch_size=imputer.config.batch_size, precision=imputer.config.precision,
                    train_flops_per_second=imputer.training_flops() * steps / imputer.fit_seconds_)
     if getattr(imputer, "pooled_tissues_", None):
         out["pooled_tissues"] = len(imputer.pooled_tissues_)
