@@ -22,6 +22,7 @@ import nbformat
 from .._io import atomic_path
 from ..config import SCENARIOS
 from ..imputers.registry import label, names
+from . import BookError
 from .runs import Run, check_sources, default_run_dir
 
 NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
@@ -32,10 +33,6 @@ HIDDEN_TAGS = ("parameters", "injected-parameters")
 # only when it has none (a real cohort, measured against the learnt references).
 ORACLE_TAGS = {"if-oracle": True, "if-no-oracle": False}
 UNAVAILABLE = "unavailable"  # the notebook that stands in for one whose inputs the cohort lacks
-
-
-class BookError(RuntimeError):
-    """A notebook or the book build failed."""
 
 
 @dataclass(frozen=True)
