@@ -27,13 +27,14 @@ def record(tmp_path_factory):
     out = tmp_path_factory.mktemp("paper") / "paper-comparison.json"
     assert main(["benchmark", "--preset", "smoke", "--seeds", "0", "--gene-sets", "all", "--scenarios",
                  "inductive", "--deep-schedule", "cpu", "--methods", "mean", "oracle", "pmi", "factor-analysis",
-                 "--budget", "300", "--out", str(out)]) == 0
+                 "--budget", "300", "--no-intervals", "--out", str(out)]) == 0
     return json.loads(out.read_text())
 
 
 def test_the_record_says_what_made_it(record):
     assert record["scenarios"] == ["inductive"] and record["deep_schedule"] == "cpu"
     assert {r["scenario"] for r in record["results"]} == {"inductive"}
+    assert record["intervals"] is False and not any("coverage_90" in r for r in record["results"])
     assert record["command"].startswith("gaingtex benchmark --preset smoke") and "--deep-schedule cpu" in record["command"]
     assert record["commit"] is None or len(record["commit"].split("+")[0]) == 40
     pmi = next(r for r in record["results"] if r["method"] == "pmi")

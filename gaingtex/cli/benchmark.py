@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
     p.add_argument("--deep-schedule", choices=list(DEEP_SCHEDULES), default="authors",
                    help="the deep models' schedule: the preset's own (authors), or the paper's sizes trained as the "
                    "book trains on a CPU (cpu: 1,000 steps of 256 in bfloat16, no search; gaingtex.config)")
+    p.add_argument("--no-intervals", dest="intervals", action="store_false",
+                   help="leave out the calibration of each method's 90 %% intervals (coverage, width, CRPS), which "
+                   "at the paper's size costs more than most methods' fit")
     p.add_argument("--budget", type=float,
                    help="seconds a method may take to fit or impute before it is reported as '> budget' "
                    "(default: the preset's, e.g. 120 for book; scaling: 300 per size)")
@@ -110,5 +113,5 @@ def _comparison(args, methods, rate, partial: Path) -> dict:
                            budget=comparison_config(args.preset).budget if args.budget is None else args.budget,
                            adata=adata, source=str(args.cohort or "cohort"), deep_seeds=args.deep_seeds,
                            partial=partial, resume=resume, scenarios=args.scenarios,
-                           deep_schedule=args.deep_schedule)
+                           deep_schedule=args.deep_schedule, intervals=args.intervals)
     return result

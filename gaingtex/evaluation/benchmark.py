@@ -88,12 +88,14 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
                   methods: Sequence[str] | None = None, genes: Sequence[str] = ("all", "alzheimer", "panel"),
                   budget: float | None = 600.0, adata=None, source: str = "cohort", progress: bool = True,
                   deep_seeds: int | None = None, partial=None, resume: dict | None = None,
-                  scenarios: Sequence[str] = SCENARIOS, deep_schedule: str = "authors") -> dict:
+                  scenarios: Sequence[str] = SCENARIOS, deep_schedule: str = "authors",
+                  intervals: bool = True) -> dict:
     """The comparison of every method (default: every registered one) over ``seeds`` (default: ``seed`` to
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
     and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
     (default: all of them); at the others their rows say "not trained"; ``deep_schedule`` names their schedule
-    (:data:`~gaingtex.config.DEEP_SCHEDULES`; default: the preset's own). With ``partial`` (a path), every row and
+    (:data:`~gaingtex.config.DEEP_SCHEDULES`; default: the preset's own). ``intervals=False`` leaves out the
+    calibration of each method's intervals (at the paper's size it costs from 100 s to 11 minutes a method). With ``partial`` (a path), every row and
     memory measurement is also written there as the run goes, so that an interrupted run keeps what it finished;
     ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
     run again."""
@@ -112,7 +114,8 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     gtex = adata.obs["cohort"] == "GTEx" if "cohort" in adata.obs else np.ones(adata.n_obs, bool)
     result = {"preset": preset, "seed": seeds[0], "seeds": seeds, "missing_rate": missing_rate, "budget": budget,
               "cohort_source": source, "scenarios": list(scenarios),
-              "deep_schedule": deep_schedule, "gaingtex": __version__, "device": accelerator(),
+              "deep_schedule": deep_schedule, "intervals": intervals,
+              "gaingtex": __version__, "device": accelerator(),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "cohort": {"samples": int(gtex.sum()), "genes": int(adata.n_vars),
                          "donors": int(adata.obs.loc[gtex, "donor_id"].nunique()),
@@ -149,7 +152,8 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     rows = compare(adata, methods, seeds, scenarios=scenarios, genes=genes, missing_rate=missing_rate, preset=preset,
                    generator=generator, budget=budget, source=source, progress=progress, deep=deep,
                    done=list(resume["results"]) if resume else (), on_row=on_row,
-                   keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]))
+                   keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]),
+                   calibrated=intervals)
     rows["r2_vs_oracle"] = rows["r2"] / rows["oracle_r2"].where(rows["oracle_r2"] > 0)  # no ratio to R² ≤ 0
     if "train_flops_per_second" in rows:
         rows["matmul_fraction"] = rows["train_flops_per_second"] / flops
