@@ -150,6 +150,10 @@ def test_comparison_table_prints_the_committed_record(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| method | inductive, all genes")
     assert lines[2].startswith("| oracle | 0.665 |") and any(line.startswith("| PMI |") for line in lines)
+    assert comparison_table.main([str(ROOT / "benchmarks/results/paper-comparison.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| method | scenario | R² |") and lines[2].startswith("| oracle | inductive | 0.671 |")
+    assert lines[-1].endswith("> budget (projected 1504 s) |")  # stopped methods last, with their projection
 
 
 @pytest.mark.parametrize("script", ["schedule", "panel_models", "fa_iterations", "gct_loading", "train_step",
