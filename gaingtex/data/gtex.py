@@ -243,12 +243,14 @@ def _annotate(obs: pd.DataFrame, donors: pd.DataFrame, report: list[str]) -> pd.
     return obs
 
 
-def _bar(items, progress: bool, desc: str, unit: str):
+def _bar(items, progress: bool, desc: str, unit: str, total: int | None = None):
+    """A progress bar over ``items`` (or, with ``items=None``, one updated by hand up to ``total``); without
+    ``progress``, ``items`` as they are."""
     if not progress:
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, unit=unit, leave=False)
+    return tqdm(items, desc=desc, unit=unit, leave=False, total=total)
 
 
 def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit, report, progress=False):
@@ -277,10 +279,20 @@ def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit,
     libraries = {}
     if normalise != "none":
         # First the thresholds (and TMM's library sizes) of every tissue, so that the inverse-normal transform
-        # is then computed only for the genes that pass in all of them.
-        for t in _bar(present, progress, f"normalising ({normalise})", "tissues"):
-            keep, libraries[t] = tissue_scaling(values[position[tissue == t]], normalise)
+        # is then computed only for the genes that pass in all of them; tissues in parallel, each on one core
+        # (fewer, larger tasks than splitting every tissue's samples across the cores).
+        bar = _bar(None, progress, f"normalising ({normalise})", "tissues", total=len(present))
+
+        def scale(t):
+            scaled = tissue_scaling(values[position[tissue == t]], normalise)
+            if bar is not None:
+                bar.update()
+            return scaled
+
+        for t, (keep, libraries[t]) in zip(present, run_parallel([lambda t=t: scale(t) for t in present])):
             passing &= keep[gene_map.rows]
+        if bar is not None:
+            bar.close()
         if not passing.any():
             raise ValueError("no gene passes the expression thresholds (≥ 6 reads, or TPM ≥ 0.1, in ≥ 20 % of "
                              "samples) in every tissue")
