@@ -35,7 +35,8 @@ def test_the_record_says_what_made_it(record):
     assert record["scenarios"] == ["inductive"] and record["deep_schedule"] == "cpu"
     assert {r["scenario"] for r in record["results"]} == {"inductive"}
     assert record["intervals"] is False and not any("coverage_90" in r for r in record["results"])
-    assert record["command"].startswith("gaingtex benchmark --preset smoke") and "--deep-schedule cpu" in record["command"]
+    assert record["command"].startswith("gaingtex benchmark --preset smoke")
+    assert "--deep-schedule cpu" in record["command"]
     assert record["commit"] is None or len(record["commit"].split("+")[0]) == 40
     pmi = next(r for r in record["results"] if r["method"] == "pmi")
     changes = DEEP_SCHEDULES["cpu"]

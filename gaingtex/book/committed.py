@@ -121,13 +121,15 @@ def paper_scale_text(record: dict | None) -> str:
         return (f"This copy of gaingtex holds no committed `{PAPER_COMPARISON}`, so the comparison at the paper's "
                 "size is not shown here. `gaingtex benchmark --preset paper` makes it.")
     cohort, rows = record["cohort"], _rows(record)
-    wall = record["wall_seconds"] + sum(part.get("wall_seconds") or 0.0 for part in record.get("resumed", []))
+    resumed = record.get("resumed", [])
+    wall = record["wall_seconds"] + sum(part.get("wall_seconds") or 0.0 for part in resumed)
+    parts = f" in {len(resumed) + 1} parts (`--resume`)" if resumed else ""
     ok = _learnt(rows)
     best = ok.index[0]
     text = (f"The comparison at the paper's size comes from a committed record, `benchmarks/results/"
             f"{PAPER_COMPARISON}`, made by `{record.get('command', 'gaingtex benchmark --preset paper')}` at commit "
             f"`{(record.get('commit') or 'unrecorded')[:12]}` on {record['machine']['cpus']} CPU cores in "
-            f"{wall / 3600:.1f} h{' in all, resumed once' if record.get('resumed') else ''}: {cohort['samples']:,} samples × {cohort['genes']:,} genes, "
+            f"{wall / 3600:.1f} h{parts}: {cohort['samples']:,} samples × {cohort['genes']:,} genes, "
             f"inductive, half of the test donors' entries hidden, one mask seed. It is not rerun when the book "
             f"builds. Of the methods that learn from the data, {label(best)} scores best there (R² "
             f"{ok.loc[best, 'r2']:.3f}")

@@ -42,10 +42,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> None:
-    from .._io import write_json
-
     import shlex
 
+    from .._io import write_json
     from ..provenance import source_commit
 
     check_output(args.out, ".json", [args.cohort, args.resume])

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..config import SCENARIOS
 from .._io import write_json
+from ..config import SCENARIOS
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
 from ..data.masks import missing_mask, stream
@@ -94,11 +94,11 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     ``seed + 2``) on the preset's embedded cohort or on ``adata``, with the embedded cohort's calibration figures
     and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
     (default: all of them); at the others their rows say "not trained"; ``deep_schedule`` names their schedule
-    (:data:`~gaingtex.config.DEEP_SCHEDULES`; default: the preset's own). ``intervals=False`` leaves out the
-    calibration of each method's intervals (at the paper's size it costs from 100 s to 11 minutes a method). With ``partial`` (a path), every row and
-    memory measurement is also written there as the run goes, so that an interrupted run keeps what it finished;
-    ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
-    run again."""
+    (:data:`~gaingtex.config.DEEP_SCHEDULES`; default: the preset's own). Only ``scenarios`` are compared.
+    ``intervals=False`` leaves out the calibration of each method's intervals (at the paper's size it costs from
+    100 s to 11 minutes a method). With ``partial`` (a path), every row and memory measurement is also written
+    there as the run goes, so that an interrupted run keeps what it finished; ``resume`` is such a partial result
+    (of the same settings, :func:`check_resume`), whose rows are kept and not run again."""
     from ..imputers.deep.backend import accelerator, use_threads
     from ..imputers.deep.throughput import matmul_throughput
 
@@ -149,8 +149,8 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     def deep(name, scenario, genes, seed, data):
         return fresh(name, scenario, genes, seed, data) if seed in trained else None
 
-    rows = compare(adata, methods, seeds, scenarios=scenarios, genes=genes, missing_rate=missing_rate, preset=preset,
-                   generator=generator, budget=budget, source=source, progress=progress, deep=deep,
+    rows = compare(adata, methods, seeds, scenarios=scenarios, genes=genes, missing_rate=missing_rate,
+                   preset=preset, generator=generator, budget=budget, source=source, progress=progress, deep=deep,
                    done=list(resume["results"]) if resume else (), on_row=on_row,
                    keep=lambda row, imputer, data: _measure(memory, row, imputer, data, seeds[0]),
                    calibrated=intervals)
