@@ -112,26 +112,41 @@ def _matrix(adata: ad.AnnData, source: str, gtex: np.ndarray, empty_genes: bool 
     if X.ndim != 2 or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise SchemaError(f"{source}: X must be a numeric samples × genes matrix, got dtype {X.dtype}")
     X = X.astype(np.float32, copy=False)
+    # One pass over blocks of rows, whose temporaries stay in the cache: a GTEx matrix is gigabytes.
+    beyond = 0
+    gene_seen = np.zeros(X.shape[1], dtype=bool)
+    sample_empty = np.zeros(X.shape[0], dtype=bool)
+    for start in range(0, X.shape[0], CHECK_ROWS):
+        block = X[start: start + CHECK_ROWS]
+        beyond += int(np.count_nonzero(np.abs(block) > LARGEST))  # ±inf too; NaN is not
+        observed = ~np.isnan(block)
+        sample_empty[start: start + CHECK_ROWS] = ~observed.any(axis=1)
+        gene_seen |= observed[gtex[start: start + CHECK_ROWS]].any(axis=0)
+    if beyond:
+        _beyond(X, adata, source)
+    for empty, names, what in ((None if empty_genes or not gtex.any() else ~gene_seen, adata.var_names, "gene"),
+                               (sample_empty, adata.obs_names, "sample")):
+        if empty is not None and empty.any():
+            raise SchemaError(f"{source}: {int(empty.sum())} {what}s have no observed value, e.g. "
+                              f"{list(names[empty][:3])}; drop them before imputing")
+    return X
+
+
+CHECK_ROWS = 256
+
+
+def _beyond(X: np.ndarray, adata: ad.AnnData, source: str) -> None:
+    """The error for values no expression reaches: infinite ones first, then those beyond ±``LARGEST``."""
     inf = np.isinf(X)
     if inf.any():
         i, j = np.argwhere(inf)[0]
         raise SchemaError(f"{source}: X holds {int(inf.sum())} infinite values, first {X[i, j]} at sample "
                           f"{adata.obs_names[i]}, gene {adata.var_names[j]}; use NaN for a missing value")
     huge = np.abs(X) > LARGEST
-    if huge.any():
-        i, j = np.argwhere(huge)[0]
-        raise SchemaError(f"{source}: X holds {int(huge.sum())} values beyond ±{LARGEST:.0e}, first {X[i, j]:.3g} at "
-                          f"sample {adata.obs_names[i]}, gene {adata.var_names[j]}; expression on a log or "
-                          "normalised scale never reaches that (their squares overflow float32)")
-    observed = ~np.isnan(X)
-    for axis, names, what in ((0, adata.var_names, "gene"), (1, adata.obs_names, "sample")):
-        if axis == 0 and (empty_genes or not gtex.any()):
-            continue
-        empty = ~(observed[gtex] if axis == 0 else observed).any(axis=axis)
-        if empty.any():
-            raise SchemaError(f"{source}: {int(empty.sum())} {what}s have no observed value, e.g. "
-                              f"{list(names[empty][:3])}; drop them before imputing")
-    return X
+    i, j = np.argwhere(huge)[0]
+    raise SchemaError(f"{source}: X holds {int(huge.sum())} values beyond ±{LARGEST:.0e}, first {X[i, j]:.3g} at "
+                      f"sample {adata.obs_names[i]}, gene {adata.var_names[j]}; expression on a log or "
+                      "normalised scale never reaches that (their squares overflow float32)")
 
 
 def _dense(X, rows: int = 4096) -> np.ndarray:
