@@ -3,9 +3,11 @@ and the book's reading of a committed record (:mod:`gaingtex.book.committed`).""
 
 import json
 
+import pandas as pd
 import pytest
 
 from gaingtex.book import committed
+from gaingtex.book.tables import display_summary, display_table
 from gaingtex.cli import main
 from gaingtex.config import DEEP_SCHEDULES, model_config, scheduled
 
@@ -63,7 +65,7 @@ def test_the_page_repeats_only_the_record(record):
     assert beside.loc[beside["method"] == "per-tissue mean", "paper (real GTEx v8)"].item() == -0.023
     assert beside["this run (embedded cohort)"].iloc[-1] == pytest.approx(record["calibration"]["oracle_r2"])
     deep = committed.deep_training(record)
-    assert list(deep["model"]) == ["PMI"] and 0 < deep["of matmul rate"].item() < 1.5
+    assert list(deep["method"]) == ["PMI"] and 0 < deep["of matmul rate"].item() < 1.5
     assert committed.paper_scale_verdict(record).startswith(f"{committed.label(best['method'])} best")
 
 
@@ -86,4 +88,7 @@ def test_the_committed_record_reads():
     record = committed.read_record(committed.PAPER_COMPARISON)  # a source checkout holds it
     assert record["cohort"]["genes"] == 12557 and record["deep_schedule"] == "cpu"
     assert "Of the methods that learn from the data" in committed.paper_scale_text(record)
-    assert set(committed.deep_training(record)["model"]) == {"PMI", "GAIN-GTEx", "GAIN-MSE"}
+    assert set(committed.deep_training(record)["method"]) == {"PMI", "GAIN-GTEx", "GAIN-MSE"}
+    for table in (committed.beside_paper(record), committed.deep_training(record)):  # as notebook 08 shows them
+        assert "<table" in display_table(table).to_html()
+    assert "<table" in display_summary(pd.DataFrame(record["summary"]), "all").to_html()

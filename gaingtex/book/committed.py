@@ -83,7 +83,7 @@ def deep_training(record: dict) -> pd.DataFrame:
     training throughput as a fraction of the run's own matmul rate."""
     rows = _rows(record)
     deep = rows[rows["hidden"].notna()] if "hidden" in rows else rows.iloc[:0]
-    return pd.DataFrame([{"model": label(name), "hidden": r["hidden"], "batch": int(r["batch_size"]),
+    return pd.DataFrame([{"method": label(name), "hidden": r["hidden"], "batch": int(r["batch_size"]),
                           "steps": int(r["steps"]), "best epoch": int(r["best_epoch"]), "precision": r["precision"],
                           "fit s": float(r["fit_seconds"]), "of matmul rate": float(r["matmul_fraction"])}
                          for name, r in deep.iterrows() if r.get("status") == "ok"])
@@ -124,12 +124,15 @@ def paper_scale_text(record: dict | None) -> str:
     resumed = record.get("resumed", [])
     wall = record["wall_seconds"] + sum(part.get("wall_seconds") or 0.0 for part in resumed)
     parts = f" in {len(resumed) + 1} parts (`--resume`)" if resumed else ""
+    # the preset's generated cohort unless the run was given a file (``--cohort``)
+    where = (f" of the `{record['preset']}` preset's embedded cohort" if record.get("cohort_source") == "cohort"
+             else f" of `{record.get('cohort_source')}`")
     ok = _learnt(rows)
     best = ok.index[0]
     text = (f"The comparison at the paper's size comes from a committed record, `benchmarks/results/"
             f"{PAPER_COMPARISON}`, made by `{record.get('command', 'gaingtex benchmark --preset paper')}` at commit "
             f"`{(record.get('commit') or 'unrecorded')[:12]}` on {record['machine']['cpus']} CPU cores in "
-            f"{wall / 3600:.1f} h{parts}: {cohort['samples']:,} samples × {cohort['genes']:,} genes, "
+            f"{wall / 3600:.1f} h{parts}: {cohort['samples']:,} samples × {cohort['genes']:,} genes{where}, "
             f"inductive, half of the test donors' entries hidden, one mask seed. It is not rerun when the book "
             f"builds. Of the methods that learn from the data, {label(best)} scores best there (R² "
             f"{ok.loc[best, 'r2']:.3f}")
