@@ -59,7 +59,11 @@ def test_the_page_repeats_only_the_record(record):
     text = committed.paper_scale_text(record)
     rows = {r["method"]: r for r in record["results"]}
     best = max((r for r in rows.values() if r["status"] == "ok" and r["method"] != "oracle"), key=lambda r: r["r2"])
-    assert f"R² {best['r2']:.3f}" in text and record["command"] in text
+    assert f"R² {best['r2']:.3f}" in text and committed.shown_command(record, committed.PAPER_COMPARISON) in text
+    resumed = {**record, "command": "gaingtex benchmark --preset paper --resume /tmp/x/part.json --out /tmp/x/p.json"}
+    shown = committed.shown_command(resumed, "p.json")
+    assert shown == "gaingtex benchmark --preset paper --out benchmarks/results/p.json"
+    assert "/tmp/" not in committed.paper_scale_text(resumed)
     assert "1,000 steps of 256" in text and "bfloat16" in text and "100,000 steps" in text
     beside = committed.beside_paper(record)
     assert beside.loc[beside["method"] == "per-tissue mean", "paper (real GTEx v8)"].item() == -0.023

@@ -114,6 +114,24 @@ def _faster_than_matmul(changes: dict) -> str:
             "fraction can exceed 1.")
 
 
+def shown_command(record: dict, name: str) -> str:
+    """The record's command as a page shows it: without the paths of the machine that ran it (``--resume`` is left
+    out, the page says in how many parts the run was made; ``--out`` is the committed file)."""
+    import shlex
+
+    words = shlex.split(record.get("command") or "gaingtex benchmark --preset paper")
+    shown, skip = [], False
+    for i, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if word == "--resume":
+            skip = True
+            continue
+        shown.append(f"benchmarks/results/{name}" if i and words[i - 1] == "--out" else word)
+    return shlex.join(shown)
+
+
 def paper_scale_text(record: dict | None) -> str:
     """The paragraph that introduces the committed paper-scale comparison (Markdown), or says that this copy has
     none; every number comes from the record."""
@@ -130,7 +148,7 @@ def paper_scale_text(record: dict | None) -> str:
     ok = _learnt(rows)
     best = ok.index[0]
     text = (f"The comparison at the paper's size comes from a committed record, `benchmarks/results/"
-            f"{PAPER_COMPARISON}`, made by `{record.get('command', 'gaingtex benchmark --preset paper')}` at commit "
+            f"{PAPER_COMPARISON}`, made by `{shown_command(record, PAPER_COMPARISON)}` at commit "
             f"`{(record.get('commit') or 'unrecorded')[:12]}` on {record['machine']['cpus']} CPU cores in "
             f"{wall / 3600:.1f} h{parts}: {cohort['samples']:,} samples × {cohort['genes']:,} genes{where}, "
             f"inductive, half of the test donors' entries hidden, one mask seed. It is not rerun when the book "
