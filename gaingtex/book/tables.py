@@ -21,7 +21,7 @@ def display_table(table: pd.DataFrame, precision: int = 3):
     reference = table.attrs.get("reference")
     shown = table.rename(columns={**HEADERS, **({"r2_vs_reference": f"× {reference}"} if reference else {})})
     numeric = [c for c in shown.columns if c != "method"]
-    return (shown.style.format(precision=precision, subset=numeric).hide(axis="index")
+    return (shown.style.format(precision=precision, subset=numeric, na_rep="—").hide(axis="index")
             .set_properties(subset=numeric, **{"text-align": "right"})
             .set_properties(subset=["method"], **{"text-align": "left"})
             .set_table_styles([{"selector": "th, td", "props": "padding: 0.15em 0.9em;"},
