@@ -2,6 +2,7 @@ import dataclasses
 
 import pytest
 
+from gaingtex import config
 from gaingtex.config import PRESETS, SCENARIOS, model_config
 from gaingtex.imputers import names
 
@@ -80,3 +81,14 @@ def test_fewer_genes_than_the_presets_cohort_train_for_more_epochs_up_to_the_cap
     assert model_config("book", "pmi", "inductive", 59).max_epochs == 60  # the 59-gene panel
     paper = model_config("paper", "pmi", "inductive")
     assert model_config("paper", "pmi", "inductive", 59).max_epochs == paper.max_epochs  # the authors' schedule
+
+
+def test_book_trains_in_bfloat16_only_where_the_cpu_multiplies_it(monkeypatch):
+    """bfloat16 emulated is slower than float32: the book preset takes it only on a CPU with native units, and the
+    presets the tests and classrooms use never do."""
+    for native in (True, False):
+        monkeypatch.setattr(config, "native_bfloat16", lambda native=native: native)
+        for model in ("pmi", "gain", "gain-mse"):
+            assert config.model_config("book", model, "inductive").precision == ("bfloat16" if native else "float32")
+            for preset in ("smoke", "teach", "paper"):
+                assert config.model_config(preset, model, "inplace").precision == "float32"

@@ -10,7 +10,9 @@ from gaingtex.data.masks import missing_mask
 from gaingtex.imputers import FactorAnalysisImputer, get
 from gaingtex.imputers import lowrank
 from gaingtex.imputers.gaussian import GaussianModel
-from gaingtex.imputers.posterior import dense_draw, dense_spread, low_rank_draw, low_rank_spread
+from gaingtex.imputers import posterior
+from gaingtex.imputers.posterior import (dense_draw, dense_mean, dense_spread, low_rank_draw, low_rank_mean,
+                                           low_rank_spread)
 
 
 def _known(genes=12, k=3, seed=0):
@@ -73,6 +75,19 @@ def test_low_rank_and_dense_forms_agree():
     x = np.random.default_rng(6).multivariate_normal(mu, cov, size=20)
     mask = missing_mask(*x.shape, 0.6, 7)
     np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask), rtol=1e-7)
+
+
+def test_a_high_rank_is_solved_row_by_row_with_the_same_posterior():
+    """Above PER_ROW_RANK (a shrinkage covariance of a few hundred samples) each row's precision is factorised on
+    its own; the conditional mean and spread are still the full covariance's, rows with nothing shown included."""
+    k = posterior.PER_ROW_RANK + 2
+    mu, L, psi, cov = _known(genes=k + 40, k=k, seed=8)
+    x = np.random.default_rng(9).multivariate_normal(mu, cov, size=6)
+    mask = missing_mask(*x.shape, 0.5, 10)
+    mask[0] = 0.0  # nothing shown: the marginal
+    mask[1] = 1.0  # nothing missing
+    np.testing.assert_allclose(low_rank_mean(mu, L, psi, x, mask), dense_mean(mu, cov, x, mask), rtol=1e-8)
+    np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask), rtol=1e-8)
 
 
 def _low_rank_data(n, genes, k=5, seed=0):

@@ -95,7 +95,8 @@ class Predictive:
             return np.asarray(sr.crps_normal(truth, mu, sigma)), norm.cdf((truth - mu) / sigma)
         key = self.calibration._table(None)[self.group[i], j]
         r = (truth - mu) / sigma
-        return sigma * self.calibration.crps(r, key), self.calibration.pit(r, key)
+        crps, pit = self.calibration.crps_pit(r, key)
+        return sigma * crps, pit
 
 
 def predictive(imputer, calibration: Calibration | None, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame,
