@@ -390,3 +390,10 @@ def test_gtex_refuses_counts_that_are_not_counts():
             (counts, "none", "which --normalise none would keep")):
         with pytest.raises(ValueError, match=message):
             check_counts(values, samples, normalise, "x.gct")
+        with pytest.raises(ValueError, match=message):  # a block a sample, checked on every core: the same line
+            check_counts(values, samples, normalise, "x.gct", rows=1)
+    # the first offender in file order names the error, whichever block is checked first
+    many = np.repeat(counts, 50, axis=0)
+    many[[7, 60], [1, 2]] = -1
+    with pytest.raises(ValueError, match=r"2 values are negative, e.g. -1 in sample S7;"):
+        check_counts(many, [f"S{i}" for i in range(100)], "int", "x.gct", rows=4)

@@ -353,27 +353,31 @@ LINEAR_ABOVE = 50.0  # a non-negative value above this is a count or a TPM, neve
 def check_counts(values: np.ndarray, samples, normalise: str, path, rows: int = 512) -> None:
     """A GCT's read counts or TPM, checked under every normalisation: none is negative, counts are whole numbers
     (a few fractions among them mean a damaged or mixed file), and they are not kept as they are (``none``) as
-    if they were normalised values. Read a block of samples at a time: a whole GTEx matrix is gigabytes."""
-    negative = fractions = nonzero = 0
-    first_negative = first_fraction = None
-    top = -np.inf
-    for start in range(0, len(values), rows):
+    if they were normalised values. Read a block of samples at a time, blocks on every core: a whole GTEx matrix
+    is gigabytes."""
+
+    def check(start):
         # in the matrix's own float32: a view, and every test below gives what it gives in float64 (rounding a
         # float32 to a whole number is exact)
         block = np.asarray(values[start: start + rows])
         below = block < 0
-        if below.any() and first_negative is None:
-            i, j = np.argwhere(below)[0]
-            first_negative = (block[i, j], samples[start + i])
-        negative += int(below.sum())
         seen = np.isfinite(block) & (block != 0)
         odd = seen & (block != np.round(block))
-        if odd.any() and first_fraction is None:
-            i, j = np.argwhere(odd)[0]
-            first_fraction = (block[i, j], samples[start + i])
-        fractions, nonzero = fractions + int(odd.sum()), nonzero + int(seen.sum())
-        if seen.any():
-            top = max(top, float(block[seen].max()))
+
+        def first(hit):
+            if not hit.any():
+                return None
+            i, j = np.argwhere(hit)[0]
+            return block[i, j], samples[start + i]
+
+        return (int(below.sum()), int(odd.sum()), int(seen.sum()), first(below), first(odd),
+                float(block[seen].max()) if seen.any() else -np.inf)
+
+    # blocks of samples on every core, their counts summed and the first offender of each kind kept in file order
+    parts = run_parallel([lambda start=start: check(start) for start in range(0, len(values), rows)])
+    negative, fractions, nonzero = (sum(p[k] for p in parts) for k in range(3))
+    first_negative, first_fraction = (next((p[k] for p in parts if p[k] is not None), None) for k in (3, 4))
+    top = max((p[5] for p in parts), default=-np.inf)
     if negative:
         raise ValueError(f"{path}: {negative} values are negative, e.g. {first_negative[0]:g} in sample "
                          f"{first_negative[1]}; read counts and TPM never are (under any --normalise)")
