@@ -26,10 +26,11 @@ test: install
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
 
 # Execute every notebook with papermill (preset PRESET, default book) and build the book into _build/html.
-# `make book COHORT=cohort.h5ad EXTERNAL="tcga-brca.h5ad tcga-luad.h5ad"` runs it on your own cohort instead.
+# `make book COHORT=cohort.h5ad EXTERNAL="tcga-brca.h5ad tcga-luad.h5ad"` runs it on your own cohort instead;
+# BUDGET=SECONDS gives each method of the comparison more (or less) time than the preset does.
 book: install
 	$(BIN)/gaingtex book --preset $(PRESET) --seed $(SEED) $(if $(COHORT),--cohort $(COHORT)) \
-		$(if $(EXTERNAL),--external $(EXTERNAL))
+		$(if $(EXTERNAL),--external $(EXTERNAL)) $(if $(BUDGET),--budget $(BUDGET))
 
 # The comparison of every method over three seeds (deep models at the first, as the book does); resumes an
 # interrupted run from its partial results when they are there.

@@ -232,3 +232,19 @@ def test_benchmark_resumes_from_its_partial_rows(tmp_path, capsys, monkeypatch):
     assert not partial.exists()  # removed once the whole result was written
     assert main([*args[:5], "2", *args[6:], "--resume", str(copy)]) == 2
     assert "the earlier run has seeds [0, 1], this one [0, 2]" in capsys.readouterr().err
+
+
+def test_book_budget_reaches_the_comparison(monkeypatch, capsys):
+    """`gaingtex book --budget` is notebook 08's budget (a large cohort under a small preset); a budget that is
+    no number of seconds is refused before any notebook runs."""
+    from gaingtex.book import build
+
+    calls = []
+    monkeypatch.setattr(build, "build_book", lambda *a, **k: calls.append(k))
+    assert main(["book", "--preset", "smoke", "--budget", "300"]) == 0
+    assert calls[-1]["parameters"] == {"08": {"budget": 300.0}}
+    assert main(["book", "--preset", "smoke"]) == 0
+    assert calls[-1]["parameters"] is None
+    assert main(["book", "--preset", "smoke", "--budget", "0"]) == 2
+    assert "--budget must be a positive, finite number of seconds, got 0" in capsys.readouterr().err
+    assert len(calls) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .._outputs import check_output, write_or_rescue
 from ..config import DEEP_SCHEDULES, SCENARIOS
-from .shared import add_common, method_list, read_resume, seed
+from .shared import add_common, check_budget, method_list, read_resume, seed
 
 
 def add_parser(sub) -> None:
@@ -68,14 +68,6 @@ def run(args) -> None:
         partial.unlink(missing_ok=True)
         _print_table(result)
     print(f"wrote {args.out}")
-
-
-def check_budget(budget: float | None) -> None:
-    """A time budget is a positive, finite number of seconds (or none given: the preset's)."""
-    import math
-
-    if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise ValueError(f"--budget must be a positive, finite number of seconds, got {budget:g}")
 
 
 def _print_table(result: dict) -> None:

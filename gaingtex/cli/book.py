@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import PRESETS
-from .shared import seed
+from .shared import check_budget, seed
 
 
 def add_parser(sub) -> None:
@@ -19,6 +19,10 @@ def add_parser(sub) -> None:
                    "embedded one; without a generating model every method is measured against learnt references")
     p.add_argument("--external", type=Path, nargs="+", metavar="H5AD", help="external cohorts beside --cohort "
                    "(e.g. TCGA from `gaingtex xena`), for notebook 05")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="seconds each method of the comparison (notebook 08) may take to fit or impute before it is "
+                   "reported as '> budget' (default: the preset's, gaingtex.config.COMPARISON_PRESETS); a large "
+                   "cohort under a small preset needs more than the preset gives")
     p.add_argument("--root", type=Path, default=Path("."), help="repository root (default: the current folder)")
     p.add_argument("--build-dir", type=Path, default=Path("_build"), help="output folder; the book goes to <it>/html")
     p.add_argument("--only", nargs="+", metavar="NN", help="re-execute only these notebooks (e.g. 04 07), reusing "
@@ -31,5 +35,7 @@ def add_parser(sub) -> None:
 def run(args) -> None:
     from ..book.build import build_book
 
+    check_budget(args.budget)
     build_book(args.preset, args.seed, args.run_dir, root=args.root, build_dir=args.build_dir, only=args.only,
-               fresh=args.fresh, cohort=args.cohort, external=args.external or ())
+               fresh=args.fresh, cohort=args.cohort, external=args.external or (),
+               parameters={"08": {"budget": args.budget}} if args.budget is not None else None)

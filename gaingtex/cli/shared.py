@@ -22,6 +22,14 @@ def seed(text: str) -> int:
     return value
 
 
+def check_budget(budget: float | None) -> None:
+    """A time budget is a positive, finite number of seconds (or none given: the preset's)."""
+    import math
+
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise ValueError(f"--budget must be a positive, finite number of seconds, got {budget:g}")
+
+
 def add_common(p: argparse.ArgumentParser, cohort: bool = True) -> None:
     """The options of the commands that work on a cohort: its preset, seed, file, genes and missing rate."""
     p.add_argument("--preset", choices=PRESETS, default="book", help="size preset (default: book)")
