@@ -26,6 +26,7 @@ from ..imputers.registry import paper_best
 from . import metrics
 from .scenarios import scenario_data
 from .calibration import add_oracle_ratios, method_measures
+from .remembered import Remembered
 from .scoring import fit_imputer, impute_masked, scores_of
 
 GENE_SETS = ("all", "alzheimer", "panel")
@@ -96,11 +97,12 @@ def settings(imputer) -> dict:
 
 def run_method(name: str, data, preset: str, seed: int, generator=None, budget: float | None = None,
                deep: DeepModels | None = None, genes: str = "all", params: dict | None = None,
-               calibrated: bool = True) -> tuple[dict, object]:
+               calibrated: bool = True, remember: bool = False) -> tuple[dict, object]:
     """Fit one method (with ``params``) on a scenario and score it on the scenario's mask; returns its row
     (without the oracle's R²) and the fitted imputer (``None`` when it ran past its budget or was left out).
     ``calibrated``: the row also holds the calibration measures of its conformal intervals
-    (:func:`~.calibration.method_measures`)."""
+    (:func:`~.calibration.method_measures`). ``remember``: the imputer returned keeps the imputations it made
+    (:class:`~.remembered.Remembered`), for a blend that reuses it."""
     row = {"method": name, "scenario": data.scenario, "genes": genes, "seed": seed, "status": "ok"}
     t0 = time.perf_counter()
     try:
@@ -114,6 +116,8 @@ def run_method(name: str, data, preset: str, seed: int, generator=None, budget: 
                                       budget=budget, **(params or {})), data)
             # ``auto`` reports its members' fit times (reused ones included) plus its blend's
             fit_seconds = float(getattr(imputer, "fit_seconds_", time.perf_counter() - t0))
+        if remember:
+            imputer = Remembered(imputer)
         x_hat, mask, impute_seconds = impute_masked(imputer, data.eval.x, data.eval_mask, data.eval.obs)
     except BudgetExceeded as stop:
         return {**row, "status": "> budget", "progress": stop.progress, "budget_seconds": stop.budget,
@@ -122,6 +126,8 @@ def run_method(name: str, data, preset: str, seed: int, generator=None, budget: 
     counts = {k: summary[k] for k in ("tissues", "small_tissues") if k in summary}  # small ones: flagged in tables
     # the same imputation, with the method's calibrated intervals: coverage, width, CRPS
     uncertainty = method_measures(imputer, data, x_hat, mask) if calibrated else {}
+    if remember:
+        imputer.stop_keeping()
     return {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
             "impute_seconds": impute_seconds, **counts, **uncertainty, **settings(imputer)}, imputer
 
@@ -191,8 +197,9 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                 if reuse_choices:  # members auto refits itself (in place) keep what they chose at the first seed
                     params["member_params"] = {m: dict(chosen[(m, scenario, g)]) for m in fitted
                                                if chosen.get((m, scenario, g))}
+            # auto blends the methods fitted here inductive, and asks them again for the imputations they made
             row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g, params or None,
-                                      calibrated)
+                                      calibrated, remember=reusing and scenario == "inductive" and not _reuses(name))
             if imputer is not None and row["status"] == "ok" and reusing:
                 fitted[name] = (imputer, row["fit_seconds"])
             if row["status"] == "> budget":
@@ -200,8 +207,8 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
             elif imputer is not None and key not in chosen:
                 chosen[key] = dict(getattr(imputer, "chosen_", {}) or {})
             block.append(row)
-            if keep is not None and imputer is not None:
-                keep(row, imputer, data)
+            if keep is not None and imputer is not None:  # the imputer itself: a kept imputation is no timing
+                keep(row, imputer.imputer if isinstance(imputer, Remembered) else imputer, data)
             if on_row is not None:
                 on_row(row)
             bar.update()
