@@ -176,9 +176,12 @@ _SCHEDULES: dict[str, dict] = {
 }
 # `book` trains in bfloat16 where the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): trained as the preset
 # trains them, search included, PMI scored R² 0.5887 against 0.5885 in float32 and GAIN-GTEx 0.4787 against 0.4782,
-# with the same choices and epochs, in 0.82 and 0.63 of the time (benchmarks/results/precision-r2-book.json). A CPU
-# without those units would emulate it, slower than float32, so there it stays float32. `smoke` and `teach` stay
-# float32 everywhere, so that the tests and a classroom get the same numbers on any machine.
+# with the same choices and epochs, in 0.82 and 0.63 of the time (benchmarks/results/precision-r2-book.json). Only on
+# its cohort's gene count: on fewer genes (the 59-gene panel, where it trains for more epochs) PMI in place stopped
+# earlier in bfloat16 and scored 0.180 against float32's 0.190 over three seeds
+# (benchmarks/results/precision-r2-panel-inplace.json), and a step there costs little either way. A CPU without those
+# units would emulate it, slower than float32, so there it stays float32. `smoke` and `teach` stay float32
+# everywhere, so that the tests and a classroom get the same numbers on any machine.
 
 
 def native_bfloat16() -> bool:
@@ -251,7 +254,8 @@ def preset_base(preset: str, model: str, scenario: str, n_genes: int | None = No
     return base.replace(hidden_units=max(MIN_UNITS, int(round(base.hidden_units * s["width"]))),
                         batch_size=s["batch_size"], steps_per_epoch=s["steps_per_epoch"],
                         max_epochs=epochs, patience=s["patience"],
-                        precision="bfloat16" if s.get("bfloat16") and native_bfloat16() else base.precision), BOOK_GENES
+                        precision=("bfloat16" if s.get("bfloat16") and growth == 1.0 and native_bfloat16()
+                                   else base.precision)), BOOK_GENES
 
 
 def sized(config: ModelConfig, model: str, n_genes: int | None, reference_genes: int) -> ModelConfig:

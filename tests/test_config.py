@@ -84,11 +84,15 @@ def test_fewer_genes_than_the_presets_cohort_train_for_more_epochs_up_to_the_cap
 
 
 def test_book_trains_in_bfloat16_only_where_the_cpu_multiplies_it(monkeypatch):
-    """bfloat16 emulated is slower than float32: the book preset takes it only on a CPU with native units, and the
-    presets the tests and classrooms use never do."""
+    """bfloat16 emulated is slower than float32: the book preset takes it only on a CPU with native units, on its
+    own cohort's gene count, and the presets the tests and classrooms use never do."""
     for native in (True, False):
         monkeypatch.setattr(config, "native_bfloat16", lambda native=native: native)
         for model in ("pmi", "gain", "gain-mse"):
             assert config.model_config("book", model, "inductive").precision == ("bfloat16" if native else "float32")
+            assert config.model_config("book", model, "inplace", 2000).precision == ("bfloat16" if native else
+                                                                                      "float32")
+            # fewer genes than the preset's cohort (the panel): float32, whose R² bfloat16 did not keep there
+            assert config.model_config("book", model, "inplace", 59).precision == "float32"
             for preset in ("smoke", "teach", "paper"):
                 assert config.model_config(preset, model, "inplace").precision == "float32"
