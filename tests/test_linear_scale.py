@@ -189,3 +189,30 @@ def test_registry_marks_the_family_as_having_a_spread():
 
     for name in ("gaussian", "gaussian-pooled", "factor-analysis", "oracle"):
         assert spec(name).spread, name
+
+
+def test_a_high_rank_posterior_checks_its_budget_between_blocks_of_rows():
+    """Row by row, the rows go to one thread per core a block at a time, and the budget's clock is checked
+    between blocks in the caller's thread: a stop leaves no thread working on."""
+    import os
+
+    class Stop(Exception):
+        pass
+
+    class Clock:
+        def __init__(self):
+            self.seen = []
+
+        def check(self, done, total, what, uniform=False):
+            self.seen.append(done)
+            if done > 0:
+                raise Stop
+
+    k = posterior.PER_ROW_RANK + 2
+    mu, L, psi, _ = _known(genes=k + 40, k=k, seed=8)
+    x = np.random.default_rng(9).standard_normal((1000, k + 40))
+    mask = missing_mask(*x.shape, 0.5, 10)
+    clock = Clock()
+    with pytest.raises(Stop):
+        low_rank_mean(mu, L, psi, x, mask, clock)
+    assert clock.seen == [0, 64 * len(os.sched_getaffinity(0))]

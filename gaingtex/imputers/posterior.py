@@ -144,16 +144,16 @@ def _dense_mean(mu, cov, x, mask, clock, with_covariance):
 def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None) -> None:
     """``work(i, observed, missing, c)`` for each row with a missing entry, ``c`` the upper Cholesky factor of the
     factors' posterior precision ``A = I + L_oᵀ Ψ_o⁻¹ L_o`` (one symmetric product over the observed genes, then
-    LAPACK). The rows are shared among one thread per core, each with BLAS on one thread: BLAS threads spinning
-    between per-row products cost five to seven times the time on two cores, and the products release the GIL.
-    ``work`` must write only to its own row."""
+    LAPACK). Each block of rows is shared among one thread per core, each with BLAS on one thread: BLAS threads
+    spinning between per-row products cost five to seven times the time on two cores, and the products release
+    the GIL. ``clock`` is checked between blocks, as the blocked products check it. ``work`` must write only to its
+    own row."""
     k = L.shape[1]
     scaled = L / np.sqrt(psi)[:, None]
+    cores = max(1, min(len(os.sched_getaffinity(0)), len(mask)))
 
     def walk(rows):
-        for n, i in enumerate(rows):
-            if clock is not None and n % 64 == 0:
-                clock.check(n, len(rows), "samples", uniform=True)
+        for i in rows:
             o = mask[i] > 0
             m = ~o
             if not m.any():
@@ -166,10 +166,12 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
                                             "definite")
             work(i, o, m, root)
 
-    parts = np.array_split(np.arange(len(mask)), max(1, min(len(os.sched_getaffinity(0)), len(mask))))
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(len(parts)) as pool:
-        for done in [pool.submit(walk, part) for part in parts]:
-            done.result()
+    block = 64 * cores
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
+        for start in range(0, len(mask), block):
+            if clock is not None:
+                clock.check(start, len(mask), "samples", uniform=True)
+            list(pool.map(walk, np.array_split(np.arange(start, min(start + block, len(mask))), cores)))
 
 
 def _row(mu: np.ndarray, i: int) -> np.ndarray:
