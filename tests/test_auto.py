@@ -168,3 +168,12 @@ def test_a_member_past_its_budget_while_imputing_is_dropped_not_fatal(fitted, in
     out = auto.transform(np.where(seen, inductive.eval.x, np.nan), inductive.eval_mask, inductive.eval.obs)
     np.testing.assert_allclose(out, fitted.transform(np.where(seen, inductive.eval.x, np.nan), inductive.eval_mask,
                                                      inductive.eval.obs), atol=1e-6)
+
+
+def test_the_default_members_leave_out_knn_and_in_place_mice():
+    from gaingtex.imputers.auto import default_members
+
+    inductive, inplace = default_members("inductive"), default_members("inplace")
+    assert "mice" in inductive and "factor-analysis" in inductive and "knn" not in inductive
+    assert "mice" not in inplace and "knn" not in inplace and "softimpute" in inplace
+    assert get("auto", scenario="inplace", members="mice,mean").members == ["mice", "mean"]  # named: a member
