@@ -295,6 +295,13 @@ def test_truncated_and_missing_files(files, tmp_path):
     cut.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match="cut.gct.gz"):
         load(with_expression(files["counts"], cut))
+    for at in (len(raw) // 3, len(raw) - 6):  # within the compressed stream, and in its checksum
+        flipped = bytearray(raw)
+        flipped[at:at + 4] = bytes(b ^ 0xFF for b in flipped[at:at + 4])
+        bad = tmp_path / f"flipped{at}.gct.gz"
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(ValueError, match=f"flipped{at}.gct.gz: .*(truncated or damaged|cannot be read)"):
+            load(with_expression(files["counts"], bad))
     with pytest.raises(FileNotFoundError, match="nowhere.gct"):
         load(with_expression(files["counts"], tmp_path / "nowhere.gct"))
 

@@ -4,7 +4,8 @@ A GCT 1.2 file is a ``#1.2`` line, a ``<rows> <columns>`` line, then a tab-separ
 Ensembl id), ``Description`` (the symbol) and one column per sample. The full GTEx v8 matrix is 56,200 genes ×
 17,382 samples, so it is parsed a block of text at a time (``pyarrow.csv``, on every core, while a second thread
 decompresses the next block) straight into one preallocated float32 array of the rows and columns asked for: it
-is never held whole as text or as a table, and never as float64.
+is never held whole as text or as a table, and never as float64. ``.gz`` files are decompressed by ISA-L
+(``isal``, the maintained binding that xopen and cutadapt use), about twice as fast as zlib.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+from isal import igzip, isal_zlib
 
 from .._io import atomic_path
 
@@ -39,7 +41,7 @@ class LoadWarning(UserWarning):
 
 def open_text(path: Path):
     """A text handle on ``path``, decompressing ``.gz``."""
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
+    return igzip.open(path, "rt") if path.suffix == ".gz" else open(path)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def read_header(path: str | os.PathLike) -> GctHeader:
             version = handle.readline().rstrip("\r\n")
             shape = handle.readline().rstrip("\r\n").split()
             header = handle.readline().rstrip("\r\n").split("\t")
-    except (OSError, UnicodeDecodeError, EOFError) as err:
+    except (OSError, UnicodeDecodeError, EOFError, isal_zlib.error) as err:
         raise ValueError(f"{path}: cannot be read as a text GCT file ({type(err).__name__}: {err})") from None
     if version != "#1.2":
         raise ValueError(f"{path}: first line is {version[:40]!r}; a GCT 1.2 file starts with '#1.2'")
@@ -156,7 +158,7 @@ def read_gct(path: str | os.PathLike, samples: Sequence[str] | None = None,
             filled += len(names)
             ids.append(names)
             descriptions.append(symbols)
-    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as err:
+    except (EOFError, OSError, zlib.error, isal_zlib.error, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: the file is truncated or damaged after {n_rows} genes ({err})") from None
     finally:
         pieces.close()
@@ -224,7 +226,7 @@ def _parser(columns: list[str], wanted: list[str]):
 def _pieces(path: Path, lines: int | None) -> Iterator[bytes]:
     """The table's text after the three header lines, in pieces that end at a line end: ``lines`` lines each, or
     about :data:`PIECE_BYTES`. A second thread reads and decompresses the next piece while this one is parsed
-    (zlib lets go of the interpreter while it works). Decompression errors come out of the iteration."""
+    (ISA-L lets go of the interpreter while it works). Decompression errors come out of the iteration."""
     handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -239,7 +241,7 @@ def _pieces(path: Path, lines: int | None) -> Iterator[bytes]:
 
     def produce():
         try:
-            with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
+            with (igzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
                 for _ in range(3):
                     handle.readline()
                 rest = b""
