@@ -77,6 +77,18 @@ def test_low_rank_and_dense_forms_agree():
     np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask), rtol=1e-7)
 
 
+@pytest.mark.parametrize("k", [1, 2, 7, 48])
+def test_packed_symmetric_matrices_round_trip(k):
+    rng = np.random.default_rng(k)
+    full = rng.standard_normal((5, k, k))
+    full = full + full.transpose(0, 2, 1)
+    i, j = np.triu_indices(k)
+    packed = lowrank.pack(full)
+    assert np.array_equal(packed, full[:, i, j])
+    assert np.array_equal(lowrank.unpack(packed, k), full)
+    assert lowrank.unpack(packed.astype(np.float32), k).dtype == np.float64
+
+
 def test_a_high_rank_is_solved_row_by_row_with_the_same_posterior():
     """Above PER_ROW_RANK (a shrinkage covariance of a few hundred samples) each row's precision is factorised on
     its own; the conditional mean and spread are still the full covariance's, rows with nothing shown included."""

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..data import reference
 from .base import Imputer, check_inputs, keep_observed, masked_mse, observed_mask, validation_task
-from .lowrank import leading_eigen, observed_moments, pack, packed_outer, unpack
+from .lowrank import leading_eigen, observed_moments, pack, packed_outer, packing, unpack
 from .posterior import low_rank_draw, low_rank_mean, low_rank_spread
 from .registry import register
 
@@ -194,6 +194,7 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
     psi = np.maximum(var - (L ** 2).sum(1), 2e-2 * var)
     complete = bool(mask.min() == 1) if mask.size else True
     eye = np.eye(k)
+    iu, ju = packing(k)
     for _ in range(max_iter):
         num = np.zeros((G, k))
         den = np.zeros((G, k * (k + 1) // 2))
@@ -213,7 +214,8 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
                 mb = mask[rows]
                 C = np.linalg.inv(unpack((mb * inv_psi) @ outer, k) + eye)
                 f = np.einsum("nij,nj->ni", C, b.astype(np.float64))
-                den += mb.T @ pack(C + f[:, :, None] * f[:, None, :]).astype(np.float32)
+                # E[f fᵀ] = C + f fᵀ, formed packed: the same sums as on the full squares, half of them
+                den += mb.T @ (pack(C) + f[:, iu] * f[:, ju]).astype(np.float32)
             num += xb.T @ f.astype(np.float32)
         if complete:
             den += pack((n * C + ff)[None])
