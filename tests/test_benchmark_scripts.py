@@ -156,8 +156,21 @@ def test_comparison_table_prints_the_committed_record(capsys):
     assert lines[-1].endswith("> budget (projected 1504 s) |")  # stopped methods last, with their projection
 
 
+def test_epoch_call(tmp_path):
+    from benchmarks import epoch_call
+
+    out = tmp_path / "epoch.json"
+    assert epoch_call.main(["--preset", "smoke", "--epochs", "2", "--repeats", "1", "--genes", "panel",
+                            "--scenarios", "inplace", "--out", str(out)]) == 0
+    result = written(out)
+    assert {"command", "preset", "epochs", "machine", "wall_seconds", "results"} <= set(result)
+    assert [r["model"] for r in result["results"]] == ["pmi", "gain", "gain-mse"]
+    assert all(r["same_losses"] for r in result["results"])  # the same steps, called from elsewhere
+    assert {"epoch_seconds_per_step_call", "epoch_seconds_per_epoch_call", "ratio"} <= set(result["results"][0])
+
+
 @pytest.mark.parametrize("script", ["schedule", "panel_models", "fa_iterations", "gct_loading", "train_step",
-                                    "book_build", "precision"])
+                                    "book_build", "precision", "epoch_call"])
 def test_out_is_checked_before_any_work(script, tmp_path):
     import importlib
 

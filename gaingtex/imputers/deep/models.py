@@ -120,8 +120,9 @@ class PMI(_Base):
         mask = ops.cast(inputs["mask"], "float32")
         return self._predict(x, mask, inputs, training)
 
-    def compile(self, optimizer, jit_compile=False, run_eagerly=False):
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
+    def compile(self, optimizer, jit_compile=False, run_eagerly=False, steps_per_execution=1):
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly,
+                        steps_per_execution=steps_per_execution)
         self._hold_optimizers([(optimizer, self.generator_weights())])
 
     def _train(self, data):
@@ -202,11 +203,12 @@ class GAIN(_Base):
         mask = ops.cast(inputs["mask"], "float32")
         return self._predict(x, mask, inputs, training)
 
-    def compile(self, g_optimizer, d_optimizer=None, jit_compile=False, run_eagerly=False):
+    def compile(self, g_optimizer, d_optimizer=None, jit_compile=False, run_eagerly=False, steps_per_execution=1):
         """Two optimisers: the generator's and (GAIN-GTEx only) the discriminator's."""
         if self.adversarial and d_optimizer is None:
             raise ValueError("GAIN-GTEx needs a discriminator optimiser (d_optimizer)")
-        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly)
+        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly,
+                        steps_per_execution=steps_per_execution)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self._hold_optimizers([(g_optimizer, self.generator_weights())]

@@ -131,7 +131,8 @@ class TrainingRun:
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
             return build_model(self.model, self.scenario, config, self.n_genes, self.encoder.vocab_sizes, self.seed,
-                               adversarial, self.jit_compile, self.run_eagerly)
+                               adversarial, self.jit_compile, self.run_eagerly,
+                               whole_epochs=self.strategy.num_replicas_in_sync == 1)
 
     def resume(self, config: ModelConfig, state: dict, adversarial: bool | None = None) -> keras.Model:
         """A model of ``config`` put where a :func:`~.checkpoint.snapshot` left it."""
@@ -189,21 +190,26 @@ class TrainingRun:
 
 
 def build_model(model: str, scenario: str, config: ModelConfig, n_genes: int, vocab_sizes, seed: int,
-                adversarial: bool | None = None, jit_compile: bool = False, run_eagerly: bool = False) -> keras.Model:
-    """The compiled Keras model of ``config``: PMI, GAIN-GTEx (``adversarial``, default for ``gain``) or GAIN-MSE."""
+                adversarial: bool | None = None, jit_compile: bool = False, run_eagerly: bool = False,
+                whole_epochs: bool = False) -> keras.Model:
+    """The compiled Keras model of ``config``: PMI, GAIN-GTEx (``adversarial``, default for ``gain``) or GAIN-MSE.
+    ``whole_epochs``: on one device, the compiled step loop runs an epoch's steps in one call (the same steps,
+    without returning to Python between them, which was a measurable share of a step on the 59-gene panel:
+    benchmarks/README.md, "One epoch in one call"); Keras cannot loop over a distributed iterator so."""
     adversarial = model == "gain" if adversarial is None else adversarial
     common = dict(n_genes=n_genes, vocab_sizes=vocab_sizes, n_numeric=1, hidden_layers=config.hidden_layers,
                   hidden_units=config.hidden_units, dropout=config.dropout, batchnorm=config.batchnorm, seed=seed,
                   precision=config.precision)
+    steps = dict(jit_compile=jit_compile, run_eagerly=run_eagerly,
+                 steps_per_execution=config.steps_per_epoch if whole_epochs else 1)
     if model == "pmi":
         net = PMI(alpha=config.alpha, beta=config.beta, **common)
-        net.compile(optimizer(config), jit_compile=jit_compile, run_eagerly=run_eagerly)
+        net.compile(optimizer(config), **steps)
         return net
     net = GAIN(adversarial=adversarial, hint_rate=config.hint_rate, lambda_mse=config.lambda_mse,
                draw_masks=scenario == "inductive", keep_low=config.train_keep_low, keep_high=config.train_keep_high,
                reconstruct=config.reconstruct, **common)
-    net.compile(optimizer(config), optimizer(config) if adversarial else None, jit_compile=jit_compile,
-                run_eagerly=run_eagerly)
+    net.compile(optimizer(config), optimizer(config) if adversarial else None, **steps)
     return net
 
 
