@@ -96,8 +96,8 @@ def packing(k: int) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=16)
 def _flat_packing(k: int) -> tuple[np.ndarray, np.ndarray]:
     """For a k × k matrix flattened: where each packed number sits (upper triangle), and which packed number
-    each of its k² places holds. One gather along one axis: six times faster than indexing two axes with
-    ``packing``'s pairs (k = 48, 2,000 rows), the same numbers."""
+    each of its k² places holds: one gather along one axis, far cheaper than indexing two axes with ``packing``'s
+    pairs (benchmarks/README.md, "The linear methods at the paper's size"), the same numbers."""
     i, j = packing(k)
     place = np.empty((k, k), dtype=np.intp)
     place[i, j] = place[j, i] = np.arange(len(i))
