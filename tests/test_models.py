@@ -207,3 +207,15 @@ def test_the_compiled_optimiser_update_is_the_graphs(inductive):
     for path, a in weights[0].items():
         inert = "_dense_" in path and path.endswith("/bias")
         np.testing.assert_allclose(a, weights[1][path], rtol=1e-4, atol=1e-4 if inert else 1e-6, err_msg=path)
+
+
+def test_one_device_trains_an_epoch_in_one_call(pmi):
+    """On one device the compiled step loop runs a whole epoch's steps per call (the losses are those of one step
+    a call: benchmarks/epoch_call.py checks it); built alone, or for several replicas, one step a call."""
+    from gaingtex.imputers.deep.training import build_model
+
+    config = quick("pmi", "inductive")
+    assert build_model("pmi", "inductive", config, 30, [49, 2, 5], seed=0).steps_per_execution == 1
+    whole = build_model("gain", "inductive", config, 30, [49, 2, 5], seed=0, whole_epochs=True)
+    assert whole.steps_per_execution == config.steps_per_epoch
+    assert pmi.model_.steps_per_execution == pmi.config.steps_per_epoch
