@@ -194,3 +194,46 @@ def test_calibration_entries_are_not_the_methods_own_validation_entries():
     targets = 1.0 - seen[0]
     overlap = (targets * own_targets).sum() / own_targets.sum()
     assert 0.4 <= overlap <= 0.6  # independent halves, not the same half
+
+
+@pytest.mark.parametrize("shown, transforms, scored", [(0.5001, 1, 0.5), (0.4999, 1, 0.5), (0.7, 2, 0.6),
+                                                       (0.9, 5, 0.5)])
+def test_a_calibration_scores_about_half_the_entries_with_as_few_transforms_as_that_takes(shown, transforms, scored):
+    """At a missing rate of 0.5 the share shown falls either side of 0.5: both take one transform and score half
+    of the entries (a second fold above 0.5 once scored all of them at twice the cost)."""
+    valid, mu = _synthetic(300, seed=1)
+    calls = []
+
+    class Counted(KnownGaussian):
+        def transform(self, x, mask, obs):
+            calls.append(1)
+            return super().transform(x, mask, obs)
+
+    cal = calibrate(Counted(mu).fit(valid), valid, seed=0, scaled=False, shown=shown)
+    assert len(calls) == transforms
+    assert len(cal.scores) / valid.x.size == pytest.approx(scored, abs=0.03)
+
+
+def test_measures_by_blocks_of_rows_are_the_measures_of_the_whole(monkeypatch):
+    from gaingtex.evaluation import calibration as measured
+
+    valid, mu = _synthetic(300, seed=1)
+    test, _ = _synthetic(500, seed=2)
+    mask = missing_mask(*test.x.shape, 0.5, np.random.default_rng(3))
+    model = KnownGaussian(mu).fit(valid)
+    for scaled in (True, False):
+        pred = predictive(model, calibrate(model, valid, seed=0, scaled=scaled), test.x, mask, test.obs)
+        whole = measured.measures(pred, test.x, mask == 0, test.obs, with_pit=True, by_tissue=True)
+        monkeypatch.setattr(measured, "BLOCK_ENTRIES", 7 * test.x.shape[1])  # 7 rows a block, the last shorter
+        blocks = measured.measures(pred, test.x, mask == 0, test.obs, with_pit=True, by_tissue=True)
+        monkeypatch.undo()
+        assert {k: v for k, v in whole.items() if k not in ("pit", "tissues")} == \
+            {k: v for k, v in blocks.items() if k not in ("pit", "tissues")}
+        assert np.array_equal(whole["pit"], blocks["pit"])
+        pd.testing.assert_frame_equal(whole["tissues"], blocks["tissues"], rtol=1e-12)
+        lo, hi = pred.interval(0.9)  # the per-tissue table against the definition
+        lung = (test.obs["tissue"] == "Lung").to_numpy()[:, None] & (mask == 0)
+        row = whole["tissues"].set_index("tissue").loc["Lung"]
+        assert row["entries"] == lung.sum()
+        assert row["coverage"] == ((test.x >= lo) & (test.x <= hi))[lung].mean()
+        assert row["width"] == pytest.approx(float((hi - lo)[lung].mean()), rel=1e-6)

@@ -33,32 +33,55 @@ WORST_SHARE = 0.1  # the decile of genes
 MIN_GENE_ENTRIES = 10  # fewer scored entries: a gene's coverage is too coarse to rank
 
 
+# Entries measured at once: a block of rows whose float64 temporaries stay near 100 MB, where the whole matrix's
+# took 13 GB at 8,624 samples × 12,557 genes. The measures are the same as in one piece, bit for bit.
+BLOCK_ENTRIES = 1 << 22
+
+
 def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataFrame, level: float = LEVEL,
-             with_pit: bool = False) -> dict:
+             with_pit: bool = False, by_tissue: bool = False) -> dict:
     """Coverage (overall, worst gene decile, worst tissue), mean width and CRPS of ``pred`` at ``entries`` (a
-    boolean matrix of the hidden entries whose truth ``y`` is known)."""
+    boolean matrix of the hidden entries whose truth ``y`` is known). ``with_pit``: also the PIT values
+    (``"pit"``); ``by_tissue``: also every scored tissue's coverage, mean width and entries (``"tissues"``)."""
     entries = np.asarray(entries, dtype=bool)
     tag = f"{round(level * 100):d}"
-    lo, hi = pred.interval(level)
-    inside = (y >= lo) & (y <= hi)
-    width = (hi - lo)[entries]
+    names, tissue = np.unique(obs["tissue"].astype(str).to_numpy(), return_inverse=True)
+    covered_gene = np.zeros(entries.shape[1], dtype=np.int64)
+    covered, scored, width_sum = (np.zeros(len(names), dtype=dtype) for dtype in (np.int64, np.int64, np.float64))
+    widths, crps, pit = [], [], []
+    step = max(1, BLOCK_ENTRIES // max(entries.shape[1], 1))
+    for start in range(0, len(entries), step):
+        rows = slice(start, start + step)
+        part, e, truth, t = pred.rows(start, start + step), entries[rows], y[rows], tissue[rows]
+        lo, hi = part.interval(level)
+        inside = (truth >= lo) & (truth <= hi) & e
+        covered_gene += inside.sum(axis=0)
+        per_row = e.sum(axis=1)
+        covered += np.bincount(t, weights=inside.sum(axis=1), minlength=len(names)).astype(np.int64)
+        scored += np.bincount(t, weights=per_row, minlength=len(names)).astype(np.int64)
+        width = (hi - lo)[e]
+        width_sum += np.bincount(np.repeat(t, per_row), weights=width, minlength=len(names))
+        c, p = part.crps_pit(truth, e)
+        widths.append(width), crps.append(c), pit.append(p if with_pit else p[:0])
     n_gene = entries.sum(axis=0)
-    per_gene = np.where(n_gene >= MIN_GENE_ENTRIES, (inside & entries).sum(axis=0) / np.maximum(n_gene, 1), np.nan)
+    per_gene = np.where(n_gene >= MIN_GENE_ENTRIES, covered_gene / np.maximum(n_gene, 1), np.nan)
     ranked = np.sort(per_gene[~np.isnan(per_gene)])
     worst = ranked[: max(1, int(round(WORST_SHARE * len(ranked))))] if len(ranked) else ranked
-    tissue = obs["tissue"].astype(str).to_numpy()
-    by_tissue = []
-    for t in np.unique(tissue):
-        rows = tissue == t
-        if obs.index[rows].nunique() >= metrics.MIN_SAMPLES and entries[rows].any():
-            by_tissue.append(inside[rows][entries[rows]].mean())
-    crps, pit = pred.crps_pit(y, entries)
-    out = {f"coverage_{tag}": float(inside[entries].mean()), f"width_{tag}": float(width.mean()),
-           "crps": float(np.mean(crps)),
+    samples = pd.Series(obs.index).groupby(tissue).nunique().reindex(range(len(names)), fill_value=0).to_numpy()
+    ranked_tissues = (scored > 0) & (samples >= metrics.MIN_SAMPLES)
+    n = int(scored.sum())
+    out = {f"coverage_{tag}": covered.sum() / n if n else np.nan,
+           f"width_{tag}": float(np.concatenate(widths).mean()), "crps": float(np.mean(np.concatenate(crps))),
            f"coverage_{tag}_worst_gene": float(worst.mean()) if len(worst) else np.nan,
-           f"coverage_{tag}_worst_tissue": float(min(by_tissue)) if by_tissue else np.nan}
+           f"coverage_{tag}_worst_tissue": float(min(covered[ranked_tissues] / scored[ranked_tissues]))
+           if ranked_tissues.any() else np.nan}
+    out[f"coverage_{tag}"] = float(out[f"coverage_{tag}"])
     if with_pit:
-        out["pit"] = pit
+        out["pit"] = np.concatenate(pit)
+    if by_tissue:
+        kept = scored > 0
+        out["tissues"] = pd.DataFrame({"tissue": names[kept], "coverage": covered[kept] / scored[kept],
+                                       "width": width_sum[kept] / scored[kept], "entries": scored[kept]})
     return out
 
 

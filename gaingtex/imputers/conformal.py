@@ -67,11 +67,15 @@ TISSUE_PRIOR = 100
 HOLDOUT = 0.1
 HOLDOUT_SCORES = 200
 NEED_EPS = 1e-9  # (n + 1) L is computed in floating point: 10 × 0.9 must give 9, not 9.000000000000002
-SIGMA_FLOOR = 1e-6
+SIGMA_FLOOR = 1e-6  # a spread of 0 (an entry the model thinks it knows exactly) must not divide by zero
 # The least share of a validation row's observed entries hidden at once, and the most folds (transforms) a
 # calibration makes: at 10 %, a row shows 90 % of what it has, and five folds score half of its entries.
 MIN_HIDE = 0.1
-MAX_FOLDS = 5  # a spread of 0 (an entry the model thinks it knows exactly) must not divide by zero
+MAX_FOLDS = 5
+# Folds are added until about half the entries are scored, short by at most this share of a fold: at a missing
+# rate of 0.5 the share shown is 0.5001 as often as 0.4999, and a second fold there would score every entry and
+# double the calibration's cost (two transforms of the validation rows) for no better calibration.
+FOLD_SLACK = 0.05
 
 
 def conformal_rank(n: int | np.ndarray, level: float) -> np.ndarray:
@@ -315,9 +319,9 @@ def calibrate(imputer, valid, valid_mask: np.ndarray | None = None, seed: int = 
     ``shown``: the share of entries the imputer will be shown where it is used (e.g. 0.5 at a missing rate of
     0.5). A method's errors shrink as it is shown more, and an overconfident spread shrinks faster, so the
     entries a calibration hides are chosen to leave about that share shown: a fraction ``h`` of each row's
-    observed entries, ``h = 1 − shown / observed`` within [:data:`MIN_HIDE`, 0.5], hidden in ``⌈0.5 / h⌉``
-    disjoint folds (at most :data:`MAX_FOLDS`, one transform each) so that about half of the observed entries are
-    scored whatever ``h``. Without ``shown``, half is hidden at once, as :func:`~.base.validation_task` does."""
+    observed entries, ``h = 1 − shown / observed`` within [:data:`MIN_HIDE`, 0.5], hidden in ``⌈0.5 / h − ε⌉``
+    disjoint folds (``ε`` = :data:`FOLD_SLACK`, at most :data:`MAX_FOLDS`, one transform each) so that about half
+    of the observed entries are scored whatever ``h``. Without ``shown``, half is hidden at once, as :func:`~.base.validation_task` does."""
     if valid is None or len(valid) == 0:
         raise ValueError("conformal calibration needs held-out validation samples, and there are none")
     scaled = own_spread(imputer) if scaled is None else bool(scaled)
@@ -330,7 +334,7 @@ def calibrate(imputer, valid, valid_mask: np.ndarray | None = None, seed: int = 
         x, mask, obs = x[rows], mask[rows], obs.iloc[rows]
     seen = float(mask.mean())
     hide = 0.5 if shown is None or seen == 0 else float(np.clip(1.0 - float(shown) / seen, MIN_HIDE, 0.5))
-    folds = min(int(np.ceil(0.5 / hide - NEED_EPS)), MAX_FOLDS)
+    folds = min(max(int(np.ceil(0.5 / hide - FOLD_SLACK)), 1), MAX_FOLDS)
     fold = np.floor(rng.random(x.shape) / hide).astype(np.int64)  # fold f with probability h each, f < 1 / h
     scores, genes, rows_of = [], [], []
     for f in range(folds):

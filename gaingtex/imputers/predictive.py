@@ -36,6 +36,16 @@ class Predictive:
     def gaussian(self) -> bool:
         return self.sigma is not None
 
+    def rows(self, start: int, stop: int) -> "Predictive":
+        """The same distribution on the rows ``start:stop`` only (views, nothing copied): the measures of a
+        paper-sized matrix are taken a block of rows at a time, whose float64 temporaries would otherwise be
+        several times the matrix."""
+        part = slice(start, stop)
+        sigma = self.sigma if self.sigma is None or np.ndim(self.sigma) == 0 else self.sigma[part]
+        return Predictive(self.center[part], sigma, self.observed[part],
+                          None if self.group is None else self.group[part], self.calibration,
+                          None if self.scale is None else self.scale[part])
+
     def _sigma(self) -> np.ndarray | float:
         """Every entry's scale, ``σ × c_t`` (a scalar 1 for an uncalibrated method without a spread)."""
         sigma = 1.0 if self.sigma is None else np.maximum(self.sigma, SIGMA_FLOOR)

@@ -37,28 +37,22 @@ def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = 10) -> d
     """
     tag = f"{round(level * 100):d}"
     x, obs = data.eval.x, data.eval.obs
-    tissue = obs["tissue"].astype(str).to_numpy()
     rows, per_tissue, pits = [], [], []
     for label, imputer in imputers.items():
         x_hat, mask, _ = impute_masked(imputer, x, data.eval_mask, obs)
         pred = predictive_of(imputer, data, x_hat, mask)
         entries = (mask == 0) & ~np.isnan(x)
-        m = measures(pred, x, entries, obs, level, with_pit=True)
+        m = measures(pred, x, entries, obs, level, with_pit=True, by_tissue=True)
         r2 = summarise(scores_of(x, x_hat, mask, obs, by=data.scope))["r2"]
         rows.append({"method": label, "name": getattr(imputer, "name", label), "r2": r2,
-                     **{k: v for k, v in m.items() if k != "pit"}})
+                     **{k: v for k, v in m.items() if k not in ("pit", "tissues")}})
         pits.extend({"method": label, "bin": (b + 0.5) / bins, "share": s}
                     for b, s in enumerate(pit_histogram(m["pit"], bins)))
-        lo, hi = pred.interval(level)
-        inside = (x >= lo) & (x <= hi)
-        for t in np.unique(tissue):
-            e = entries & (tissue == t)[:, None]
-            if e.any():
-                per_tissue.append({"method": label, "tissue": t, "coverage": float(inside[e].mean()),
-                                   "width": float((hi - lo)[e].mean()), "entries": int(e.sum())})
+        per_tissue.append(m["tissues"].assign(method=label))
     table = pd.DataFrame(rows)
     oracle = table[table["name"] == "oracle"]
     if len(oracle):
         for k in (f"width_{tag}", "crps"):
             table[f"{k}_vs_oracle"] = table[k] / float(oracle[k].iloc[0])
-    return {"table": table, "tissues": pd.DataFrame(per_tissue), "pit": pd.DataFrame(pits)}
+    tissues = pd.concat(per_tissue, ignore_index=True)[["method", "tissue", "coverage", "width", "entries"]]
+    return {"table": table, "tissues": tissues, "pit": pd.DataFrame(pits)}
