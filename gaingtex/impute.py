@@ -27,7 +27,8 @@ from . import __version__
 from .data import Split, Standardizer, reference, validate
 from .data.masks import stream
 from .imputers import registry
-from .imputers.conformal import calibrate, calibrate_holdout, check_level, holdout, own_spread
+from .imputers.conformal import calibrate, calibrate_holdout, holdout, own_spread
+from .imputers.mondrian import check_level
 from .imputers.predictive import predictive
 from .imputers.registry import label
 

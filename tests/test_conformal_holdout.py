@@ -10,7 +10,8 @@ import pytest
 from gaingtex.data import Split
 from gaingtex.data.masks import missing_mask
 from gaingtex.imputers.base import Imputer, check_inputs, keep_observed
-from gaingtex.imputers.conformal import Calibration, calibrate, calibrate_holdout, holdout
+from gaingtex.imputers.conformal import calibrate, calibrate_holdout, holdout
+from gaingtex.imputers.mondrian import Calibration
 from gaingtex.imputers.predictive import predictive
 
 TISSUES = ["Brain_Cortex", "Brain_Cerebellum", "Brain_Hippocampus"]  # one group: Mondrian cells pool them

@@ -9,8 +9,8 @@ import pytest
 from gaingtex.data import Split
 from gaingtex.data.masks import missing_mask
 from gaingtex.imputers.base import Imputer, check_inputs, keep_observed
-from gaingtex.imputers.conformal import (Calibration, calibrate, calibrate_holdout, check_level, conformal_quantile,
-                                         holdout, tissue_groups)
+from gaingtex.imputers.conformal import calibrate, calibrate_holdout, holdout
+from gaingtex.imputers.mondrian import Calibration, check_level, conformal_quantile, tissue_groups
 from gaingtex.imputers.predictive import predictive
 
 TISSUES = ["Brain_Cortex", "Brain_Cerebellum", "Lung", "Whole_Blood"]

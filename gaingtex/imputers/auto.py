@@ -85,7 +85,7 @@ def pooled_scope(obs, min_samples: int = 10) -> bool:
 
 
 def groups_of(obs) -> np.ndarray:
-    from .conformal import tissue_groups  # the Mondrian groups of the intervals: GTEx's organ systems
+    from .mondrian import tissue_groups  # the Mondrian groups of the intervals: GTEx's organ systems
 
     return tissue_groups(obs)
 

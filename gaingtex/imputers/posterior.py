@@ -104,36 +104,40 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
     """``E[x | x_o]`` for ``x ~ N(μ, Σ)`` with a full covariance: per row, a Cholesky solve on its observed block.
 
     With ``with_covariance`` also returns the sum over rows of the conditional covariances
-    ``Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`` (zero outside each row's missing block), which an EM step needs.
-    Rows are solved one at a time on one BLAS thread: OpenBLAS threads spinning between small solves made this
-    fifteen times slower on two cores.
+    ``Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`` (zero outside each row's missing block), which an EM step needs; those rows are
+    solved one at a time, the others shared among the cores (:func:`_shared_rows`). Each row is solved on one BLAS
+    thread: OpenBLAS threads spinning between small solves made this fifteen times slower on two cores.
     """
-    with threadpool_limits(1, user_api="blas"):
-        return _dense_mean(mu, cov, x, mask, clock, with_covariance)
-
-
-def _dense_mean(mu, cov, x, mask, clock, with_covariance):
     n, G = x.shape
     out = np.empty((n, G), dtype=np.float64)
     total = np.zeros((G, G)) if with_covariance else None
-    for i in range(n):
-        if clock is not None and i % 64 == 0:
-            clock.check(i, n, "samples", uniform=True)
-        o = mask[i] > 0
-        m = ~o
-        out[i] = np.where(o, x[i], mu)
-        if not m.any():
-            continue
-        if not o.any():
+
+    def walk(rows):
+        for i in rows:
+            o = mask[i] > 0
+            m = ~o
+            out[i] = np.where(o, x[i], mu)
+            if not m.any():
+                continue
+            if not o.any():
+                if with_covariance:
+                    total[...] += cov
+                continue
+            factor = cho_factor(cov[np.ix_(o, o)])
+            out[i, m] = mu[m] + cov[np.ix_(m, o)] @ cho_solve(factor, x[i, o] - mu[o])
             if with_covariance:
-                total += cov
-            continue
-        factor = cho_factor(cov[np.ix_(o, o)])
-        out[i, m] = mu[m] + cov[np.ix_(m, o)] @ cho_solve(factor, x[i, o] - mu[o])
-        if with_covariance:
-            cross = cov[np.ix_(o, m)]
-            total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ cho_solve(factor, cross)
-    return (out, total) if with_covariance else out
+                cross = cov[np.ix_(o, m)]
+                total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ cho_solve(factor, cross)
+
+    if with_covariance:  # one running sum, in row order
+        with threadpool_limits(1, user_api="blas"):
+            for start in range(0, n, 64):
+                if clock is not None:
+                    clock.check(start, n, "samples", uniform=True)
+                walk(range(start, min(start + 64, n)))
+        return out, total
+    _shared_rows(n, walk, clock)
+    return out
 
 
 # The family's own predictive distribution: given a sample's observed genes ``o``, its missing genes ``m`` are
@@ -150,7 +154,6 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
     own row."""
     k = L.shape[1]
     scaled = L / np.sqrt(psi)[:, None]
-    cores = max(1, min(len(os.sched_getaffinity(0)), len(mask)))
 
     def walk(rows):
         for i in rows:
@@ -166,12 +169,19 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
                                             "definite")
             work(i, o, m, root)
 
+    _shared_rows(len(mask), walk, clock)
+
+
+def _shared_rows(n: int, walk, clock=None) -> None:
+    """``walk(rows)`` over all ``n`` rows, each block of rows shared among one thread per core, each with BLAS on
+    one thread; ``clock`` is checked between blocks. ``walk`` must write only to its own rows."""
+    cores = max(1, min(len(os.sched_getaffinity(0)), n))
     block = 64 * cores
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
-        for start in range(0, len(mask), block):
+        for start in range(0, n, block):
             if clock is not None:
-                clock.check(start, len(mask), "samples", uniform=True)
-            list(pool.map(walk, np.array_split(np.arange(start, min(start + block, len(mask))), cores)))
+                clock.check(start, n, "samples", uniform=True)
+            list(pool.map(walk, np.array_split(np.arange(start, min(start + block, n)), cores)))
 
 
 def _row(mu: np.ndarray, i: int) -> np.ndarray:
@@ -244,10 +254,10 @@ def precision_of(cov: np.ndarray) -> np.ndarray:
     return (inverse + inverse.T) / 2
 
 
-def _dense_rows(precision: np.ndarray, mask: np.ndarray):
-    """Each row with a missing entry, as ``(i, observed, missing, lower Cholesky factor of (Σ⁻¹)_mm)``; the
-    factor is ``None`` where the row shows nothing (its conditional law is the marginal)."""
-    for i in range(len(mask)):
+def _dense_rows(precision: np.ndarray, mask: np.ndarray, rows=None):
+    """Each row (of ``rows``, default all) with a missing entry, as ``(i, observed, missing, lower Cholesky factor
+    of (Σ⁻¹)_mm)``; the factor is ``None`` where the row shows nothing (its conditional law is the marginal)."""
+    for i in range(len(mask)) if rows is None else rows:
         o = mask[i] > 0
         m = ~o
         if not m.any():
@@ -267,8 +277,9 @@ def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarra
     ``R⁻¹``."""
     out = np.zeros(x.shape, dtype=np.float64)
     precision = precision_of(cov)
-    with threadpool_limits(1, user_api="blas"):
-        for i, _, m, root in _dense_rows(precision, mask):
+
+    def walk(rows):
+        for i, _, m, root in _dense_rows(precision, mask, rows):
             if root is None:
                 variance = np.diag(cov)[m]
             else:
@@ -277,6 +288,8 @@ def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarra
                     raise np.linalg.LinAlgError(f"the conditional precision of sample {i} is singular")
                 variance = (inverse ** 2).sum(0)
             out[i, m] = np.sqrt(np.maximum(variance, 0.0))
+
+    _shared_rows(len(mask), walk)
     return out
 
 

@@ -2,7 +2,7 @@
 
 A method with its own spread (the linear-Gaussian family) gives its Gaussian, recalibrated by the conformal
 calibration's factors; every other method gives its imputation ± its calibration's scores
-(:class:`~.conformal.Calibration`). Each entry's scale is ``σ × c_t``: ``σ`` the method's own spread (1 without
+(:class:`~.mondrian.Calibration`). Each entry's scale is ``σ × c_t``: ``σ`` the method's own spread (1 without
 one) and ``c_t`` its tissue's scale in the calibration (1 without a calibration).
 """
 
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .conformal import SIGMA_FLOOR, Calibration, check_level, own_spread
+from .conformal import SIGMA_FLOOR, own_spread
+from .mondrian import Calibration, check_level
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Predictive:
 
     ``center`` is its imputation (observed entries exact), ``sigma`` its own spread or ``None`` (1),
     ``observed`` the mask, ``group`` each row's group index and ``scale`` its tissue's scale
-    (:meth:`~.conformal.Calibration.row_scale`), ``calibration`` the method's (``None``: the model's own Gaussian
+    (:meth:`~.mondrian.Calibration.row_scale`), ``calibration`` the method's (``None``: the model's own Gaussian
     as it is, for the oracle's exact posterior)."""
 
     center: np.ndarray

@@ -22,7 +22,8 @@ from ...data import CovariateEncoder, Split
 from ...fingerprint import arrays_digest, text_digest
 from ...provenance import Origin, Provenance, library_versions
 from ..base import Imputer, check_inputs, keep_observed
-from ..conformal import Calibration, calibrate
+from ..conformal import calibrate
+from ..mondrian import Calibration
 from ..registry import label, names
 from ._keras import keras
 from .backend import default_jit
