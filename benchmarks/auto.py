@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or Path(f"benchmarks/results/auto-{args.cohort}.json")
     check_out(out)
 
-    from gaingtex.config import comparison_config
+    from gaingtex.evaluation.presets import comparison_config
     from gaingtex.data.embedded import factor_model, make_cohort
     from gaingtex.evaluation.comparison import compare
 

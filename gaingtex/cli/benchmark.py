@@ -91,7 +91,7 @@ def _scaling(args, methods, rate) -> dict:
 
 
 def _comparison(args, methods, rate, partial: Path) -> dict:
-    from ..config import comparison_config
+    from ..evaluation.presets import comparison_config
     from ..data import read_h5ad
     from ..evaluation.benchmark import run_benchmark
 

@@ -21,8 +21,8 @@ def add_parser(sub) -> None:
                    "(e.g. TCGA from `gaingtex xena`), for notebook 05")
     p.add_argument("--budget", type=float, metavar="SECONDS",
                    help="seconds each method of the comparison (notebook 08) may take to fit or impute before it is "
-                   "reported as '> budget' (default: the preset's, gaingtex.config.COMPARISON_PRESETS); a large "
-                   "cohort under a small preset needs more than the preset gives")
+                   "reported as '> budget' (default: the preset's, gaingtex.evaluation.presets.COMPARISON_PRESETS); "
+                   "a large cohort under a small preset needs more than the preset gives")
     p.add_argument("--root", type=Path, default=Path("."), help="repository root (default: the current folder)")
     p.add_argument("--build-dir", type=Path, default=Path("_build"), help="output folder; the book goes to <it>/html")
     p.add_argument("--only", nargs="+", metavar="NN", help="re-execute only these notebooks (e.g. 04 07), reusing "
