@@ -1,10 +1,13 @@
 """A comparison's fitted methods keep the imputations they made for their own rows, so that ``auto`` does not make
 them again; the rows are exactly those made without keeping anything."""
 
+import gc
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from gaingtex.evaluation import comparison
+from gaingtex.evaluation import comparison, remembered
 from gaingtex.evaluation.remembered import Remembered, fingerprint
 
 
@@ -55,6 +58,23 @@ def test_an_imputation_is_made_once_per_input_until_keeping_stops():
     assert kept.for_calibration(None) is kept
 
 
+def test_a_large_imputation_is_kept_in_a_file_removed_with_the_wrapper(monkeypatch):
+    monkeypatch.setattr(remembered, "IN_MEMORY_BYTES", 0)
+    inner = Counting()
+    kept = Remembered(inner)
+    x, mask, obs = _inputs()
+    first = kept.transform(x, mask, obs)
+    folder = Path(kept._folder.name)
+    assert [p.suffix for p in folder.iterdir()] == [".npy"]
+    again = kept.transform(x, mask, obs)
+    again[:] = 99.0  # each call its own copy
+    np.testing.assert_array_equal(kept.transform(x, mask, obs), first)
+    assert inner.calls == 1
+    del kept
+    gc.collect()
+    assert not folder.exists()
+
+
 def test_inputs_that_differ_anywhere_have_other_fingerprints():
     x, mask, obs = _inputs()
     base = fingerprint(x, mask, obs)
@@ -90,8 +110,10 @@ def test_auto_reuses_the_kept_imputations_and_its_row_is_unchanged(smoke, monkey
         return real(self, x, mask, obs)
 
     monkeypatch.setattr(Remembered, "transform", counted)
+    monkeypatch.setattr(remembered, "IN_MEMORY_BYTES", 0)  # every kept imputation in a file, as at the paper's size
     kept = comparison.compare(smoke, methods, **args)
     assert any(hit for _, hit in calls)  # auto's test matrix and calibration: imputations already made
+    assert "knn" not in {name for name, _ in calls}  # not one of auto's members: nothing of it kept
 
     class Forgetful(Remembered):
         def __init__(self, imputer):

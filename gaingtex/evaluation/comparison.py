@@ -158,7 +158,6 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
     """
     # a blend of methods (``auto``) runs after the methods it blends, and reuses them
     methods = sorted(names() if methods is None else methods, key=_reuses)
-    reusing = any(_reuses(m) for m in methods)  # else fitted methods are not kept (a per-tissue Gaussian is GBs)
     deep = train_deep(preset, progress) if deep is None else deep
     sets = gene_sets(adata, genes)
     plan = [(seed, scenario, g) for seed in seeds for scenario in scenarios for g in sets]
@@ -198,9 +197,10 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
                     params["member_params"] = {m: dict(chosen[(m, scenario, g)]) for m in fitted
                                                if chosen.get((m, scenario, g))}
             # auto blends the methods fitted here inductive, and asks them again for the imputations they made
+            taken = _taken(name, scenario, methods)
             row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g, params or None,
-                                      calibrated, remember=reusing and scenario == "inductive" and not _reuses(name))
-            if imputer is not None and row["status"] == "ok" and reusing:
+                                      calibrated, remember=taken and scenario == "inductive")
+            if imputer is not None and row["status"] == "ok" and taken:
                 fitted[name] = (imputer, row["fit_seconds"])
             if row["status"] == "> budget":
                 over[key] = seed
@@ -222,6 +222,12 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
 def _reuses(name: str) -> bool:
     """Whether a method takes the run's fitted methods (``fitted=``: a blend, ``auto``)."""
     return spec(name).blend
+
+
+def _taken(name: str, scenario: str, methods: Sequence[str]) -> bool:
+    """Whether a blend among ``methods`` reuses ``name`` fitted in ``scenario`` (its ``takes``): only those fits,
+    and their imputations, are kept past their own rows."""
+    return not _reuses(name) and any(spec(b).factory.takes(name, scenario) for b in methods if _reuses(b))
 
 
 def _runnable(name: str, scenario: str, generator) -> bool:

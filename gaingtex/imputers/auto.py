@@ -124,14 +124,19 @@ class AutoImputer(Imputer):
         self.shown, self.max_rows = shown, max_rows
 
     # ------------------------------------------------------------------------------------------------ members
+    @staticmethod
+    def takes(name: str, scenario: str) -> bool:
+        """Whether ``auto`` reuses ``name`` when a comparison has fitted it (``fitted=``): a default member, or
+        inductive a deep model (in place every member is refitted without the held-out entries, and a deep model
+        would train again). A comparison keeps the others' fits no longer than their own rows."""
+        return name in default_members(scenario) or (scenario == "inductive" and name in names(scenario, trains=True))
+
     def _candidates(self) -> list[str]:
         if self.members is not None:
             return list(self.members)
-        if self.fitted:  # a comparison's run: the members it fitted (deep ones inductive), nothing more
+        if self.fitted:  # a comparison's run: the members it fitted, nothing more
             base = default_members(self.scenario)
-            # in place every member is refitted without the held-out entries: a deep model would train again
-            deep = ([n for n in self.fitted if n in names(self.scenario, trains=True)]
-                    if self.scenario == "inductive" else [])
+            deep = [n for n in self.fitted if n not in base and self.takes(n, self.scenario)]
             return [n for n in base if n in self.fitted] + deep
         return default_members(self.scenario)
 
