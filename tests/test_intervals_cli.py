@@ -10,6 +10,7 @@ import pytest
 
 from gaingtex.cli import main
 from gaingtex.imputers.deep.imputer import CALIBRATION
+from gaingtex.imputers.registry import load
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,14 @@ def test_model_intervals_and_an_old_model_without_calibration(holes, tmp_path, c
     # shown: marginal, not exact, so the bound is looser than with a method calibrated on the file itself
     assert 0.72 <= coverage(truth, hide, lower, upper) <= 0.9
     assert (lower[~hide] == truth[~hide]).all() and (result.layers["draw_2"][~hide] == truth[~hide]).all()
+    # a loaded model builds its calibration when first asked, and one saved unasked keeps it as it was
+    loaded = load(model)
+    assert loaded._calibration is None
+    again = tmp_path / "again.keras"
+    loaded.save(again)
+    with zipfile.ZipFile(model) as a, zipfile.ZipFile(again) as b:
+        assert a.read(CALIBRATION) == b.read(CALIBRATION)
+    np.testing.assert_array_equal(loaded.calibration_.quantile(0.9), load(again).calibration_.quantile(0.9))
     old = tmp_path / "old.keras"
     with zipfile.ZipFile(model) as src, zipfile.ZipFile(old, "w") as dst:
         for item in src.infolist():

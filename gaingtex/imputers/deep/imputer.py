@@ -87,7 +87,22 @@ class DeepImputer(Imputer):
         self.search_: pd.DataFrame | None = None
         self.resumed_from_ = 0
         self.holdout_donors_ = None
-        self.calibration_ = None  # the split conformal calibration made at training time (conformal.calibrate)
+        self.calibration_ = None
+
+    @property
+    def calibration_(self):
+        """The split conformal calibration made at training time (:func:`~..conformal.calibrate`). A loaded model
+        builds it from its archive when first asked: a comparison calibrates the model on its own entries, and at
+        12,557 genes each loaded model's would have held a gigabyte it never used."""
+        if self._calibration is None and self._calibration_npz is not None:
+            with np.load(io.BytesIO(self._calibration_npz)) as arrays:
+                self._calibration = Calibration.from_arrays(arrays)
+            self._calibration_npz = None
+        return self._calibration
+
+    @calibration_.setter
+    def calibration_(self, value):
+        self._calibration, self._calibration_npz = value, None
 
     # The provenance record's facts, as the contract's other imputers name theirs.
     genes_ = property(lambda self: None if self.provenance_ is None or self.provenance_.genes is None
@@ -206,7 +221,9 @@ class DeepImputer(Imputer):
             self.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr("gaingtex.json", json.dumps(meta))
-                if self.calibration_ is not None:
+                if self._calibration_npz is not None:  # loaded and never asked for: saved as it was read
+                    archive.writestr(CALIBRATION, self._calibration_npz)
+                elif self.calibration_ is not None:
                     buffer = io.BytesIO()
                     np.savez_compressed(buffer, **self.calibration_.to_arrays())
                     archive.writestr(CALIBRATION, buffer.getvalue())
@@ -252,8 +269,11 @@ class DeepImputer(Imputer):
                 self.search_ = pd.DataFrame(meta["search"])
             self.chosen_ = meta.get("chosen", {})
             if calibration is not None:  # a model saved before calibrations were: none, and no intervals
-                with np.load(io.BytesIO(calibration)) as arrays:
-                    self.calibration_ = Calibration.from_arrays(arrays)
+                with np.load(io.BytesIO(calibration)) as arrays:  # every array read (and checked) now
+                    lengths = {len(arrays[k]) for k in ("scores", "gene", "group")}
+                if len(lengths) != 1:
+                    raise ValueError("its calibration's scores, genes and groups differ in length")
+                self._calibration_npz = calibration
         recorded = meta.get("hashes", {}).get("weights")
         if recorded is not None and recorded != self.hashes()["weights"]:
             raise ValueError(f"{path}: its weights do not match the hash recorded when it was saved ({recorded}); "
