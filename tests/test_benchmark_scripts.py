@@ -170,12 +170,13 @@ def test_epoch_call(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["schedule", "panel_models", "fa_iterations", "gct_loading", "train_step",
-                                    "book_build", "precision", "epoch_call"])
+                                    "book_build", "precision", "epoch_call", "comparison_memory"])
 def test_out_is_checked_before_any_work(script, tmp_path):
     import importlib
 
     main = importlib.import_module(f"benchmarks.{script}").main
-    required = {"book_build": ["--run", "r", "--time-log", "t", "--commit", "c"]}.get(script, [])
+    required = {"book_build": ["--run", "r", "--time-log", "t", "--commit", "c"],
+                "comparison_memory": ["--run-dir", "r"]}.get(script, [])
     with pytest.raises(SystemExit, match="must end in .json"):
         main([*required, "--out", str(tmp_path / "result.csv")])
 
@@ -232,3 +233,25 @@ def test_auto(tmp_path):
     cells = written(out)["cells"]
     assert result["cells"] == cells and len(cells) == 1
     assert {"best", "best_r2", "auto_r2", "margin", "auto_fit_seconds"} <= set(cells[0])
+
+
+def test_comparison_memory(real_smoke_book, tmp_path):
+    from benchmarks import comparison_memory
+
+    run = real_smoke_book[2]
+    out = tmp_path / "memory.json"
+    assert comparison_memory.main(["--run-dir", str(run), "--preset", "smoke", "--seeds", "1", "--budget", "60",
+                                   "--out", str(out)]) == 0
+    result = written(out)
+    assert result["command"].startswith("python -m benchmarks.comparison_memory --run-dir")
+    assert result["seeds"] == [0] and result["budget"] == 60 and not out.with_suffix(".partial.json").exists()
+    rows = result["results"]
+    assert {r["method"] for r in rows} >= {"mean", "pmi", "auto"}
+    assert all(r["seconds"] >= 0 and r["peak_gib"] >= r["after_gib"] > 0 for r in rows)
+    assert result["peak_gib"] == max(r["peak_gib"] for r in rows)
+    # a record of other settings is not resumed
+    with pytest.raises(SystemExit, match="other settings"):
+        comparison_memory.main(["--run-dir", str(run), "--preset", "smoke", "--seeds", "1", "--budget", "30",
+                                "--resume", str(out), "--out", str(tmp_path / "again.json")])
+    with pytest.raises(SystemExit, match="not a book's run folder"):
+        comparison_memory.main(["--run-dir", str(tmp_path), "--out", str(tmp_path / "x.json")])
