@@ -34,7 +34,7 @@ MIN_GENE_ENTRIES = 10  # fewer scored entries: a gene's coverage is too coarse t
 
 
 # Entries measured at once: a block of rows whose float64 temporaries stay near 100 MB, where the whole matrix's
-# took 13 GB at 8,624 samples × 12,557 genes. The measures are the same as in one piece, bit for bit.
+# took 13 GiB at 8,624 samples × 12,557 genes. The measures are the same as in one piece, bit for bit.
 BLOCK_ENTRIES = 1 << 22
 
 
@@ -62,7 +62,9 @@ def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataF
         width = (hi - lo)[e]
         width_sum += np.bincount(np.repeat(t, per_row), weights=width, minlength=len(names))
         c, p = part.crps_pit(truth, e)
-        widths.append(width), crps.append(c), pit.append(p if with_pit else p[:0])
+        widths.append(width), crps.append(c)
+        if with_pit:
+            pit.append(p)
     n_gene = entries.sum(axis=0)
     per_gene = np.where(n_gene >= MIN_GENE_ENTRIES, covered_gene / np.maximum(n_gene, 1), np.nan)
     ranked = np.sort(per_gene[~np.isnan(per_gene)])
@@ -70,12 +72,11 @@ def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataF
     samples = pd.Series(obs.index).groupby(tissue).nunique().reindex(range(len(names)), fill_value=0).to_numpy()
     ranked_tissues = (scored > 0) & (samples >= metrics.MIN_SAMPLES)
     n = int(scored.sum())
-    out = {f"coverage_{tag}": covered.sum() / n if n else np.nan,
+    out = {f"coverage_{tag}": float(covered.sum() / n) if n else np.nan,
            f"width_{tag}": float(np.concatenate(widths).mean()), "crps": float(np.mean(np.concatenate(crps))),
            f"coverage_{tag}_worst_gene": float(worst.mean()) if len(worst) else np.nan,
            f"coverage_{tag}_worst_tissue": float(min(covered[ranked_tissues] / scored[ranked_tissues]))
            if ranked_tissues.any() else np.nan}
-    out[f"coverage_{tag}"] = float(out[f"coverage_{tag}"])
     if with_pit:
         out["pit"] = np.concatenate(pit)
     if by_tissue:
