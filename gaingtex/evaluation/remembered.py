@@ -20,7 +20,7 @@ import pandas as pd
 
 # An imputation larger than this is kept in a temporary file rather than in memory: at the paper's 8,624 test
 # samples × 12,557 genes each member's is 433 MB, and a dozen of them kept in memory, beside the methods still
-# to run, took the comparison past 24 GB. Read back, a kept imputation costs a fraction of a second.
+# to run, took the comparison past the 23 GiB of a 24 GB machine. Read back, one costs a fraction of a second.
 IN_MEMORY_BYTES = 64 << 20
 
 
