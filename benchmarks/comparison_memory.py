@@ -5,9 +5,10 @@ a comparison at a large cohort's size spends its memory.
         --out benchmarks/results/comparison-memory-paper.json
 
 The call is notebook 08's own (the preset's seeds and gene sets, the run's deep models at its seed, ``--budget`` as
-``gaingtex book --budget`` gives it). A thread samples the process's resident memory every 0.2 s; a row's peak is
-the highest since the row before it ended (the first row of a block includes drawing the block's masks). Each row is
-written to ``<out>.partial.json`` as it ends; ``--resume`` that file to go on after an interruption.
+``gaingtex book --budget`` gives it). A row's peak is the kernel's high-water mark of the process's resident memory
+since the row before it ended (:func:`gaingtex.evaluation.runtime.reset_peak`; the first row of a block includes
+drawing the block's masks). Each row is written to ``<out>.partial.json`` as it ends; ``--resume`` that file to go
+on after an interruption.
 """
 
 from __future__ import annotations
@@ -15,36 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
 from ._report import check_out, finish, write
-
-SAMPLE_SECONDS = 0.2
-
-
-class PeakMemory:
-    """The process's highest resident memory since the last :meth:`take`, sampled in a background thread."""
-
-    def __init__(self):
-        import psutil
-
-        self._process = psutil.Process()
-        self._peak = self._process.memory_info().rss
-        threading.Thread(target=self._watch, daemon=True).start()
-
-    def _watch(self) -> None:
-        while True:
-            self._peak = max(self._peak, self._process.memory_info().rss)
-            time.sleep(SAMPLE_SECONDS)
-
-    def take(self) -> tuple[float, float]:
-        """The peak since the last call and the memory now, in GiB; the next peak starts from now."""
-        now = self._process.memory_info().rss
-        peak, self._peak = max(self._peak, now), now
-        return peak / 2**30, now / 2**30
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,6 +40,7 @@ def main(argv=None) -> int:
     from gaingtex.data.embedded import factor_model
     from gaingtex.evaluation.comparison import compare
     from gaingtex.evaluation.presets import comparison_config
+    from gaingtex.evaluation.runtime import peak_rss_mb, reset_peak
     from gaingtex.imputers.deep.backend import use_threads
     from gaingtex.provenance import source_commit
 
@@ -84,12 +60,16 @@ def main(argv=None) -> int:
         done = earlier["results"]
     run = open_run(str(args.run_dir), args.preset, args.seed)
     cohort = run.cohort
-    memory, rows = PeakMemory(), list(done)
+    if not reset_peak():
+        raise SystemExit("error: this system does not let a process reset its peak memory (Linux's clear_refs)")
+    rows = list(done)
     partial = args.out.with_suffix(".partial.json")
     last = [time.perf_counter()]
 
     def on_row(row):
-        peak, now = memory.take()
+        peak = peak_rss_mb() / 1024
+        reset_peak()
+        now = peak_rss_mb() / 1024
         rows.append({**{k: row.get(k) for k in ("method", "scenario", "genes", "seed", "status", "r2")},
                      "seconds": time.perf_counter() - last[0], "peak_gib": peak, "after_gib": now})
         last[0] = time.perf_counter()

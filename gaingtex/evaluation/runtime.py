@@ -24,7 +24,7 @@ RUNTIME_METHODS = DEEP + STANDARD
 PAPER_MISSFOREST = {"genes": 12557, "samples": 2000, "seconds": 25655.0}
 
 
-def _peak_rss_mb() -> float | None:
+def peak_rss_mb() -> float | None:
     """This process's peak resident memory so far (Linux ``VmHWM``), in MiB; ``None`` elsewhere."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -35,7 +35,7 @@ def _peak_rss_mb() -> float | None:
     return None
 
 
-def _reset_peak() -> bool:
+def reset_peak() -> bool:
     """Reset the peak to the current resident memory (Linux ``clear_refs`` 5); False where that is refused."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -48,11 +48,11 @@ def imputation_memory(imputer, data) -> float | None:
     """Memory (MiB) that one imputation of the scenario's matrix adds to the process at its peak, TensorFlow's
     allocations included; ``None`` where the operating system cannot reset the peak."""
     hidden = np.where(data.eval_mask > 0, data.eval.x, np.nan).astype(np.float32)
-    if not _reset_peak():
+    if not reset_peak():
         return None
-    before = _peak_rss_mb()
+    before = peak_rss_mb()
     imputer.transform(hidden, data.eval_mask, data.eval.obs)
-    after = _peak_rss_mb()
+    after = peak_rss_mb()
     return None if before is None or after is None else max(after - before, 0.0)
 
 
