@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.linalg.blas import dsyrk
-from scipy.linalg.lapack import dpotrf, dpotri, dtrtri
+from scipy.linalg.lapack import dpotrf, dpotri
 from threadpoolctl import threadpool_limits
 
+from ._lapack import potrf, potrs, trtri
 from .lowrank import packed_outer, unpack
 
 # Above this rank a row's precision is built and factorised on its own, on one BLAS thread: the packed products of
@@ -123,11 +124,11 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
                 if with_covariance:
                     total[...] += cov
                 continue
-            factor = cho_factor(cov[np.ix_(o, o)])
-            out[i, m] = mu[m] + cov[np.ix_(m, o)] @ cho_solve(factor, x[i, o] - mu[o])
+            factor = _factor(cov, o, lower=False, what=f"the observed covariance of sample {i}")
+            out[i, m] = mu[m] + cov[np.ix_(m, o)] @ potrs(factor, x[i, o] - mu[o])
             if with_covariance:
                 cross = cov[np.ix_(o, m)]
-                total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ cho_solve(factor, cross)
+                total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ potrs(factor, cross)
 
     if with_covariance:  # one running sum, in row order
         with threadpool_limits(1, user_api="blas"):
@@ -265,10 +266,17 @@ def _dense_rows(precision: np.ndarray, mask: np.ndarray, rows=None):
         if not o.any():
             yield i, o, m, None
             continue
-        root, info = dpotrf(precision[np.ix_(m, m)], lower=1)  # LAPACK's: a third faster than numpy's here
-        if info != 0:
-            raise np.linalg.LinAlgError(f"the conditional precision of sample {i} is not positive definite")
-        yield i, o, m, root
+        yield i, o, m, _factor(precision, m, lower=True, what=f"the conditional precision of sample {i}")
+
+
+def _factor(a: np.ndarray, genes: np.ndarray, lower: bool, what: str) -> np.ndarray:
+    """The Cholesky factor of ``a``'s block on ``genes`` (Fortran order; the other triangle holds ``a``'s values),
+    factorised without holding Python's lock (:mod:`._lapack`), so that the threads of :func:`_shared_rows` run at
+    once. The block is gathered from ``a``'s transpose, which gives it in Fortran order without a second copy."""
+    factor, info = potrf(a.T[np.ix_(genes, genes)].T, lower=lower, overwrite=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"{what} is not positive definite")
+    return factor
 
 
 def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -277,13 +285,16 @@ def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarra
     ``R⁻¹``."""
     out = np.zeros(x.shape, dtype=np.float64)
     precision = precision_of(cov)
+    keep = np.tri(len(cov))  # 1 on and below the diagonal: a row's factor times it keeps its lower triangle
 
     def walk(rows):
         for i, _, m, root in _dense_rows(precision, mask, rows):
             if root is None:
                 variance = np.diag(cov)[m]
             else:
-                inverse, info = dtrtri(root, lower=1)  # R⁻¹, lower: a third of a general solve's arithmetic
+                k = len(root)
+                np.multiply(root, keep[:k, :k], out=root)  # its strict upper triangle (a's values) to zero
+                inverse, info = trtri(root, lower=True, overwrite=True)  # R⁻¹: a third of a general solve's work
                 if info != 0:
                     raise np.linalg.LinAlgError(f"the conditional precision of sample {i} is singular")
                 variance = (inverse ** 2).sum(0)

@@ -1,0 +1,79 @@
+"""Three LAPACK routines called without Python's global interpreter lock, so that threads sharing a Gaussian's rows
+run at once.
+
+SciPy's own wrappers (``scipy.linalg.lapack``, ``cho_factor``) hold the lock for the whole factorisation: two
+threads factorising 1,000 × 1,000 blocks on two cores took as long as one (``benchmarks/results/lapack-threads.json``).
+The same routines of the same library are reached here through the function pointers SciPy publishes for Cython
+(``scipy.linalg.cython_lapack``), called by :mod:`ctypes`, which releases the lock during a foreign call. The
+arithmetic is SciPy's own, so results are identical to its wrappers' to the bit (``tests/test_lapack.py``).
+
+Every matrix is float64 in Fortran (column-major) order; each function works on a copy unless told it may
+overwrite, and returns LAPACK's ``info`` (0: success; > 0: not positive definite, or singular).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+from scipy.linalg import cython_lapack
+
+_INT = ctypes.POINTER(ctypes.c_int)
+_CHAR = ctypes.c_char_p
+_PTR = ctypes.c_void_p
+
+
+def _routine(name: str, *argtypes):
+    """LAPACK's ``name`` as a ctypes function (``CFUNCTYPE``: the lock is released while it runs)."""
+    capsule = cython_lapack.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return ctypes.CFUNCTYPE(None, *argtypes)(get_pointer(capsule, get_name(capsule)))
+
+
+_potrf = _routine("dpotrf", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info
+_potrs = _routine("dpotrs", _CHAR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT)  # uplo, n, nrhs, a, lda, b, ldb, info
+_trtri = _routine("dtrtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT)  # uplo, diag, n, a, lda, info
+
+
+def _fortran(a: np.ndarray, overwrite: bool) -> np.ndarray:
+    if overwrite and a.dtype == np.float64 and a.flags.f_contiguous and a.flags.writeable:
+        return a
+    return np.array(a, dtype=np.float64, order="F")
+
+
+def _uplo(lower: bool) -> bytes:
+    return b"L" if lower else b"U"
+
+
+def potrf(a: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[np.ndarray, int]:
+    """The Cholesky factor of the symmetric ``a`` in its ``lower`` (else upper) triangle; the other triangle keeps
+    ``a``'s values, as ``scipy.linalg.cho_factor`` leaves it."""
+    c = _fortran(a, overwrite)
+    n, info = ctypes.c_int(c.shape[0]), ctypes.c_int(0)
+    _potrf(_uplo(lower), ctypes.byref(n), c.ctypes.data, ctypes.byref(n), ctypes.byref(info))
+    return c, info.value
+
+
+def potrs(c: np.ndarray, b: np.ndarray, lower: bool = False) -> np.ndarray:
+    """``A⁻¹ b`` from the Cholesky factor ``c`` of ``A`` (:func:`potrf`), as ``scipy.linalg.cho_solve``."""
+    if not c.flags.f_contiguous or c.dtype != np.float64:
+        raise ValueError("potrs needs a float64 factor in Fortran order, as potrf returns it")
+    x = np.array(b, dtype=np.float64, order="F")
+    n, nrhs = ctypes.c_int(c.shape[0]), ctypes.c_int(1 if x.ndim == 1 else x.shape[1])
+    info = ctypes.c_int(0)
+    _potrs(_uplo(lower), ctypes.byref(n), ctypes.byref(nrhs), c.ctypes.data, ctypes.byref(n), x.ctypes.data,
+           ctypes.byref(n), ctypes.byref(info))
+    if info.value != 0:  # only a malformed argument: a factor has no other failure here
+        raise ValueError(f"LAPACK dpotrs rejected argument {-info.value}")
+    return x
+
+
+def trtri(c: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[np.ndarray, int]:
+    """The inverse of the triangular ``c`` (its ``lower``, else upper, triangle; the other is left as it is)."""
+    t = _fortran(c, overwrite)
+    n, info = ctypes.c_int(t.shape[0]), ctypes.c_int(0)
+    _trtri(_uplo(lower), b"N", ctypes.byref(n), t.ctypes.data, ctypes.byref(n), ctypes.byref(info))
+    return t, info.value
