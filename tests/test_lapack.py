@@ -4,9 +4,10 @@ dense Gaussian posteriors that use it, equal to SciPy's wrappers row by row."""
 import numpy as np
 import pytest
 from scipy.linalg import cho_factor, cho_solve
-from scipy.linalg.lapack import dpotrf, dtrtri
+from scipy.linalg.blas import dsyrk
+from scipy.linalg.lapack import dpotrf, dpotri, dtrtri
 
-from gaingtex.imputers._lapack import potrf, potrs, trtri
+from gaingtex.imputers._lapack import gram, potrf, potri, potrs, trtri
 from gaingtex.imputers.posterior import dense_mean, dense_spread, precision_of
 
 
@@ -29,6 +30,17 @@ def test_factor_solve_and_inverse_are_scipys_to_the_bit(lower):
     np.testing.assert_array_equal(potrs(ours, B, lower), cho_solve((theirs, lower), B))
     inverse, info = trtri(tri(ours), lower=lower)
     np.testing.assert_array_equal(tri(inverse), tri(dtrtri(tri(theirs), lower=int(lower))[0]))
+
+
+def test_gram_and_inverse_from_a_factor_are_scipys_to_the_bit():
+    a = np.random.default_rng(4).standard_normal((300, 40))
+    product = gram(a)
+    np.testing.assert_array_equal(product, dsyrk(1.0, a, trans=1, lower=0))
+    product[np.diag_indices(40)] += 1.0
+    root, _ = potrf(product, overwrite=True)
+    ours, info = potri(root)
+    assert info == 0
+    np.testing.assert_array_equal(np.triu(ours), np.triu(dpotri(np.triu(root), lower=0)[0]))
 
 
 def test_inputs_are_left_alone_unless_overwriting_is_allowed():

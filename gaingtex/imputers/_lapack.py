@@ -1,10 +1,10 @@
-"""Three LAPACK routines called without Python's global interpreter lock, so that threads sharing a Gaussian's rows
-run at once.
+"""The LAPACK and BLAS routines of a Gaussian's per-row posteriors, called without Python's global interpreter lock,
+so that threads sharing the rows run at once.
 
 SciPy's own wrappers (``scipy.linalg.lapack``, ``cho_factor``) hold the lock for the whole factorisation: two
 threads factorising 1,000 × 1,000 blocks on two cores took as long as one (``benchmarks/results/lapack-threads.json``).
 The same routines of the same library are reached here through the function pointers SciPy publishes for Cython
-(``scipy.linalg.cython_lapack``), called by :mod:`ctypes`, which releases the lock during a foreign call. The
+(``scipy.linalg.cython_lapack``, ``cython_blas``), called by :mod:`ctypes`, which releases the lock during a foreign call. The
 arithmetic is SciPy's own, so results are identical to its wrappers' to the bit (``tests/test_lapack.py``).
 
 Every matrix is float64 in Fortran (column-major) order; each function works on a copy unless told it may
@@ -16,16 +16,16 @@ from __future__ import annotations
 import ctypes
 
 import numpy as np
-from scipy.linalg import cython_lapack
+from scipy.linalg import cython_blas, cython_lapack
 
 _INT = ctypes.POINTER(ctypes.c_int)
 _CHAR = ctypes.c_char_p
 _PTR = ctypes.c_void_p
 
 
-def _routine(name: str, *argtypes):
-    """LAPACK's ``name`` as a ctypes function (``CFUNCTYPE``: the lock is released while it runs)."""
-    capsule = cython_lapack.__pyx_capi__[name]
+def _routine(name: str, *argtypes, library=cython_lapack):
+    """LAPACK's (or BLAS's) ``name`` as a ctypes function (``CFUNCTYPE``: the lock is released while it runs)."""
+    capsule = library.__pyx_capi__[name]
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
@@ -36,6 +36,10 @@ def _routine(name: str, *argtypes):
 _potrf = _routine("dpotrf", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info
 _potrs = _routine("dpotrs", _CHAR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT)  # uplo, n, nrhs, a, lda, b, ldb, info
 _trtri = _routine("dtrtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT)  # uplo, diag, n, a, lda, info
+_potri = _routine("dpotri", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info
+_DOUBLE = ctypes.POINTER(ctypes.c_double)
+# uplo, trans, n, k, alpha, a, lda, beta, c, ldc
+_syrk = _routine("dsyrk", _CHAR, _CHAR, _INT, _INT, _DOUBLE, _PTR, _INT, _DOUBLE, _PTR, _INT, library=cython_blas)
 
 
 def _fortran(a: np.ndarray, overwrite: bool) -> np.ndarray:
@@ -77,3 +81,24 @@ def trtri(c: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[
     n, info = ctypes.c_int(t.shape[0]), ctypes.c_int(0)
     _trtri(_uplo(lower), b"N", ctypes.byref(n), t.ctypes.data, ctypes.byref(n), ctypes.byref(info))
     return t, info.value
+
+
+def potri(c: np.ndarray, lower: bool = False) -> tuple[np.ndarray, int]:
+    """The inverse of ``A`` from its Cholesky factor ``c`` (:func:`potrf`), in the same triangle, as
+    ``scipy.linalg.lapack.dpotri``; the other triangle is left as it is."""
+    t = _fortran(c, False)
+    n, info = ctypes.c_int(t.shape[0]), ctypes.c_int(0)
+    _potri(_uplo(lower), ctypes.byref(n), t.ctypes.data, ctypes.byref(n), ctypes.byref(info))
+    return t, info.value
+
+
+def gram(a: np.ndarray) -> np.ndarray:
+    """``aᵀ a`` in its upper triangle (the lower one zero), as ``scipy.linalg.blas.dsyrk(1.0, a, trans=1)``."""
+    a = _fortran(a, True)
+    rows, cols = a.shape
+    out = np.zeros((cols, cols), dtype=np.float64, order="F")
+    n, k, lda = ctypes.c_int(cols), ctypes.c_int(rows), ctypes.c_int(max(rows, 1))
+    one, zero = ctypes.c_double(1.0), ctypes.c_double(0.0)
+    _syrk(b"U", b"T", ctypes.byref(n), ctypes.byref(k), ctypes.byref(one), a.ctypes.data, ctypes.byref(lda),
+          ctypes.byref(zero), out.ctypes.data, ctypes.byref(n))
+    return out

@@ -15,11 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from scipy.linalg.blas import dsyrk
-from scipy.linalg.lapack import dpotrf, dpotri
 from threadpoolctl import threadpool_limits
 
-from ._lapack import potrf, potrs, trtri
+from ._lapack import gram, potrf, potri, potrs, trtri
 from .lowrank import packed_outer, unpack
 
 # Above this rank a row's precision is built and factorised on its own, on one BLAS thread: the packed products of
@@ -85,7 +83,7 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
 
         def mean(i, o, m, root):
             b = L[o].T @ ((x[i, o] - _row(mu, i)[o]) / psi[o])
-            out[i, m] = _row(mu, i)[m] + L[m] @ cho_solve((root, False), b)
+            out[i, m] = _row(mu, i)[m] + L[m] @ potrs(root, b)
 
         _each_row(L, psi, mask, mean, clock)
         return out
@@ -150,8 +148,8 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
     """``work(i, observed, missing, c)`` for each row with a missing entry, ``c`` the upper Cholesky factor of the
     factors' posterior precision ``A = I + L_oᵀ Ψ_o⁻¹ L_o`` (one symmetric product over the observed genes, then
     LAPACK). Each block of rows is shared among one thread per core, each with BLAS on one thread: BLAS threads
-    spinning between per-row products cost five to seven times the time on two cores, and the products release
-    the GIL. ``clock`` is checked between blocks, as the blocked products check it. ``work`` must write only to its
+    spinning between per-row products cost five to seven times the time on two cores, and the product and the
+    factorisation are called without Python's lock (:mod:`._lapack`). ``clock`` is checked between blocks, as the blocked products check it. ``work`` must write only to its
     own row."""
     k = L.shape[1]
     scaled = L / np.sqrt(psi)[:, None]
@@ -162,9 +160,9 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
             m = ~o
             if not m.any():
                 continue
-            A = dsyrk(1.0, scaled[o], trans=1, lower=0) if o.any() else np.zeros((k, k))
+            A = gram(scaled[o]) if o.any() else np.zeros((k, k), order="F")
             A[np.diag_indices(k)] += 1.0
-            root, info = dpotrf(A, lower=0, overwrite_a=1)
+            root, info = potrf(A, overwrite=True)
             if info != 0:
                 raise np.linalg.LinAlgError(f"the factors' posterior precision of sample {i} is not positive "
                                             "definite")
@@ -207,7 +205,7 @@ def low_rank_spread(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarra
     out = np.zeros(x.shape, dtype=np.float64)
     if k > PER_ROW_RANK:
         def spread(i, _, m, root):
-            inverse, info = dpotri(root, lower=0)  # A⁻¹ from its Cholesky factor; upper triangle only
+            inverse, info = potri(root)  # A⁻¹ from its Cholesky factor; upper triangle only
             if info != 0:
                 raise np.linalg.LinAlgError(f"the factors' posterior precision of sample {i} is singular")
             inverse = np.triu(inverse) + np.triu(inverse, 1).T
