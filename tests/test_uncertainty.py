@@ -223,13 +223,15 @@ def test_measures_by_blocks_of_rows_are_the_measures_of_the_whole(monkeypatch):
     model = KnownGaussian(mu).fit(valid)
     for scaled in (True, False):
         pred = predictive(model, calibrate(model, valid, seed=0, scaled=scaled), test.x, mask, test.obs)
-        whole = measured.measures(pred, test.x, mask == 0, test.obs, with_pit=True, by_tissue=True)
+        whole = measured.measures(pred, test.x, mask == 0, test.obs, pit_bins=10, by_tissue=True)
         monkeypatch.setattr(measured, "BLOCK_ENTRIES", 7 * test.x.shape[1])  # 7 rows a block, the last shorter
-        blocks = measured.measures(pred, test.x, mask == 0, test.obs, with_pit=True, by_tissue=True)
+        blocks = measured.measures(pred, test.x, mask == 0, test.obs, pit_bins=10, by_tissue=True)
         monkeypatch.undo()
         assert {k: v for k, v in whole.items() if k not in ("pit", "tissues")} == \
             {k: v for k, v in blocks.items() if k not in ("pit", "tissues")}
-        assert np.array_equal(whole["pit"], blocks["pit"])
+        assert whole["pit"] == blocks["pit"] and sum(whole["pit"]) == pytest.approx(1.0)
+        _, p = pred.crps_pit(test.x, mask == 0)  # the histogram of every PIT value at once
+        assert whole["pit"] == (np.histogram(np.clip(p, 0, 1), 10, (0.0, 1.0))[0] / p.size).tolist()
         pd.testing.assert_frame_equal(whole["tissues"], blocks["tissues"], rtol=1e-12)
         lo, hi = pred.interval(0.9)  # the per-tissue table against the definition
         lung = (test.obs["tissue"] == "Lung").to_numpy()[:, None] & (mask == 0)
@@ -237,3 +239,33 @@ def test_measures_by_blocks_of_rows_are_the_measures_of_the_whole(monkeypatch):
         assert row["entries"] == lung.sum()
         assert row["coverage"] == ((test.x >= lo) & (test.x <= hi))[lung].mean()
         assert row["width"] == pytest.approx(float((hi - lo)[lung].mean()), rel=1e-6)
+
+
+def test_notebook_09_reads_what_the_comparison_measured_as_if_it_had_fitted_again(smoke, tmp_path):
+    """The uncertainty study from a comparison's rows and details (what notebook 09 reads from notebook 08's run
+    folder, through CSV) equals the study fitted afresh on the same masks; anything missing is refused."""
+    from gaingtex.book.runs import open_run
+    from gaingtex.data.embedded import factor_model
+    from gaingtex.evaluation.comparison import compare
+    from gaingtex.evaluation.scenarios import scenario_data
+    from gaingtex.evaluation.scoring import build_methods
+    from gaingtex.evaluation.studies.uncertainty import Details, from_comparison, uncertainty
+
+    methods, generator = ["mean", "gaussian", "knn", "oracle"], factor_model(smoke)
+    details = Details(0.5)
+    rows = compare(smoke, methods, seeds=[0], scenarios=["inductive"], genes=["all"], preset="smoke",
+                   generator=generator, deep=lambda *a: None, progress=False, details=details)
+    run = open_run(str(tmp_path / "run"), "smoke", 0)
+    pit, tissues = details.tables()
+    for name, table in (("rows", rows), ("pit", pit), ("tissues", tissues)):
+        run.save_table(name, table)
+    rows, pit, tissues = (run.read_table(n) for n in ("rows", "pit", "tissues"))
+    read = from_comparison(rows, pit, tissues, methods, seed=0, missing_rate=0.5)
+    data = scenario_data(smoke, "inductive", 0.5, 0)
+    fresh = uncertainty(build_methods(methods, data, "smoke", generator), data)
+    pd.testing.assert_frame_equal(read["table"], fresh["table"], rtol=1e-12)
+    for k in ("tissues", "pit"):
+        pd.testing.assert_frame_equal(read[k], fresh[k], rtol=1e-12, check_dtype=False)
+    assert from_comparison(rows, pit, tissues, methods, seed=0, missing_rate=0.3) is None  # another rate
+    assert from_comparison(rows, pit, tissues, [*methods, "mice"], seed=0, missing_rate=0.5) is None
+    assert from_comparison(rows, pit, tissues, methods, seed=0, missing_rate=0.5, genes="panel") is None

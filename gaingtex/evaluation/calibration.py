@@ -7,7 +7,7 @@ in the same scoring path as R² (:func:`gaingtex.evaluation.comparison.run_metho
 - ``width_90``: the mean interval width (prepared scale: gene standard deviations);
 - ``crps``: the mean continuous ranked probability score (``scoringrules``: ``crps_normal`` for a Gaussian
   method, the exact CRPS of the conformal residual distribution for the others);
-- ``pit``: PIT values for a histogram (:func:`pit_histogram`), not in rows.
+- ``pit``: the histogram of the PIT values (flat when calibrated), not in rows.
 
 With the oracle's exact posterior (:func:`exact_reference`, the embedded cohort's generating model) on the same
 entries, the width and CRPS are also given as ratios to the ideal's. With a perfectly calibrated method and
@@ -29,6 +29,7 @@ from ..imputers.predictive import Predictive, predictive
 from . import metrics
 
 LEVEL = 0.9
+PIT_BINS = 10
 WORST_SHARE = 0.1  # the decile of genes
 MIN_GENE_ENTRIES = 10  # fewer scored entries: a gene's coverage is too coarse to rank
 
@@ -39,16 +40,19 @@ BLOCK_ENTRIES = 1 << 22
 
 
 def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataFrame, level: float = LEVEL,
-             with_pit: bool = False, by_tissue: bool = False) -> dict:
+             pit_bins: int | None = None, by_tissue: bool = False) -> dict:
     """Coverage (overall, worst gene decile, worst tissue), mean width and CRPS of ``pred`` at ``entries`` (a
-    boolean matrix of the hidden entries whose truth ``y`` is known). ``with_pit``: also the PIT values
-    (``"pit"``); ``by_tissue``: also every scored tissue's coverage, mean width and entries (``"tissues"``)."""
+    boolean matrix of the hidden entries whose truth ``y`` is known). ``pit_bins``: also the share of PIT values
+    in each of that many equal bins of [0, 1] (``"pit"``, counted a block at a time: the values themselves
+    would be 433 MB at the paper's size); ``by_tissue``: also every scored tissue's coverage, mean width and
+    entries (``"tissues"``)."""
     entries = np.asarray(entries, dtype=bool)
     tag = f"{round(level * 100):d}"
     names, tissue = np.unique(obs["tissue"].astype(str).to_numpy(), return_inverse=True)
     covered_gene = np.zeros(entries.shape[1], dtype=np.int64)
     covered, scored, width_sum = (np.zeros(len(names), dtype=dtype) for dtype in (np.int64, np.int64, np.float64))
-    widths, crps, pit = [], [], []
+    widths, crps = [], []
+    pit = np.zeros(pit_bins or 0, dtype=np.int64)
     step = max(1, BLOCK_ENTRIES // max(entries.shape[1], 1))
     for start in range(0, len(entries), step):
         rows = slice(start, start + step)
@@ -63,8 +67,8 @@ def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataF
         width_sum += np.bincount(np.repeat(t, per_row), weights=width, minlength=len(names))
         c, p = part.crps_pit(truth, e)
         widths.append(width), crps.append(c)
-        if with_pit:
-            pit.append(p)
+        if pit_bins:
+            pit += np.histogram(np.clip(p, 0.0, 1.0), bins=pit_bins, range=(0.0, 1.0))[0]
     n_gene = entries.sum(axis=0)
     per_gene = np.where(n_gene >= MIN_GENE_ENTRIES, covered_gene / np.maximum(n_gene, 1), np.nan)
     ranked = np.sort(per_gene[~np.isnan(per_gene)])
@@ -77,8 +81,8 @@ def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataF
            f"coverage_{tag}_worst_gene": float(worst.mean()) if len(worst) else np.nan,
            f"coverage_{tag}_worst_tissue": float(min(covered[ranked_tissues] / scored[ranked_tissues]))
            if ranked_tissues.any() else np.nan}
-    if with_pit:
-        out["pit"] = np.concatenate(pit)
+    if pit_bins:
+        out["pit"] = (pit / max(int(pit.sum()), 1)).tolist()
     if by_tissue:
         kept = scored > 0
         out["tissues"] = pd.DataFrame({"tissue": names[kept], "coverage": covered[kept] / scored[kept],
@@ -86,23 +90,17 @@ def measures(pred: Predictive, y: np.ndarray, entries: np.ndarray, obs: pd.DataF
     return out
 
 
-def pit_histogram(pit: np.ndarray, bins: int = 10) -> list[float]:
-    """The share of PIT values in each of ``bins`` equal bins of [0, 1] (flat at ``1 / bins`` when calibrated)."""
-    counts, _ = np.histogram(np.clip(pit, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
-    return (counts / max(counts.sum(), 1)).tolist()
-
-
 def exact_reference(oracle, x: np.ndarray, mask: np.ndarray, obs: pd.DataFrame, center: np.ndarray,
-                    level: float = LEVEL) -> dict | None:
-    """The oracle's exact Gaussian posterior, uncalibrated (it is the truth's conditional law): its mean width
-    and CRPS on the hidden entries, ``None`` when the oracle has no spread (yet)."""
+                    level: float = LEVEL, detail: bool = False) -> dict | None:
+    """The oracle's exact Gaussian posterior, uncalibrated (it is the truth's conditional law): its measures on
+    the hidden entries, each named ``exact_…``; ``None`` when the oracle has no spread (yet). ``detail``: also
+    its PIT histogram and per-tissue table (``"pit"``, ``"tissues"``, as :func:`measures` gives them)."""
     if not own_spread(oracle):
         return None
     pred = predictive(oracle, None, x, mask, obs, center=center)
     entries = (mask == 0) & ~np.isnan(x)
-    m = measures(pred, x, entries, obs, level)
-    tag = f"{round(level * 100):d}"
-    return {f"exact_width_{tag}": m[f"width_{tag}"], "exact_crps": m["crps"], f"exact_coverage_{tag}": m[f"coverage_{tag}"]}
+    m = measures(pred, x, entries, obs, level, PIT_BINS if detail else None, by_tissue=detail)
+    return {k if k in ("pit", "tissues") else f"exact_{k}": v for k, v in m.items()}
 
 
 def scenario_predictive(imputer, data, x_hat: np.ndarray, mask: np.ndarray) -> Predictive:
@@ -130,10 +128,13 @@ def donors_predictive(imputer, data, x_hat: np.ndarray, mask: np.ndarray) -> Pre
     return predictive(imputer, cal, x, mask, data.eval.obs, center=x_hat)
 
 
-def method_measures(imputer, data, x_hat: np.ndarray, mask: np.ndarray, level: float = LEVEL) -> dict:
+def method_measures(imputer, data, x_hat: np.ndarray, mask: np.ndarray, level: float = LEVEL,
+                    detail: bool = False) -> dict:
     """The calibration measures of a fitted method in a scenario (:func:`scenario_predictive`), measured on the
     entries ``mask`` hides in ``data.eval``. Empty when the calibration cannot be made (no validation samples, or
-    the method ran past its budget on them)."""
+    the method ran past its budget on them). ``detail``: also, under ``"detail"``, the PIT histogram and the
+    per-tissue table of the calibrated distribution (``"conformal"``) and, for the oracle, of its exact posterior
+    (``"exact"``): what notebook 09 shows, made once with the rows (:mod:`.studies.uncertainty`)."""
     t0 = time.perf_counter()
     x = data.eval.x
     try:
@@ -141,9 +142,14 @@ def method_measures(imputer, data, x_hat: np.ndarray, mask: np.ndarray, level: f
     except (BudgetExceeded, ValueError):
         return {}
     entries = (mask == 0) & ~np.isnan(x)
-    out = measures(pred, x, entries, data.eval.obs, level)
+    out = measures(pred, x, entries, data.eval.obs, level, PIT_BINS if detail else None, by_tissue=detail)
+    if detail:
+        out["detail"] = {"conformal": {k: out.pop(k) for k in ("pit", "tissues")}}
     if getattr(imputer, "name", None) == "oracle":
-        out.update(exact_reference(imputer, x, mask, data.eval.obs, x_hat, level) or {})
+        exact = exact_reference(imputer, x, mask, data.eval.obs, x_hat, level, detail) or {}
+        if detail and exact:
+            out["detail"]["exact"] = {k: exact.pop(k) for k in ("pit", "tissues")}
+        out.update(exact)
     return {**out, "calibration_seconds": time.perf_counter() - t0}
 
 

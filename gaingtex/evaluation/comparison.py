@@ -97,12 +97,14 @@ def settings(imputer) -> dict:
 
 def run_method(name: str, data, preset: str, seed: int, generator=None, budget: float | None = None,
                deep: DeepModels | None = None, genes: str = "all", params: dict | None = None,
-               calibrated: bool = True, remember: bool = False) -> tuple[dict, object]:
+               calibrated: bool = True, remember: bool = False, details: Callable | None = None
+               ) -> tuple[dict, object]:
     """Fit one method (with ``params``) on a scenario and score it on the scenario's mask; returns its row
     (without the oracle's R²) and the fitted imputer (``None`` when it ran past its budget or was left out).
     ``calibrated``: the row also holds the calibration measures of its conformal intervals
     (:func:`~.calibration.method_measures`). ``remember``: the imputer returned keeps the imputations it made
-    (:class:`~.remembered.Remembered`), for a blend that reuses it."""
+    (:class:`~.remembered.Remembered`), for a blend that reuses it. ``details(row, detail)``: called with the row
+    and its calibration's PIT histogram and per-tissue table (:func:`~.calibration.method_measures`)."""
     row = {"method": name, "scenario": data.scenario, "genes": genes, "seed": seed, "status": "ok"}
     t0 = time.perf_counter()
     try:
@@ -125,11 +127,15 @@ def run_method(name: str, data, preset: str, seed: int, generator=None, budget: 
     summary = metrics.summarise(scores_of(data.eval.x, x_hat, mask, data.eval.obs, data.eval.genes, data.scope))
     counts = {k: summary[k] for k in ("tissues", "small_tissues") if k in summary}  # small ones: flagged in tables
     # the same imputation, with the method's calibrated intervals: coverage, width, CRPS
-    uncertainty = method_measures(imputer, data, x_hat, mask) if calibrated else {}
+    uncertainty = method_measures(imputer, data, x_hat, mask, detail=details is not None) if calibrated else {}
+    detail = uncertainty.pop("detail", None)
     if remember:
         imputer.stop_keeping()
-    return {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
-            "impute_seconds": impute_seconds, **counts, **uncertainty, **settings(imputer)}, imputer
+    row = {**row, "r2": summary["r2"], "rmse": summary["rmse"], "fit_seconds": fit_seconds,
+           "impute_seconds": impute_seconds, **counts, **uncertainty, **settings(imputer)}
+    if detail is not None:
+        details(row, detail)
+    return row, imputer
 
 
 def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2),
@@ -137,7 +143,7 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
             preset: str = "book", generator=None, budget: float | None = 600.0, deep: DeepModels | None = None,
             source: str = "cohort", progress: bool = True, keep: Callable | None = None,
             reuse_choices: bool = True, done: Sequence[dict] = (), on_row: Callable | None = None,
-            calibrated: bool = True) -> pd.DataFrame:
+            calibrated: bool = True, details: Callable | None = None) -> pd.DataFrame:
     """Every method on every scenario, gene set and seed; one row each (see the module's docstring).
 
     Each seed redraws the scenario's masks (stream ``"scenario"``) and seeds every method; within a seed all
@@ -154,7 +160,8 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
     kept as they are, with what they chose and whether they ran past the budget, and not run again.
     ``on_row(row)`` is called with every row, whatever its status, as soon as it is made. ``calibrated``: rows
     hold the calibration measures of each method's conformal intervals (:mod:`.calibration`), with the width
-    and CRPS as ratios to the oracle's exact posterior where the oracle ran.
+    and CRPS as ratios to the oracle's exact posterior where the oracle ran; ``details(row, detail)`` is given each
+    calibrated row's PIT histogram and per-tissue table (notebook 09 shows them: :mod:`.studies.uncertainty`).
     """
     # a blend of methods (``auto``) runs after the methods it blends, and reuses them
     methods = sorted(names() if methods is None else methods, key=_reuses)
@@ -199,7 +206,7 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
             # auto blends the methods fitted here inductive, and asks them again for the imputations they made
             taken = _taken(name, scenario, methods)
             row, imputer = run_method(name, data, preset, seed, generator, budget, deep, g, params or None,
-                                      calibrated, remember=taken and scenario == "inductive")
+                                      calibrated, remember=taken and scenario == "inductive", details=details)
             if imputer is not None and row["status"] == "ok" and taken:
                 fitted[name] = (imputer, row["fit_seconds"])
             if row["status"] == "> budget":

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ...imputers.predictive import predictive
-from ..calibration import LEVEL, measures, pit_histogram, scenario_predictive
+from ...imputers import label as label_of
+from ..calibration import LEVEL, PIT_BINS, measures, scenario_predictive
 from ..metrics import summarise
 from ..scoring import impute_masked, scores_of
 
@@ -27,7 +28,7 @@ def predictive_of(imputer, data, x_hat: np.ndarray, mask: np.ndarray):
     return scenario_predictive(imputer, data, x_hat, mask)
 
 
-def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = 10) -> dict[str, pd.DataFrame]:
+def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = PIT_BINS) -> dict[str, pd.DataFrame]:
     """For fitted methods by label (:func:`gaingtex.evaluation.scoring.build_methods`) on one scenario:
 
     - ``table``: per method, R², coverage of the ``level`` interval (overall, worst gene decile, worst tissue),
@@ -42,13 +43,17 @@ def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = 10) -> d
         x_hat, mask, _ = impute_masked(imputer, x, data.eval_mask, obs)
         pred = predictive_of(imputer, data, x_hat, mask)
         entries = (mask == 0) & ~np.isnan(x)
-        m = measures(pred, x, entries, obs, level, with_pit=True, by_tissue=True)
+        m = measures(pred, x, entries, obs, level, pit_bins=bins, by_tissue=True)
         r2 = summarise(scores_of(x, x_hat, mask, obs, by=data.scope))["r2"]
         rows.append({"method": label, "name": getattr(imputer, "name", label), "r2": r2,
                      **{k: v for k, v in m.items() if k not in ("pit", "tissues")}})
         pits.extend({"method": label, "bin": (b + 0.5) / bins, "share": s}
-                    for b, s in enumerate(pit_histogram(m["pit"], bins)))
+                    for b, s in enumerate(m["pit"]))
         per_tissue.append(m["tissues"].assign(method=label))
+    return _result(rows, per_tissue, pits, tag)
+
+
+def _result(rows: list[dict], per_tissue: list[pd.DataFrame], pits: list[dict], tag: str) -> dict[str, pd.DataFrame]:
     table = pd.DataFrame(rows)
     oracle = table[table["name"] == "oracle"]
     if len(oracle):
@@ -56,3 +61,71 @@ def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = 10) -> d
             table[f"{k}_vs_oracle"] = table[k] / float(oracle[k].iloc[0])
     tissues = pd.concat(per_tissue, ignore_index=True)[["method", "tissue", "coverage", "width", "entries"]]
     return {"table": table, "tissues": tissues, "pit": pd.DataFrame(pits)}
+
+
+KEY = ("method", "scenario", "genes", "seed")
+
+
+class Details:
+    """The PIT histograms and per-tissue tables of a comparison's calibrated rows (``compare(details=…)``), as two
+    tables for a run folder (:meth:`tables`): notebook 09 then shows the methods notebook 08 already fitted and
+    calibrated on the same masks (:func:`from_comparison`) instead of fitting them again."""
+
+    def __init__(self, missing_rate: float):
+        self.missing_rate = float(missing_rate)
+        self.pit: list[dict] = []
+        self.tissues: list[pd.DataFrame] = []
+
+    def __call__(self, row: dict, detail: dict) -> None:
+        key = {**{k: row[k] for k in KEY}, "missing_rate": self.missing_rate}
+        for posterior, d in detail.items():
+            bins = len(d["pit"])
+            self.pit += [{**key, "posterior": posterior, "bin": (b + 0.5) / bins, "share": s}
+                         for b, s in enumerate(d["pit"])]
+            self.tissues.append(d["tissues"].assign(**key, posterior=posterior))
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(pit, tissues)``: one row per method, posterior (``conformal``, or the oracle's ``exact``) and bin or
+        tissue."""
+        return pd.DataFrame(self.pit), (pd.concat(self.tissues, ignore_index=True) if self.tissues
+                                        else pd.DataFrame())
+
+
+def from_comparison(rows: pd.DataFrame, pit: pd.DataFrame, tissues: pd.DataFrame, methods, seed: int,
+                    missing_rate: float, scenario: str = "inductive", genes: str = "all",
+                    level: float = LEVEL) -> dict[str, pd.DataFrame] | None:
+    """:func:`uncertainty`'s tables for ``methods`` (registry names) from a comparison's rows and its
+    :class:`Details` tables: the same fits, calibrations and measures, read instead of made again. The oracle's
+    are those of its exact posterior, as :func:`uncertainty` gives them. ``None`` when a method is not there at
+    that seed, scenario, gene set and missing rate (a comparison made otherwise, or the method past its budget)."""
+    tag = f"{round(level * 100):d}"
+    names = [f"coverage_{tag}", f"width_{tag}", "crps", f"coverage_{tag}_worst_gene", f"coverage_{tag}_worst_tissue"]
+
+    def chosen(table, name):
+        if not len(table) or not set(KEY) <= set(table.columns):
+            return table.iloc[0:0]
+        hit = ((table["method"] == name) & (table["scenario"] == scenario) & (table["genes"].astype(str) == genes)
+               & (table["seed"] == seed))
+        if "missing_rate" in table.columns:
+            hit &= np.isclose(table["missing_rate"], missing_rate)
+        return table[hit]
+
+    out, per_tissue, pits = [], [], []
+    for name in methods:
+        row = chosen(rows, name)
+        posterior = "exact" if name == "oracle" else "conformal"
+        shares = chosen(pit, name)
+        shares = shares[shares["posterior"] == posterior] if len(shares) else shares
+        by_tissue = chosen(tissues, name)
+        by_tissue = by_tissue[by_tissue["posterior"] == posterior] if len(by_tissue) else by_tissue
+        prefix = "exact_" if posterior == "exact" else ""
+        if len(row) != 1 or not len(shares) or not len(by_tissue) or \
+                any(f"{prefix}{k}" not in row.columns or pd.isna(row[f"{prefix}{k}"].iloc[0]) for k in names):
+            return None
+        label = label_of(name)
+        r = row.iloc[0]
+        out.append({"method": label, "name": name, "r2": float(r["r2"]),
+                    **{k: float(r[f"{prefix}{k}"]) for k in names}})
+        pits += [{"method": label, "bin": float(b), "share": float(s)} for b, s in zip(shares["bin"], shares["share"])]
+        per_tissue.append(by_tissue.assign(method=label).reset_index(drop=True))
+    return _result(out, per_tissue, pits, tag)
