@@ -2,10 +2,11 @@
 so that threads sharing the rows run at once.
 
 SciPy's own wrappers (``scipy.linalg.lapack``, ``cho_factor``) hold the lock for the whole factorisation: two
-threads factorising 1,000 × 1,000 blocks on two cores took as long as one (``benchmarks/results/lapack-threads.json``).
-The same routines of the same library are reached here through the function pointers SciPy publishes for Cython
-(``scipy.linalg.cython_lapack``, ``cython_blas``), called by :mod:`ctypes`, which releases the lock during a foreign call. The
-arithmetic is SciPy's own, so results are identical to its wrappers' to the bit (``tests/test_lapack.py``).
+threads factorising 1,000 × 1,000 blocks on two cores took as long as one
+(``benchmarks/results/lapack-threads.json``). The same routines of the same library are reached here through the
+function pointers SciPy publishes for Cython (``scipy.linalg.cython_lapack``, ``cython_blas``), called by
+:mod:`ctypes`, which releases the lock during a foreign call. The arithmetic is SciPy's own, so results are
+identical to its wrappers' to the bit (``tests/test_lapack.py``).
 
 Every matrix is float64 in Fortran (column-major) order; each function works on a copy unless told it may
 overwrite, and returns LAPACK's ``info`` (0: success; > 0: not positive definite, or singular).

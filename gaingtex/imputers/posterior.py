@@ -149,8 +149,8 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
     factors' posterior precision ``A = I + L_oᵀ Ψ_o⁻¹ L_o`` (one symmetric product over the observed genes, then
     LAPACK). Each block of rows is shared among one thread per core, each with BLAS on one thread: BLAS threads
     spinning between per-row products cost five to seven times the time on two cores, and the product and the
-    factorisation are called without Python's lock (:mod:`._lapack`). ``clock`` is checked between blocks, as the blocked products check it. ``work`` must write only to its
-    own row."""
+    factorisation are called without Python's lock (:mod:`._lapack`). ``clock`` is checked between blocks, as the
+    blocked products check it. ``work`` must write only to its own row."""
     k = L.shape[1]
     scaled = L / np.sqrt(psi)[:, None]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...imputers.predictive import predictive
 from ...imputers import label as label_of
+from ...imputers.predictive import predictive
 from ..calibration import LEVEL, PIT_BINS, measures, scenario_predictive
 from ..metrics import summarise
 from ..scoring import impute_masked, scores_of
