@@ -7,7 +7,7 @@
 It reads the per-notebook seconds (`_build/executed/<run>/timings.json`), the wall time and peak memory from
 `/usr/bin/time -v`'s log, the seconds of notebook 08's comparison and scaling cells (papermill's cell durations),
 and the comparison's rows (`runs/<run>/tables/comparison_rows.csv`): their fit and imputation seconds summed by
-group, and every row's R² and calibration measures (issue 27). It also keeps Fig. 3's figure, the brain tissues'
+group, every row's R² and calibration measures (issue 27) and its own fit, imputation and calibration seconds. It also keeps Fig. 3's figure, the brain tissues'
 3-NN purity that notebook 07 glued (issue 31). Prints the record without the R² and calibration, and writes it as
 JSON.
 """
@@ -108,6 +108,21 @@ def calibration(rows_csv: Path) -> dict[str, dict]:
     return out
 
 
+def row_seconds(rows_csv: Path) -> dict[str, dict]:
+    """Every row's own seconds, by ``genes/scenario`` and method: fit, imputation and calibration as the row
+    recorded them (a deep model loaded from notebook 02 records its training's seconds as its fit; ``auto``'s fit
+    includes the members it reused)."""
+    import pandas as pd
+
+    rows = pd.read_csv(rows_csv)
+    columns = {"fit": "fit_seconds", "impute": "impute_seconds", "calibration": "calibration_seconds"}
+    out = {}
+    for row in rows.to_dict(orient="records"):
+        out.setdefault(f"{row['genes']}/{row['scenario']}", {})[row["method"]] = {
+            k: round(float(row[c]), 1) for k, c in columns.items() if c in row and pd.notna(row[c])}
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="the run folder's name, e.g. book-seed0")
@@ -139,8 +154,9 @@ def main(argv=None) -> int:
               "comparison_row_seconds": groups,
               "fig3": glued(executed / "07_embeddings.ipynb", {"emb_purity": "brain_knn_purity",
                                                               "emb_null_purity": "random_mean", "emb_p_purity": "p"}),
-              "r2": r2, "calibration": calibration(tables / "comparison_rows.csv")}
-    print(json.dumps({k: v for k, v in record.items() if k not in ("r2", "calibration")}, indent=1))
+              "r2": r2, "calibration": calibration(tables / "comparison_rows.csv"),
+              "row_seconds": row_seconds(tables / "comparison_rows.csv")}
+    print(json.dumps({k: v for k, v in record.items() if k not in ("r2", "calibration", "row_seconds")}, indent=1))
     write(record, args.out)
     return 0
 

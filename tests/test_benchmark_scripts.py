@@ -130,6 +130,8 @@ def test_book_build(tmp_path):
     assert result["r2"] == {"all/inductive": {"pmi": 0.5, "mean": "> budget"}}
     assert result["fig3"] == {"brain_knn_purity": 0.923}
     assert result["calibration"] == {"all/inductive": {"pmi": {"coverage_90": 0.9012, "crps_vs_oracle": 1.21}}}
+    assert result["row_seconds"] == {"all/inductive": {"pmi": {"fit": 4.0, "impute": 1.0},
+                                                       "mean": {"fit": 1.0, "impute": 0.5}}}
     assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
 
 
