@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ._report import check_out, finish, write
 
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", type=Path, required=True, help="a book's run folder (its cohort and models)")

@@ -256,11 +256,11 @@ def test_notebook_09_reads_what_the_comparison_measured_as_if_it_had_fitted_agai
     rows = compare(smoke, methods, seeds=[0], scenarios=["inductive"], genes=["all"], preset="smoke",
                    generator=generator, deep=lambda *a: None, progress=False, details=details)
     run = open_run(str(tmp_path / "run"), "smoke", 0)
-    pit, tissues = details.tables()
-    for name, table in (("rows", rows), ("pit", pit), ("tissues", tissues)):
-        run.save_table(name, table)
-    rows, pit, tissues = (run.read_table(n) for n in ("rows", "pit", "tissues"))
-    read = from_comparison(rows, pit, tissues, methods, seed=0, missing_rate=0.5)
+    assert run.comparison_uncertainty(methods, 0.5) is None  # notebook 08 has not run here
+    run.save_table("comparison_rows", rows)
+    run.save_details(details)
+    read = run.comparison_uncertainty(methods, 0.5)
+    rows, pit, tissues = (run.read_table(n) for n in ("comparison_rows", "comparison_pit", "comparison_tissues"))
     data = scenario_data(smoke, "inductive", 0.5, 0)
     fresh = uncertainty(build_methods(methods, data, "smoke", generator), data)
     pd.testing.assert_frame_equal(read["table"], fresh["table"], rtol=1e-12)

@@ -29,6 +29,8 @@ from .._io import atomic_path
 from ..config import PRESETS, SCENARIOS, check_choice
 from ..imputers import registry
 
+DETAIL_TABLES = ("comparison_pit", "comparison_tissues")
+
 GENE_SETS = ("all", "alzheimer", "panel")
 
 
@@ -316,6 +318,23 @@ class Run:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: the notebook that writes it has not run in this folder")
         return pd.read_csv(path)
+
+    def save_details(self, details) -> None:
+        """Notebook 08's :class:`~gaingtex.evaluation.studies.uncertainty.Details`: its PIT histograms and
+        per-tissue tables, for notebook 09 (:meth:`comparison_uncertainty`)."""
+        for name, table in zip(DETAIL_TABLES, details.tables()):
+            self.save_table(name, table)
+
+    def comparison_uncertainty(self, methods, missing_rate: float) -> dict | None:
+        """Notebook 09's uncertainty tables for ``methods`` as notebook 08's comparison measured them in this folder
+        (:func:`~gaingtex.evaluation.studies.uncertainty.from_comparison`); ``None`` when it has not."""
+        from ..evaluation.studies.uncertainty import from_comparison
+
+        try:
+            tables = [self.read_table(name) for name in ("comparison_rows", *DETAIL_TABLES)]
+        except FileNotFoundError:
+            return None
+        return from_comparison(*tables, methods, self.seed, missing_rate)
 
 
 def open_run(run_dir: str | os.PathLike | None, preset: str, seed: int, cohort: str | os.PathLike | None = None) -> Run:

@@ -24,14 +24,15 @@ _CHAR = ctypes.c_char_p
 _PTR = ctypes.c_void_p
 
 
+_capsule_name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi))
+
+
 def _routine(name: str, *argtypes, library=cython_lapack):
     """LAPACK's (or BLAS's) ``name`` as a ctypes function (``CFUNCTYPE``: the lock is released while it runs)."""
     capsule = library.__pyx_capi__[name]
-    get_name = ctypes.pythonapi.PyCapsule_GetName
-    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return ctypes.CFUNCTYPE(None, *argtypes)(get_pointer(capsule, get_name(capsule)))
+    return ctypes.CFUNCTYPE(None, *argtypes)(_capsule_pointer(capsule, _capsule_name(capsule)))
 
 
 _potrf = _routine("dpotrf", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info

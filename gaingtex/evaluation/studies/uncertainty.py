@@ -47,8 +47,7 @@ def uncertainty(imputers: dict, data, level: float = LEVEL, bins: int = PIT_BINS
         r2 = summarise(scores_of(x, x_hat, mask, obs, by=data.scope))["r2"]
         rows.append({"method": label, "name": getattr(imputer, "name", label), "r2": r2,
                      **{k: v for k, v in m.items() if k not in ("pit", "tissues")}})
-        pits.extend({"method": label, "bin": (b + 0.5) / bins, "share": s}
-                    for b, s in enumerate(m["pit"]))
+        pits += _pit_rows({"method": label}, m["pit"])
         per_tissue.append(m["tissues"].assign(method=label))
     return _result(rows, per_tissue, pits, tag)
 
@@ -61,6 +60,11 @@ def _result(rows: list[dict], per_tissue: list[pd.DataFrame], pits: list[dict], 
             table[f"{k}_vs_oracle"] = table[k] / float(oracle[k].iloc[0])
     tissues = pd.concat(per_tissue, ignore_index=True)[["method", "tissue", "coverage", "width", "entries"]]
     return {"table": table, "tissues": tissues, "pit": pd.DataFrame(pits)}
+
+
+def _pit_rows(key: dict, shares: list[float]) -> list[dict]:
+    """A PIT histogram as rows of ``key``, each bin named by its centre."""
+    return [{**key, "bin": (b + 0.5) / len(shares), "share": s} for b, s in enumerate(shares)]
 
 
 KEY = ("method", "scenario", "genes", "seed")
@@ -79,9 +83,7 @@ class Details:
     def __call__(self, row: dict, detail: dict) -> None:
         key = {**{k: row[k] for k in KEY}, "missing_rate": self.missing_rate}
         for posterior, d in detail.items():
-            bins = len(d["pit"])
-            self.pit += [{**key, "posterior": posterior, "bin": (b + 0.5) / bins, "share": s}
-                         for b, s in enumerate(d["pit"])]
+            self.pit += _pit_rows({**key, "posterior": posterior}, d["pit"])
             self.tissues.append(d["tissues"].assign(**key, posterior=posterior))
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -101,23 +103,22 @@ def from_comparison(rows: pd.DataFrame, pit: pd.DataFrame, tissues: pd.DataFrame
     tag = f"{round(level * 100):d}"
     names = [f"coverage_{tag}", f"width_{tag}", "crps", f"coverage_{tag}_worst_gene", f"coverage_{tag}_worst_tissue"]
 
-    def chosen(table, name):
+    def chosen(table, name, posterior=None):
         if not len(table) or not set(KEY) <= set(table.columns):
             return table.iloc[0:0]
         hit = ((table["method"] == name) & (table["scenario"] == scenario) & (table["genes"].astype(str) == genes)
                & (table["seed"] == seed))
         if "missing_rate" in table.columns:
             hit &= np.isclose(table["missing_rate"], missing_rate)
+        if posterior is not None:
+            hit &= table["posterior"] == posterior
         return table[hit]
 
     out, per_tissue, pits = [], [], []
     for name in methods:
         row = chosen(rows, name)
         posterior = "exact" if name == "oracle" else "conformal"
-        shares = chosen(pit, name)
-        shares = shares[shares["posterior"] == posterior] if len(shares) else shares
-        by_tissue = chosen(tissues, name)
-        by_tissue = by_tissue[by_tissue["posterior"] == posterior] if len(by_tissue) else by_tissue
+        shares, by_tissue = chosen(pit, name, posterior), chosen(tissues, name, posterior)
         prefix = "exact_" if posterior == "exact" else ""
         if len(row) != 1 or not len(shares) or not len(by_tissue) or \
                 any(f"{prefix}{k}" not in row.columns or pd.isna(row[f"{prefix}{k}"].iloc[0]) for k in names):
@@ -126,6 +127,6 @@ def from_comparison(rows: pd.DataFrame, pit: pd.DataFrame, tissues: pd.DataFrame
         r = row.iloc[0]
         out.append({"method": label, "name": name, "r2": float(r["r2"]),
                     **{k: float(r[f"{prefix}{k}"]) for k in names}})
-        pits += [{"method": label, "bin": float(b), "share": float(s)} for b, s in zip(shares["bin"], shares["share"])]
+        pits += _pit_rows({"method": label}, shares["share"].astype(float).tolist())
         per_tissue.append(by_tissue.assign(method=label).reset_index(drop=True))
     return _result(out, per_tissue, pits, tag)
