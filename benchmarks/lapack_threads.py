@@ -5,8 +5,10 @@ the same routines reached without it (``gaingtex.imputers._lapack``), on one and
 
 Two measures. Per routine: the wall milliseconds per 1,000 × 1,000 factorisation (or triangular inverse) when one
 thread, then one thread per core, does them back to back on one BLAS thread each (as ``posterior._shared_rows``
-does). End to end: a dense Gaussian's conditional spread (``dense_spread``) of ``--rows`` rows at 2,000 genes,
-half missing, against the same loop with SciPy's wrappers (the code before), on the same rows.
+does), and the same without the lock in single precision (``spotrf``, ``strtri``). End to end: a dense Gaussian's
+conditional spread (``dense_spread``) of ``--rows`` rows at 2,000 genes, half missing, in double and in single
+precision, against the same loop with SciPy's wrappers (the code before), on the same rows, with the largest
+relative difference from it.
 """
 
 from __future__ import annotations
@@ -72,11 +74,14 @@ def main(argv=None) -> int:
     cores = len(os.sched_getaffinity(0))
     block = _spd(1000, rng)
     factor = np.asfortranarray(np.tril(potrf(block, lower=True)[0]))
-    routines = {"potrf": (lambda: dpotrf(block, lower=1), lambda: potrf(block, lower=True)),
-                "trtri": (lambda: dtrtri(factor, lower=1), lambda: trtri(factor, lower=True))}
+    block32, factor32 = block.astype(np.float32), factor.astype(np.float32)
+    routines = {"potrf": (lambda: dpotrf(block, lower=1), lambda: potrf(block, lower=True),
+                          lambda: potrf(block32, lower=True)),
+                "trtri": (lambda: dtrtri(factor, lower=1), lambda: trtri(factor, lower=True),
+                          lambda: trtri(factor32, lower=True))}
     rows = []
-    for name, (theirs, ours) in routines.items():
-        for route, work in (("scipy wrapper", theirs), ("without the lock", ours)):
+    for name, (theirs, ours, single) in routines.items():
+        for route, work in (("scipy wrapper", theirs), ("without the lock", ours), ("single precision", single)):
             one, every = per_call(work, 1, args.calls), per_call(work, cores, args.calls)
             rows.append({"measure": f"{name} 1000 x 1000", "route": route, "ms_one_thread": one,
                          f"ms_{cores}_threads": every, "speedup": one / every})
@@ -85,14 +90,16 @@ def main(argv=None) -> int:
     x = np.zeros(mask.shape)
     t0 = time.perf_counter()
     before = scipy_spread(cov, mask)
-    t1 = time.perf_counter()
-    after = dense_spread(np.zeros(2000), cov, x, mask)
-    t2 = time.perf_counter()
-    rows.append({"measure": f"dense_spread {args.rows} rows x 2000 genes", "route": "scipy wrapper",
-                 f"seconds_{cores}_threads": t1 - t0})
-    rows.append({"measure": f"dense_spread {args.rows} rows x 2000 genes", "route": "without the lock",
-                 f"seconds_{cores}_threads": t2 - t1, "speedup": (t1 - t0) / (t2 - t1),
-                 "identical": bool(np.array_equal(before, after))})
+    seconds = time.perf_counter() - t0
+    measure = f"dense_spread {args.rows} rows x 2000 genes"
+    rows.append({"measure": measure, "route": "scipy wrapper", f"seconds_{cores}_threads": seconds})
+    for route, single in (("without the lock", False), ("single precision", True)):
+        t1 = time.perf_counter()
+        after = dense_spread(np.zeros(2000), cov, x, mask, single=single)
+        took = time.perf_counter() - t1
+        rows.append({"measure": measure, "route": route, f"seconds_{cores}_threads": took,
+                     "speedup": seconds / took, "identical": bool(np.array_equal(before, after)),
+                     "max_relative_difference": float(np.max(np.abs(after - before) / np.maximum(before, 1e-300)))})
     table = "\n".join(f"{r['measure']:34s} {r['route']:17s} " + "  ".join(
         f"{k} {v:.3g}" for k, v in r.items() if k not in ("measure", "route")) for r in rows)
     return finish({"command": "python -m benchmarks.lapack_threads", "cores": cores}, rows, started, table,

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.blas import dsyrk
-from scipy.linalg.lapack import dpotrf, dpotri, dtrtri
+from scipy.linalg.lapack import dpotrf, dpotri, dtrtri, spotrf, strtri
 
 from gaingtex.imputers._lapack import gram, potrf, potri, potrs, trtri
-from gaingtex.imputers.posterior import dense_mean, dense_spread, precision_of
+from gaingtex.imputers.posterior import (SINGLE_SPREAD_CONDITION, dense_mean, dense_spread, precision_of,
+                                         single_spread)
 
 
 def _spd(n, seed=0):
@@ -75,17 +76,48 @@ def test_dense_mean_and_spread_are_scipys_row_by_row():
     mask = (rng.random((n, G)) > 0.5).astype(np.float32)
     mask[0], mask[1] = 1, 0  # a row showing everything, one showing nothing
     mean, sd = dense_mean(mu, cov, x, mask), dense_spread(mu, cov, x, mask)
-    precision = precision_of(cov)
+    assert single_spread(cov)
+    single = precision_of(cov).astype(np.float32)
     for i in range(n):
         o = mask[i] > 0
         m = ~o
         want = np.where(o, x[i], mu)
         spread = np.zeros(G)
         if m.any() and o.any():
-            want[m] = mu[m] + cov[np.ix_(m, o)] @ cho_solve(cho_factor(cov[np.ix_(o, o)]), x[i, o] - mu[o])
-            root = dpotrf(precision[np.ix_(m, m)], lower=1)[0]
-            spread[m] = np.sqrt(np.maximum((dtrtri(root, lower=1)[0] ** 2).sum(0), 0.0))
+            solved = np.zeros(G)
+            solved[o] = cho_solve(cho_factor(cov[np.ix_(o, o)]), x[i, o] - mu[o])
+            want[m] = mu[m] + (cov @ solved)[m]
+            root = spotrf(single[np.ix_(m, m)], lower=1)[0]  # well conditioned: in single precision
+            spread[m] = np.sqrt(np.maximum((strtri(root, lower=1)[0] ** 2).sum(0, dtype=np.float64), 0.0))
         elif m.any():
             spread[m] = np.sqrt(np.diag(cov)[m])
         np.testing.assert_array_equal(mean[i], want)
         np.testing.assert_array_equal(sd[i], spread)
+
+
+def _conditioned(G, condition, seed=0):
+    """A covariance of ``G`` genes with eigenvalues spread log-evenly over ``condition``."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((G, G)))
+    return (q * np.geomspace(1.0, 1.0 / condition, G)) @ q.T
+
+
+def test_the_spread_in_single_precision_is_the_double_one_where_well_conditioned():
+    """Below SINGLE_SPREAD_CONDITION the rows are factorised in float32 and agree with float64 to far less than a
+    calibration can see; above it they are float64."""
+    rng = np.random.default_rng(5)
+    G, n = 120, 40
+    x = rng.standard_normal((n, G))
+    mask = (rng.random((n, G)) > 0.5).astype(np.float32)
+    well, badly = _conditioned(G, SINGLE_SPREAD_CONDITION / 3), _conditioned(G, SINGLE_SPREAD_CONDITION * 30)
+    assert single_spread(well) and not single_spread(badly)
+    for cov in (well, badly):
+        precision = precision_of(cov)
+        sd = dense_spread(np.zeros(G), cov, x, mask)
+        for i in range(n):
+            m = mask[i] == 0
+            root = dpotrf(precision[np.ix_(m, m)], lower=1)[0]
+            double = np.sqrt((np.tril(dtrtri(root, lower=1)[0]) ** 2).sum(0))
+            if cov is well:
+                np.testing.assert_allclose(sd[i, m], double, rtol=2e-5)
+            else:
+                np.testing.assert_allclose(sd[i, m], double, rtol=1e-12)

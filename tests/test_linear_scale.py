@@ -14,6 +14,10 @@ from gaingtex.imputers import posterior
 from gaingtex.imputers.posterior import (dense_draw, dense_mean, dense_spread, low_rank_draw, low_rank_mean,
                                            low_rank_spread)
 
+# A well-conditioned dense covariance's spread is factorised in single precision (posterior.single_spread; its
+# agreement with double precision: tests/test_lapack.py); the low-rank form's stays in double.
+SPREAD_RTOL = {"dense": 1e-4, "low-rank": 1e-8}
+
 
 def _known(genes=12, k=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -45,7 +49,7 @@ def test_spread_is_the_analytic_conditional_sd(form):
         expected = np.zeros(len(mu))
         if (~o).any():
             expected[~o] = np.sqrt(np.diag(_conditional(mu, cov, x[i], o)[1]) if o.any() else np.diag(cov)[~o])
-        np.testing.assert_allclose(sd[i], expected, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(sd[i], expected, rtol=SPREAD_RTOL[form], atol=1e-10)
 
 
 @pytest.mark.parametrize("form", ["dense", "low-rank"])
@@ -74,7 +78,8 @@ def test_low_rank_and_dense_forms_agree():
     mu, L, psi, cov = _known(genes=30, k=4, seed=5)
     x = np.random.default_rng(6).multivariate_normal(mu, cov, size=20)
     mask = missing_mask(*x.shape, 0.6, 7)
-    np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask), rtol=1e-7)
+    np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask),
+                               rtol=SPREAD_RTOL["dense"])
 
 
 @pytest.mark.parametrize("k", [1, 2, 7, 48])
@@ -99,7 +104,8 @@ def test_a_high_rank_is_solved_row_by_row_with_the_same_posterior():
     mask[0] = 0.0  # nothing shown: the marginal
     mask[1] = 1.0  # nothing missing
     np.testing.assert_allclose(low_rank_mean(mu, L, psi, x, mask), dense_mean(mu, cov, x, mask), rtol=1e-8)
-    np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask), rtol=1e-8)
+    np.testing.assert_allclose(low_rank_spread(mu, L, psi, x, mask), dense_spread(mu, cov, x, mask),
+                               rtol=SPREAD_RTOL["dense"])
 
 
 def _low_rank_data(n, genes, k=5, seed=0):

@@ -8,8 +8,8 @@ function pointers SciPy publishes for Cython (``scipy.linalg.cython_lapack``, ``
 :mod:`ctypes`, which releases the lock during a foreign call. The arithmetic is SciPy's own, so results are
 identical to its wrappers' to the bit (``tests/test_lapack.py``).
 
-Every matrix is float64 in Fortran (column-major) order; each function works on a copy unless told it may
-overwrite, and returns LAPACK's ``info`` (0: success; > 0: not positive definite, or singular).
+Every matrix is float64 in Fortran (column-major) order (the factor and the triangular inverse also take float32,
+in single precision); each function works on a copy unless told it may overwrite, and returns LAPACK's ``info`` (0: success; > 0: not positive definite, or singular).
 """
 
 from __future__ import annotations
@@ -35,19 +35,26 @@ def _routine(name: str, *argtypes, library=cython_lapack):
     return ctypes.CFUNCTYPE(None, *argtypes)(_capsule_pointer(capsule, _capsule_name(capsule)))
 
 
-_potrf = _routine("dpotrf", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info
+# uplo, n, a, lda, info; in double and single precision (the spread of a Gaussian's rows: posterior.dense_spread)
+_potrf = {np.dtype(t): _routine(f"{p}potrf", _CHAR, _INT, _PTR, _INT, _INT) for t, p in ((np.float64, "d"),
+                                                                                        (np.float32, "s"))}
 _potrs = _routine("dpotrs", _CHAR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT)  # uplo, n, nrhs, a, lda, b, ldb, info
-_trtri = _routine("dtrtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT)  # uplo, diag, n, a, lda, info
+# uplo, diag, n, a, lda, info
+_trtri = {np.dtype(t): _routine(f"{p}trtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT) for t, p in ((np.float64, "d"),
+                                                                                               (np.float32, "s"))}
 _potri = _routine("dpotri", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info
 _DOUBLE = ctypes.POINTER(ctypes.c_double)
 # uplo, trans, n, k, alpha, a, lda, beta, c, ldc
 _syrk = _routine("dsyrk", _CHAR, _CHAR, _INT, _INT, _DOUBLE, _PTR, _INT, _DOUBLE, _PTR, _INT, library=cython_blas)
 
 
-def _fortran(a: np.ndarray, overwrite: bool) -> np.ndarray:
-    if overwrite and a.dtype == np.float64 and a.flags.f_contiguous and a.flags.writeable:
+def _fortran(a: np.ndarray, overwrite: bool, single: bool = False) -> np.ndarray:
+    """``a`` in Fortran order, float64 (or float32 where ``single`` allows and ``a`` is float32); ``a`` itself
+    when it already is and may be overwritten."""
+    dtype = np.float32 if single and a.dtype == np.float32 else np.float64
+    if overwrite and a.dtype == dtype and a.flags.f_contiguous and a.flags.writeable:
         return a
-    return np.array(a, dtype=np.float64, order="F")
+    return np.array(a, dtype=dtype, order="F")
 
 
 def _uplo(lower: bool) -> bytes:
@@ -56,10 +63,11 @@ def _uplo(lower: bool) -> bytes:
 
 def potrf(a: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[np.ndarray, int]:
     """The Cholesky factor of the symmetric ``a`` in its ``lower`` (else upper) triangle; the other triangle keeps
-    ``a``'s values, as ``scipy.linalg.cho_factor`` leaves it."""
-    c = _fortran(a, overwrite)
+    ``a``'s values, as ``scipy.linalg.cho_factor`` leaves it. A float32 ``a`` is factorised in single precision
+    (``spotrf``)."""
+    c = _fortran(a, overwrite, single=True)
     n, info = ctypes.c_int(c.shape[0]), ctypes.c_int(0)
-    _potrf(_uplo(lower), ctypes.byref(n), c.ctypes.data, ctypes.byref(n), ctypes.byref(info))
+    _potrf[c.dtype](_uplo(lower), ctypes.byref(n), c.ctypes.data, ctypes.byref(n), ctypes.byref(info))
     return c, info.value
 
 
@@ -78,10 +86,11 @@ def potrs(c: np.ndarray, b: np.ndarray, lower: bool = False) -> np.ndarray:
 
 
 def trtri(c: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[np.ndarray, int]:
-    """The inverse of the triangular ``c`` (its ``lower``, else upper, triangle; the other is left as it is)."""
-    t = _fortran(c, overwrite)
+    """The inverse of the triangular ``c`` (its ``lower``, else upper, triangle; the other is left as it is), in
+    single precision (``strtri``) when ``c`` is float32."""
+    t = _fortran(c, overwrite, single=True)
     n, info = ctypes.c_int(t.shape[0]), ctypes.c_int(0)
-    _trtri(_uplo(lower), b"N", ctypes.byref(n), t.ctypes.data, ctypes.byref(n), ctypes.byref(info))
+    _trtri[t.dtype](_uplo(lower), b"N", ctypes.byref(n), t.ctypes.data, ctypes.byref(n), ctypes.byref(info))
     return t, info.value
 
 

@@ -108,6 +108,7 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
     thread: OpenBLAS threads spinning between small solves made this fifteen times slower on two cores.
     """
     n, G = x.shape
+    cov = _symmetric(cov)
     out = np.empty((n, G), dtype=np.float64)
     total = np.zeros((G, G)) if with_covariance else None
 
@@ -123,7 +124,9 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
                     total[...] += cov
                 continue
             factor = _factor(cov, o, lower=False, what=f"the observed covariance of sample {i}")
-            out[i, m] = mu[m] + cov[np.ix_(m, o)] @ potrs(factor, x[i, o] - mu[o])
+            solved = np.zeros(G)
+            solved[o] = potrs(factor, x[i, o] - mu[o])
+            out[i, m] = mu[m] + (cov @ solved)[m]  # Σ_mo z: one pass over Σ, cheaper than gathering Σ_mo
             if with_covariance:
                 cross = cov[np.ix_(o, m)]
                 total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ potrs(factor, cross)
@@ -181,6 +184,12 @@ def _shared_rows(n: int, walk, clock=None) -> None:
             if clock is not None:
                 clock.check(start, n, "samples", uniform=True)
             list(pool.map(walk, np.array_split(np.arange(start, min(start + block, n)), cores)))
+
+
+def _symmetric(a: np.ndarray) -> np.ndarray:
+    """``(a + aᵀ) / 2``: ``a`` itself, bit for bit, when it is symmetric (an EM step's sum of products may not be,
+    in its last bits), as :func:`_factor` needs."""
+    return (a + a.T) / 2
 
 
 def _row(mu: np.ndarray, i: int) -> np.ndarray:
@@ -270,20 +279,41 @@ def _dense_rows(precision: np.ndarray, mask: np.ndarray, rows=None):
 def _factor(a: np.ndarray, genes: np.ndarray, lower: bool, what: str) -> np.ndarray:
     """The Cholesky factor of ``a``'s block on ``genes`` (Fortran order; the other triangle holds ``a``'s values),
     factorised without holding Python's lock (:mod:`._lapack`), so that the threads of :func:`_shared_rows` run at
-    once. The block is gathered from ``a``'s transpose, which gives it in Fortran order without a second copy."""
-    factor, info = potrf(a.T[np.ix_(genes, genes)].T, lower=lower, overwrite=True)
+    once. ``a`` must be exactly symmetric (:func:`_symmetric`): its block, gathered by ``take`` along both axes (a
+    third of the time of an ``np.ix_`` gather), is then its own transpose, which is in Fortran order."""
+    index = np.flatnonzero(genes)
+    factor, info = potrf(a.take(index, 0).take(index, 1).T, lower=lower, overwrite=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"{what} is not positive definite")
     return factor
 
 
-def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+# The spread's per-row factorisations run in single precision (twice as fast: benchmarks/results/lapack-threads.json)
+# when the covariance's condition number is at most this. Rounding Λ to float32 and factorising it there perturbs
+# a row's conditional variances by at most about κ × n × 6e-8 relatively, in practice κ × 6e-8 (2e-7 on the book
+# cohort's pooled covariance, κ = 2,000): far below what the calibration's finite sample can see (a gene's coverage
+# has sd 0.02). The means stay in double precision.
+SINGLE_SPREAD_CONDITION = 1e4
+
+
+def single_spread(cov: np.ndarray) -> bool:
+    """Whether :func:`dense_spread` factorises ``cov``'s rows in single precision
+    (:data:`SINGLE_SPREAD_CONDITION`)."""
+    values = np.linalg.eigvalsh(cov)
+    return bool(values[0] > 0 and values[-1] <= SINGLE_SPREAD_CONDITION * values[0])
+
+
+def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
+                 single: bool | None = None) -> np.ndarray:
     """As :func:`low_rank_spread` for a full covariance: ``√diag(Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om)`` per row, computed as
     ``√diag((Σ⁻¹)_mm⁻¹)`` (:func:`precision_of`): with ``(Σ⁻¹)_mm = R Rᵀ``, the column sums of squares of
-    ``R⁻¹``."""
+    ``R⁻¹``. ``single``: factorise the rows in single precision; ``None``: where ``Σ`` is well conditioned
+    (:func:`single_spread`)."""
     out = np.zeros(x.shape, dtype=np.float64)
     precision = precision_of(cov)
-    keep = np.tri(len(cov))  # 1 on and below the diagonal: a row's factor times it keeps its lower triangle
+    if single_spread(cov) if single is None else single:
+        precision = precision.astype(np.float32)
+    keep = np.tri(len(cov), dtype=precision.dtype)  # 1 on and below the diagonal: keeps a factor's lower triangle
 
     def walk(rows):
         for i, _, m, root in _dense_rows(precision, mask, rows):
@@ -295,7 +325,7 @@ def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarra
                 inverse, info = trtri(root, lower=True, overwrite=True)  # R⁻¹: a third of a general solve's work
                 if info != 0:
                     raise np.linalg.LinAlgError(f"the conditional precision of sample {i} is singular")
-                variance = (inverse ** 2).sum(0)
+                variance = (inverse ** 2).sum(0, dtype=np.float64)
             out[i, m] = np.sqrt(np.maximum(variance, 0.0))
 
     _shared_rows(len(mask), walk)
