@@ -119,3 +119,18 @@ def test_moments_shared_across_factor_counts_give_the_same_model():
     assert np.all(np.diff(moments["values"]) <= 0)  # leading eigenpairs, largest first
     for shared, fresh in zip(fit_factor_model(x, mask, 3, moments=moments), fit_factor_model(x, mask, 3)):
         np.testing.assert_allclose(shared, fresh, rtol=1e-4, atol=1e-6)  # EM sums in single precision
+
+
+def test_a_fit_past_its_budget_stops_inside_em_and_says_how_far_it_got():
+    """The budget is checked between blocks of samples of every EM iteration, not only once the fit is over."""
+    from gaingtex.imputers.base import BudgetExceeded, Clock
+
+    x, _, _ = _low_rank(3000)
+    mask = missing_mask(*x.shape, 0.5, 2)
+    clock = Clock("factor-analysis", 0.0)
+    with pytest.raises(BudgetExceeded, match=r"after 0 of 20 EM iterations \(3 factors\)"):
+        fit_factor_model(x, mask, 3, clock=clock)
+    tissues = np.repeat(["Lung", "Liver"], 1500)
+    with pytest.raises(BudgetExceeded, match="factor-analysis ran past its budget of 0 s"):
+        FactorAnalysisImputer(n_factors=3, budget=0.0).fit(_split(x, tissues), train_mask=mask)
+    assert FactorAnalysisImputer(n_factors=3, budget=600.0).fit(_split(x, tissues), train_mask=mask).n_factors_ == 3

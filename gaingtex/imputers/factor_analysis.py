@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..data import reference
-from .base import Imputer, check_inputs, keep_observed, masked_mse, observed_mask, validation_task
+from .base import Clock, Imputer, check_inputs, keep_observed, masked_mse, observed_mask, validation_task
 from .lowrank import leading_eigen, observed_moments, pack, packed_outer, packing, unpack
 from .posterior import low_rank_draw, low_rank_mean, low_rank_spread
 from .registry import register
@@ -51,6 +51,10 @@ class FactorAnalysisImputer(Imputer):
         from the leading eigenvectors and settles fast. In place at ``book`` (``benchmarks/fa_iterations.py``), 20
         iterations score as 50 do on all 2,000 genes (R² 0.5814, 48 factors either way) in 82 s against 125 s, and
         better on the 59-gene panel (0.2315 against 0.2253, 16 factors either way: there more EM overfits).
+    budget
+        Seconds allowed for ``fit`` (the search included); past it, checked before each model and between the
+        blocks of samples of each EM iteration, it raises :class:`~gaingtex.imputers.base.BudgetExceeded`, which
+        says how far the EM of the model being fitted got. ``None``: no limit.
     progress
         Show a progress bar over the fits.
     """
@@ -59,7 +63,7 @@ class FactorAnalysisImputer(Imputer):
 
     def __init__(self, n_factors: int | None = None, by: Literal["group", "all"] = "group",
                  candidates: tuple[int, ...] = (8, 16, 32, 48), max_iter: int = 20, tol: float = 1e-3,
-                 min_samples: int = 50, seed: int = 0, progress: bool = False):
+                 min_samples: int = 50, budget: float | None = None, seed: int = 0, progress: bool = False):
         super().__init__(seed)
         if by not in ("group", "all"):
             raise ValueError(f"unknown by {by!r}: expected 'group' or 'all'")
@@ -68,7 +72,7 @@ class FactorAnalysisImputer(Imputer):
             raise ValueError(f"factor counts must be positive integers, got {ks}")
         self.n_factors, self.by, self.candidates = n_factors, by, tuple(int(k) for k in ks)
         self.max_iter, self.tol, self.progress = int(max_iter), float(tol), progress
-        self.min_samples = int(min_samples)
+        self.min_samples, self.budget = int(min_samples), budget
 
     def _keys(self, obs: pd.DataFrame) -> np.ndarray:
         tissue = obs["tissue"].astype(str).to_numpy()
@@ -81,8 +85,9 @@ class FactorAnalysisImputer(Imputer):
         super().fit(train)
         mask = observed_mask(train.x, train_mask, "train_mask")
         keys = self._keys(train.obs)
+        clock = Clock(self.name, self.budget)
         if len(self.candidates) == 1:
-            self.models_ = self._fit_models(train.x, mask, keys, self.candidates[0])
+            self.models_ = self._fit_models(train.x, mask, keys, self.candidates[0], clock=clock)
             self.n_factors_ = self.candidates[0]
             self.chosen_ = {"n_factors": self.n_factors_}
             return self
@@ -91,7 +96,7 @@ class FactorAnalysisImputer(Imputer):
         vx, inputs, targets, vobs = validation_task(valid, valid_mask, self.seed)
         errors, best, moments = {}, None, {}
         for k in sorted(self.candidates):
-            models = self._fit_models(train.x, mask, keys, k, moments)
+            models = self._fit_models(train.x, mask, keys, k, moments, clock)
             prediction = self._predict(models, vx, inputs, self._keys(vobs), vobs)
             errors[k] = masked_mse(vx, prediction, targets)
             if best is None or errors[k] < errors[best]:
@@ -103,7 +108,7 @@ class FactorAnalysisImputer(Imputer):
         self.validation_ = pd.Series(errors, name="validation_mse").rename_axis("n_factors")
         return self
 
-    def _fit_models(self, x, mask, keys, k, moments: dict | None = None) -> dict:
+    def _fit_models(self, x, mask, keys, k, moments: dict | None = None, clock: Clock | None = None) -> dict:
         """One model per key; keys with less than ``min_samples`` samples' worth of observed entries get the
         model fitted on every training sample. ``moments`` caches each key's :func:`factor_moments` (for the
         largest candidate), so that the search computes them once, not once per factor count."""
@@ -113,11 +118,14 @@ class FactorAnalysisImputer(Imputer):
         bar = tqdm(fits, desc=f"factor analysis, {k} factors", disable=not self.progress, leave=False)
         moments = {} if moments is None else moments
         models = {}
-        for name in bar:
+        for i, name in enumerate(bar):
+            if clock is not None:
+                clock.check(i, len(fits), f"models of {k} factors")
             rows = np.ones(len(keys), dtype=bool) if name == "all" else keys == name
             if name not in moments:
                 moments[name] = factor_moments(x[rows], mask[rows], max(self.candidates))
-            models[name] = fit_factor_model(x[rows], mask[rows], k, self.max_iter, self.tol, moments=moments[name])
+            models[name] = fit_factor_model(x[rows], mask[rows], k, self.max_iter, self.tol, moments=moments[name],
+                                             clock=clock)
         return {n: models["all" if n in small else n] for n in names}
 
     @staticmethod
@@ -169,7 +177,8 @@ def factor_moments(x: np.ndarray, mask: np.ndarray, k: int, seed: int = 0) -> di
 
 
 def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20, tol: float = 1e-3,
-                     chunk: int = 1024, moments: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     chunk: int = 1024, moments: dict | None = None,
+                     clock: Clock | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum-likelihood factor analysis ``x = μ + L f + ε`` on the observed entries of ``x`` (EM).
 
     ``μ`` is each gene's observed mean; ``L`` starts from the leading eigenvectors of the pairwise-observed
@@ -181,6 +190,7 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
     An iteration costs samples × genes × k(k+1) multiply-adds, linear in the genes: each sample's posterior
     precision ``I + L_oᵀ Ψ_o⁻¹ L_o`` (E-step) and each gene's ``Σ_n m_ng E[f fᵀ]`` (M-step) are sums of symmetric
     k × k matrices, taken as products of float32 matrices with their upper triangles packed.
+    ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is checked between blocks of samples.
     Returns ``(μ, L, ψ)`` with shapes ``(genes,)``, ``(genes, k)``, ``(genes,)``.
     """
     n, G = x.shape
@@ -195,7 +205,7 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
     complete = bool(mask.min() == 1) if mask.size else True
     eye = np.eye(k)
     iu, ju = packing(k)
-    for _ in range(max_iter):
+    for iteration in range(max_iter):
         num = np.zeros((G, k))
         den = np.zeros((G, k * (k + 1) // 2))
         outer = packed_outer(L, np.float32)
@@ -204,6 +214,8 @@ def fit_factor_model(x: np.ndarray, mask: np.ndarray, k: int, max_iter: int = 20
             C = np.linalg.inv(eye + (L.T / psi) @ L)
             ff = np.zeros((k, k))
         for start in range(0, n, chunk):
+            if clock is not None:
+                clock.check(iteration, max_iter, f"EM iterations ({k} factors)")
             rows = slice(start, start + chunk)
             xb = xc[rows]
             b = (xb * inv_psi) @ L32
