@@ -131,3 +131,33 @@ def test_impute_cohort_keeps_few_copies_of_the_matrix(smoke):
     finally:
         tracemalloc.stop()
     assert peak / x.nbytes <= 3.2, f"peak {peak / x.nbytes:.2f} matrices"
+
+
+def test_blocks_on_several_threads_give_the_same_values_and_check_in_order():
+    """in_row_blocks with threads: every block predicted once, the values of one thread, the clock's checks in
+    row order in the calling thread, and a block's bad input still named by the whole matrix's sample."""
+    import threading
+
+    from gaingtex.imputers._blocks import in_row_blocks
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(103, 6)).astype(np.float32)
+    mask = (rng.random(x.shape) > 0.3).astype(np.float32)
+    obs = pd.DataFrame({"tissue": ["a"] * 103})
+    seen, checked = [], []
+
+    def predict(x0, m, o, start):
+        seen.append(start)
+        return x0 * 2 + start
+
+    one = in_row_blocks(x, mask, obs, 6, 10, predict)
+    main = threading.get_ident()
+    three = in_row_blocks(x, mask, obs, 6, 10, predict, threads=3,
+                          check=lambda start: checked.append((start, threading.get_ident() == main)))
+    np.testing.assert_array_equal(three, one)
+    assert sorted(seen) == sorted(2 * list(range(0, 103, 10)))
+    assert checked == [(s, True) for s in range(0, 103, 30)]
+    bad = x.copy()
+    bad[57, 2] = np.nan
+    with pytest.raises(ValueError, match="first at sample 57, gene 2"):
+        in_row_blocks(bad, np.ones_like(x), obs, 6, 10, predict, threads=3)

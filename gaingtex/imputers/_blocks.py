@@ -4,29 +4,52 @@ independently of each other can check and blend a block at a time, with the same
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .base import check_inputs, keep_observed
 
 
 def in_row_blocks(x, mask, obs, n_genes: int | None, step: int,
-                  predict: Callable[[np.ndarray, np.ndarray, object, int], np.ndarray]) -> np.ndarray:
+                  predict: Callable[[np.ndarray, np.ndarray, object, int], np.ndarray], threads: int = 1,
+                  check: Callable[[int], None] | None = None) -> np.ndarray:
     """``keep_observed(x0, m, predict(x0, m, obs_block, start))`` for each block of ``step`` rows starting at
     ``start``, where ``x0, m = check_inputs(...)`` of the block; every check of :func:`check_inputs` applies, with
-    its message about the whole matrix (its sample numbers)."""
+    its message about the whole matrix (its sample numbers).
+
+    ``threads`` blocks at a time are predicted by as many threads, each with BLAS on one thread (for a
+    ``predict`` that lets go of Python's lock for much of its work; the values are the same); ``check(start)``
+    is called before each group, in this thread (a :class:`~.base.Clock`'s, whose checks must come in order)."""
     x = np.asarray(x)
     if x.ndim != 2 or len(x) == 0 or len(obs) != len(x) or (mask is not None and np.shape(mask) != x.shape):
         x0, m = check_inputs(x, mask, obs, n_genes)  # raises, or an empty request: nothing to predict
         return keep_observed(x0, m, x0)
     out = np.empty(x.shape, dtype=np.float32)
-    for start in range(0, len(x), max(1, int(step))):
-        r = slice(start, start + max(1, int(step)))
+    step = max(1, int(step))
+
+    def one(start: int) -> None:
+        r = slice(start, start + step)
         try:
             x0, m = check_inputs(x[r], None if mask is None else mask[r], obs.iloc[r], n_genes)
         except ValueError:
             check_inputs(x, mask, obs, n_genes)  # the whole matrix's message
             raise
         out[r] = keep_observed(x0, m, predict(x0, m, obs.iloc[r], start))
+
+    starts = list(range(0, len(x), step))
+    threads = max(1, min(int(threads), len(starts)))
+    if threads == 1:
+        for start in starts:
+            if check is not None:
+                check(start)
+            one(start)
+        return out
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        for g in range(0, len(starts), threads):
+            if check is not None:
+                check(starts[g])
+            list(pool.map(one, starts[g: g + threads]))
     return out

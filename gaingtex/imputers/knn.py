@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from sklearn import config_context
 from sklearn.impute import KNNImputer
@@ -122,11 +124,16 @@ class KNNImputerMethod(Imputer):
         bar = tqdm(total=total, desc=self.name, disable=not self.progress, leave=False)
 
         def predict(x0, m, o, start):
-            clock.check(start, total, "samples", uniform=True)
+            out = self._predict(x0, m, o)
             bar.update(len(x0))
-            return self._predict(x0, m, o)
+            return out
 
+        # scikit-learn's blocks on every core: its per-gene loops hold Python's lock, but its distances do not
+        # (1.4 times faster on two cores, the same values: benchmarks/README.md, "k-NN's blocks on two cores");
+        # the donor pool's products already use every core
+        threads = len(os.sched_getaffinity(0)) if self.pool_ is None else 1
         try:
-            return in_row_blocks(x, mask, obs, self.n_genes, step, predict)
+            return in_row_blocks(x, mask, obs, self.n_genes, step, predict, threads,
+                                 lambda start: clock.check(start, total, "samples", uniform=True))
         finally:
             bar.close()
