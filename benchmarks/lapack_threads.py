@@ -4,7 +4,7 @@ the same routines reached without it (``gaingtex.imputers._lapack``), on one and
     python -m benchmarks.lapack_threads [--out benchmarks/results/lapack-threads.json] [--rows 400]
 
 Two measures. Per routine: the wall milliseconds per 1,000 × 1,000 factorisation (or triangular inverse) when one
-thread, then one thread per core, does them back to back on one BLAS thread each (as ``posterior._shared_rows``
+thread, then one thread per core, does them back to back on one BLAS thread each (as ``_blocks.shared_rows``
 does), and the same without the lock in single precision (``spotrf``, ``strtri``). End to end: a dense Gaussian's
 conditional spread (``dense_spread``) of ``--rows`` rows at 2,000 genes, half missing, in double and in single
 precision, against the same loop with SciPy's wrappers (the code before), on the same rows, with the largest
@@ -24,7 +24,8 @@ from scipy.linalg.lapack import dpotrf, dtrtri
 from threadpoolctl import threadpool_limits
 
 from gaingtex.imputers._lapack import potrf, trtri
-from gaingtex.imputers.posterior import _shared_rows, dense_spread, precision_of
+from gaingtex.imputers._blocks import shared_rows
+from gaingtex.imputers.posterior import dense_spread, precision_of
 
 from ._report import check_out, finish
 
@@ -58,7 +59,7 @@ def scipy_spread(cov: np.ndarray, mask: np.ndarray) -> np.ndarray:
             root = dpotrf(precision[np.ix_(m, m)], lower=1)[0]
             out[i, m] = np.sqrt(np.maximum((dtrtri(root, lower=1)[0] ** 2).sum(0), 0.0))
 
-    _shared_rows(len(mask), walk)
+    shared_rows(len(mask), walk)
     return out
 
 

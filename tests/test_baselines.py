@@ -189,6 +189,34 @@ def test_a_uniform_task_whose_rate_projects_past_the_budget_stops_early(monkeypa
     assert caught.value.progress == "100 of 1000 samples, projected 200 s"
 
 
+def test_a_rate_measured_earlier_stops_a_task_before_it_starts(monkeypatch):
+    ticks = _Ticks(0.0)
+    monkeypatch.setattr(base.time, "monotonic", ticks)
+    clock = Clock("sample-lasso", budget=100.0)
+    ticks.now += 10.0
+    clock.expect(0.1, 1000, "samples")  # 10 s spent + 100 s to go: within the margin
+    clock.expect(None, 10 ** 6, "samples")  # no rate measured: nothing to say
+    Clock("sample-lasso", None).expect(1.0, 10 ** 6, "samples")  # no budget
+    with pytest.raises(BudgetExceeded, match="about 160 s, past its budget of 100 s: stopped after 0 of 1500") as caught:
+        clock.expect(0.1, 1500, "samples")
+    assert caught.value.progress == "0 of 1500 samples, projected 160 s"
+
+
+def test_sample_lasso_is_the_same_on_every_core_and_refuses_what_its_search_projects_past_the_budget():
+    x = _gaussian(140, _cov(12)).astype(np.float32)
+    train, valid = Split(x[:100], _obs(["A"] * 100)), Split(x[100:], _obs(["A"] * 40))
+    mask = missing_mask(40, 12, 0.5, 12)
+    hidden = np.where(mask > 0, x[100:], np.nan)
+    lasso = get("sample-lasso", budget=60.0).fit(train, valid)
+    assert lasso.row_seconds_ > 0
+    together = lasso.transform(hidden, mask, valid.obs)
+    alone = np.vstack([lasso.transform(hidden[i:i + 1], mask[i:i + 1], valid.obs.iloc[i:i + 1]) for i in range(40)])
+    np.testing.assert_array_equal(together, alone)
+    lasso.row_seconds_ = 10.0  # as if each row took 10 s in the search: 400 s for these 40 rows
+    with pytest.raises(BudgetExceeded, match=r"sample-lasso would need about 40\d s.*0 of 40 samples"):
+        lasso.transform(hidden, mask, valid.obs)
+
+
 def test_a_repeated_task_is_projected_from_its_own_rate(monkeypatch):
     ticks = _Ticks(0.0)
     monkeypatch.setattr(base.time, "monotonic", ticks)

@@ -4,6 +4,7 @@ independently of each other can check and blend a block at a time, with the same
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -53,3 +54,22 @@ def in_row_blocks(x, mask, obs, n_genes: int | None, step: int,
                 check(starts[g])
             list(pool.map(one, starts[g: g + threads]))
     return out
+
+
+def shared_rows(n: int, walk: Callable[[np.ndarray], None], clock=None, per_thread: int = 64,
+                progress: Callable[[int], None] | None = None) -> None:
+    """``walk(rows)`` over all ``n`` rows, each block of ``per_thread`` rows a core shared among one thread per
+    core, each with BLAS on one thread; ``clock`` (:class:`~.base.Clock`) is checked between blocks, in this
+    thread, and ``progress(rows done)`` called after each. For work that lets go of Python's lock (LAPACK through
+    :mod:`._lapack`, scikit-learn's coordinate descent); ``walk`` must write only to its own rows, so the values
+    are those of one thread."""
+    cores = max(1, min(len(os.sched_getaffinity(0)), n))
+    block = per_thread * cores
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
+        for start in range(0, n, block):
+            if clock is not None:
+                clock.check(start, n, "samples", uniform=True)
+            stop = min(start + block, n)
+            list(pool.map(walk, np.array_split(np.arange(start, stop), cores)))
+            if progress is not None:
+                progress(stop - start)

@@ -117,6 +117,16 @@ class Clock:
             if projected is not None:
                 raise BudgetExceeded(self.method, self.budget, done, total, unit, projected)
 
+    def expect(self, seconds_each: float | None, total: int, unit: str) -> None:
+        """Raise :class:`BudgetExceeded` before a task starts when a rate measured earlier on the same kind of item
+        (``seconds_each``; ``None``: none measured) projects its ``total`` items past the budget by
+        :data:`PROJECT_MARGIN`, instead of measuring the rate again on :data:`PROJECT_AFTER` of the budget."""
+        if self.deadline is None or seconds_each is None or total <= 0:
+            return
+        projected = time.monotonic() - self.start + float(seconds_each) * total
+        if projected > PROJECT_MARGIN * self.budget:
+            raise BudgetExceeded(self.method, self.budget, 0, total, unit, projected)
+
     def part(self, step: int, steps: int) -> "ClockPart":
         """This clock for part ``step`` of ``steps`` equal parts of one task (the candidates of a search): a
         part's checks count toward the whole, so that the whole search is projected."""

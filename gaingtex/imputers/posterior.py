@@ -10,13 +10,11 @@ factors from the observed genes ``o`` alone in O(genes × k²) per sample, inste
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from threadpoolctl import threadpool_limits
 
+from ._blocks import shared_rows
 from ._lapack import gram, potrf, potri, potrs, trtri
 from .lowrank import packed_outer, unpack
 
@@ -104,7 +102,7 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
 
     With ``with_covariance`` also returns the sum over rows of the conditional covariances
     ``Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`` (zero outside each row's missing block), which an EM step needs; those rows are
-    solved one at a time, the others shared among the cores (:func:`_shared_rows`). Each row is solved on one BLAS
+    solved one at a time, the others shared among the cores (:func:`shared_rows`). Each row is solved on one BLAS
     thread: OpenBLAS threads spinning between small solves made this fifteen times slower on two cores.
     """
     n, G = x.shape
@@ -138,7 +136,7 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
                     clock.check(start, n, "samples", uniform=True)
                 walk(range(start, min(start + 64, n)))
         return out, total
-    _shared_rows(n, walk, clock)
+    shared_rows(n, walk, clock)
     return out
 
 
@@ -171,19 +169,7 @@ def _each_row(L: np.ndarray, psi: np.ndarray, mask: np.ndarray, work, clock=None
                                             "definite")
             work(i, o, m, root)
 
-    _shared_rows(len(mask), walk, clock)
-
-
-def _shared_rows(n: int, walk, clock=None) -> None:
-    """``walk(rows)`` over all ``n`` rows, each block of rows shared among one thread per core, each with BLAS on
-    one thread; ``clock`` is checked between blocks. ``walk`` must write only to its own rows."""
-    cores = max(1, min(len(os.sched_getaffinity(0)), n))
-    block = 64 * cores
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
-        for start in range(0, n, block):
-            if clock is not None:
-                clock.check(start, n, "samples", uniform=True)
-            list(pool.map(walk, np.array_split(np.arange(start, min(start + block, n)), cores)))
+    shared_rows(len(mask), walk, clock)
 
 
 def _symmetric(a: np.ndarray) -> np.ndarray:
@@ -278,7 +264,7 @@ def _dense_rows(precision: np.ndarray, mask: np.ndarray, rows=None):
 
 def _factor(a: np.ndarray, genes: np.ndarray, lower: bool, what: str) -> np.ndarray:
     """The Cholesky factor of ``a``'s block on ``genes`` (Fortran order; the other triangle holds ``a``'s values),
-    factorised without holding Python's lock (:mod:`._lapack`), so that the threads of :func:`_shared_rows` run at
+    factorised without holding Python's lock (:mod:`._lapack`), so that the threads of :func:`shared_rows` run at
     once. ``a`` must be exactly symmetric (:func:`_symmetric`): its block, gathered by ``take`` along both axes (a
     third of the time of an ``np.ix_`` gather), is then its own transpose, which is in Fortran order."""
     index = np.flatnonzero(genes)
@@ -328,7 +314,7 @@ def dense_spread(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarra
                 variance = (inverse ** 2).sum(0, dtype=np.float64)
             out[i, m] = np.sqrt(np.maximum(variance, 0.0))
 
-    _shared_rows(len(mask), walk)
+    shared_rows(len(mask), walk)
     return out
 
 
