@@ -281,3 +281,15 @@ def test_a_budget_stop_on_complete_data_counts_the_one_round_it_plans():
     with pytest.raises(BudgetExceeded) as caught:
         get("mice", budget=0.0, max_iter=5).fit(Split(x, _obs(["A"] * 60)))
     assert caught.value.progress == f"0 of {5 * totals[1]} regressions"
+
+
+def test_missforest_grown_on_several_threads_imputes_the_same_values():
+    """Trees grown on two threads are the trees grown on one, and each forest predicts on one thread, so that the
+    sum over its trees comes in the same order: the imputation is the same to the bit."""
+    x = _gaussian(120, _cov(8)).astype(np.float32)
+    x[::4, 1] = np.nan
+    x[1::5, 6] = np.nan
+    split = Split(x, _obs(["A", "B"] * 60))
+    values = [get("missforest", n_estimators=8, max_iter=2, n_jobs=jobs).fit(split).transform(x, None, split.obs)
+              for jobs in (1, 2)]
+    np.testing.assert_array_equal(values[0], values[1])

@@ -42,6 +42,10 @@ class _Budgeted(RegressorMixin, BaseEstimator):
             if projected is not None:
                 raise TimeoutError(self.token, projected)
         self.estimator_ = clone(self.estimator).fit(X, y)
+        if self.estimator_.get_params().get("n_jobs") not in (None, 1):
+            # a forest fitted on several threads predicts on one: its trees' predictions are then summed in the
+            # same order every run (the trees themselves do not depend on the threads)
+            self.estimator_.set_params(n_jobs=1)
         _FITS[self.token] = _FITS.get(self.token, 0) + 1
         return self
 
