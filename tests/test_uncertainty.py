@@ -269,3 +269,24 @@ def test_notebook_09_reads_what_the_comparison_measured_as_if_it_had_fitted_agai
     assert from_comparison(rows, pit, tissues, methods, seed=0, missing_rate=0.3) is None  # another rate
     assert from_comparison(rows, pit, tissues, [*methods, "mice"], seed=0, missing_rate=0.5) is None
     assert from_comparison(rows, pit, tissues, methods, seed=0, missing_rate=0.5, genes="panel") is None
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_the_measures_in_blocks_on_every_core_are_those_of_one_piece(monkeypatch, scaled):
+    """measures() takes a block of rows at a time (BLOCK_ENTRIES): every measure, the PIT histogram and the
+    per-tissue table are those of the whole matrix at once, to the bit."""
+    from gaingtex.evaluation import calibration
+
+    valid, mu = _synthetic(400, seed=4)
+    test, _ = _synthetic(700, seed=5)
+    mask = missing_mask(*test.x.shape, 0.5, np.random.default_rng(6))
+    model = KnownGaussian(mu).fit(valid)
+    pred = predictive(model, calibrate(model, valid, seed=0, scaled=scaled), test.x, mask, test.obs)
+    runs = []
+    for entries in (1 << 30, 7 * test.x.shape[1]):  # one block; blocks of 7 rows
+        monkeypatch.setattr(calibration, "BLOCK_ENTRIES", entries)
+        runs.append(calibration.measures(pred, test.x, mask == 0, test.obs, pit_bins=10, by_tissue=True))
+    whole, blocks = runs
+    assert whole.pop("pit") == blocks.pop("pit")
+    pd.testing.assert_frame_equal(whole.pop("tissues"), blocks.pop("tissues"), check_exact=True)
+    assert whole == blocks

@@ -17,7 +17,8 @@ looks at the entries a comparison scores.
 
 Members: every registered method of the scenario that needs neither the embedded cohort's generating model (the
 oracle) nor the imputed donors' blood (the blood surrogate), and does not train by gradient descent, except
-kNN, and MICE in place (:data:`NOT_BY_DEFAULT`). The deep models are members only when named (``members=``) or
+kNN, and MICE in place (:data:`NOT_BY_DEFAULT`), and in place on many genes the per-tissue Gaussian
+(:data:`NOT_IN_PLACE_BEYOND_EM`). The deep models are members only when named (``members=``) or
 already fitted in the same inductive comparison (``fitted=``; in place they would be trained again): on CPU they
 cost minutes to hours to train (PMI 443 s, GAIN-GTEx 630 s on the 2,000-gene cohort) and were behind the best
 linear-Gaussian member in every measured cell (book-comparison.json, teach-comparison.json).
@@ -35,6 +36,7 @@ import numpy as np
 from ..data.masks import stream
 from . import _blend
 from .base import BudgetExceeded, Imputer, check_inputs, keep_observed, observed_mask
+from .gaussian import EM_MAX_GENES
 from .registry import get, names, register, spec
 
 # The order members are fitted and listed in: the measured leaders first (factor analysis, the pooled Gaussian,
@@ -59,12 +61,21 @@ SHOWN = 0.5  # the share of entries an inductive imputation is shown (the scenar
 # 0.2795, 0.2747 and 0.2787 with it (auto-book-panel-inplace.json). Its weights are chosen on held-out training
 # entries, never on the scored ones.
 NOT_BY_DEFAULT = {"inductive": ("knn",), "inplace": ("knn", "mice")}
+# In place on more genes than the per-tissue Gaussian refines by EM (EM_MAX_GENES; the book cohort's 2,000), not
+# the per-tissue Gaussian either: there it is the pairwise-observed covariance kept to rank 100, which scored R²
+# 0.26 against the pooled Gaussian's 0.62 and drew a weight of 0.01, 0.00 and 0.01 at three seeds for 31 to 34 s
+# of refitting, a third of auto's (auto-book.json); without it auto scored as well
+# (auto-book-inplace-all.json). On the panel, where EM fits its full covariance, it draws 0.12 to 0.19 and stays.
+NOT_IN_PLACE_BEYOND_EM = ("gaussian",)
 
 
-def default_members(scenario: str) -> list[str]:
-    """The methods ``auto`` fits itself in ``scenario``, in :data:`ORDER`."""
+def default_members(scenario: str, n_genes: int | None = None, em_max_genes: int = EM_MAX_GENES) -> list[str]:
+    """The methods ``auto`` fits itself in ``scenario`` (on ``n_genes`` genes, when known), in :data:`ORDER`."""
+    left_out = NOT_BY_DEFAULT.get(scenario, ())
+    if scenario == "inplace" and n_genes is not None and n_genes > em_max_genes:
+        left_out += NOT_IN_PLACE_BEYOND_EM
     found = [n for n in names(scenario) if n != "auto" and not spec(n).trains and not spec(n).needs_generator
-             and not spec(n).needs_blood and n not in NOT_BY_DEFAULT.get(scenario, ())]
+             and not spec(n).needs_blood and n not in left_out]
     return sorted(found, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
 
 
@@ -134,11 +145,12 @@ class AutoImputer(Imputer):
     def _candidates(self) -> list[str]:
         if self.members is not None:
             return list(self.members)
+        em = self.member_params.get("gaussian", {}).get("em_max_genes", EM_MAX_GENES)
+        base = default_members(self.scenario, self.n_genes, em)
         if self.fitted:  # a comparison's run: the members it fitted, nothing more
-            base = default_members(self.scenario)
-            deep = [n for n in self.fitted if n not in base and self.takes(n, self.scenario)]
+            deep = [n for n in self.fitted if spec(n).trains and self.takes(n, self.scenario)]
             return [n for n in base if n in self.fitted] + deep
-        return default_members(self.scenario)
+        return base
 
     def _fit_members(self, fit_args: dict, reuse: bool = True) -> None:
         self.members_, self.member_seconds_, self.dropped_ = {}, {}, {}

@@ -151,6 +151,9 @@ def _shrink(s: np.ndarray, delta: float) -> np.ndarray:
     return (1.0 - delta) * s + delta * float(np.mean(np.diag(s))) * np.eye(len(s))
 
 
+EM_MAX_GENES = 300  # in place, up to this many genes the covariance is refined by EM (the 59-gene panel)
+
+
 @register("gaussian", "Gaussian (per tissue)", colour="#1f78b4", role="reference", family="linear-gaussian",
           chooses=("delta",), spread=True)
 class GaussianImputer(Imputer):
@@ -198,7 +201,7 @@ class GaussianImputer(Imputer):
     deltas = (0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)  # intensities tried on validation where EM costs too much
 
     def __init__(self, by: Literal["tissue", "all"] = "tissue", shrinkage: Shrinkage = "ledoit-wolf",
-                 min_samples: int = 20, em_max_genes: int = 300, max_iter: int = 10, tol: float = 1e-3,
+                 min_samples: int = 20, em_max_genes: int = EM_MAX_GENES, max_iter: int = 10, tol: float = 1e-3,
                  delta: float | None = None, rank: int = 100, budget: float | None = None, seed: int = 0,
                  progress: bool = False):
         super().__init__(seed)
@@ -320,7 +323,7 @@ class PooledGaussianImputer(GaussianImputer):
 
     name = "gaussian-pooled"
 
-    def __init__(self, shrinkage: Shrinkage = "ledoit-wolf", em_max_genes: int = 300, max_iter: int = 10,
+    def __init__(self, shrinkage: Shrinkage = "ledoit-wolf", em_max_genes: int = EM_MAX_GENES, max_iter: int = 10,
                  tol: float = 1e-3, delta: float | None = None, rank: int = 100, budget: float | None = None,
                  seed: int = 0, progress: bool = False):
         super().__init__("all", shrinkage, 1, em_max_genes, max_iter, tol, delta, rank, budget, seed, progress)
