@@ -170,12 +170,13 @@ def test_a_member_past_its_budget_while_imputing_is_dropped_not_fatal(fitted, in
                                                      inductive.eval.obs), atol=1e-6)
 
 
-def test_the_default_members_leave_out_knn_in_place_mice_and_the_pairwise_gaussian():
+def test_the_default_members_leave_out_knn_in_place_mice_and_missforest_and_the_pairwise_gaussian():
     from gaingtex.imputers.auto import default_members
 
     inductive, inplace = default_members("inductive"), default_members("inplace")
     assert "mice" in inductive and "factor-analysis" in inductive and "knn" not in inductive
-    assert "mice" not in inplace and "knn" not in inplace and "softimpute" in inplace
+    assert "mice" not in inplace and "knn" not in inplace and "missforest" not in inplace and "softimpute" in inplace
+    assert "missforest" in inductive
     # in place beyond the per-tissue Gaussian's EM, its pairwise low-rank form is left out; within it, kept
     assert "gaussian" in inplace and "gaussian" in default_members("inplace", 59)
     assert "gaussian" not in default_members("inplace", 2000) and "gaussian" in default_members("inductive", 2000)
