@@ -58,9 +58,9 @@ def in_row_blocks(x, mask, obs, n_genes: int | None, step: int,
 
 def shared_rows(n: int, walk: Callable[[np.ndarray], None], clock=None, per_thread: int = 64,
                 progress: Callable[[int], None] | None = None) -> None:
-    """``walk(rows)`` over all ``n`` rows, each block of ``per_thread`` rows a core shared among one thread per
-    core, each with BLAS on one thread; ``clock`` (:class:`~.base.Clock`) is checked between blocks, in this
-    thread, and ``progress(rows done)`` called after each. For work that lets go of Python's lock (LAPACK through
+    """``walk(rows)`` over all ``n`` rows, in blocks of ``per_thread`` rows per core, each block shared among one
+    thread per core, each with BLAS on one thread; ``clock`` (:class:`~.base.Clock`) is checked between blocks, in
+    this thread, and ``progress(rows done)`` called after each. For work that lets go of Python's lock (LAPACK through
     :mod:`._lapack`, scikit-learn's coordinate descent); ``walk`` must write only to its own rows, so the values
     are those of one thread."""
     cores = max(1, min(len(os.sched_getaffinity(0)), n))

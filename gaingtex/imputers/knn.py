@@ -128,8 +128,8 @@ class KNNImputerMethod(Imputer):
             bar.update(len(x0))
             return out
 
-        # scikit-learn's blocks on every core: its per-gene loops hold Python's lock, but its distances do not
-        # (1.4 times faster on two cores, the same values: benchmarks/README.md, "k-NN's blocks on two cores");
+        # scikit-learn's blocks on every core: its per-gene loops hold Python's lock, but its distances do not (the
+        # book's panel rows 21 -> 13 s and 14 -> 10 s, the same values: benchmarks/README.md, "The whole book");
         # the donor pool's products already use every core
         threads = len(os.sched_getaffinity(0)) if self.pool_ is None else 1
         try:

@@ -276,9 +276,9 @@ def _factor(a: np.ndarray, genes: np.ndarray, lower: bool, what: str) -> np.ndar
 
 # The spread's per-row factorisations run in single precision (twice as fast: benchmarks/results/lapack-threads.json)
 # when the covariance's condition number is at most this. Rounding Λ to float32 and factorising it there perturbs
-# a row's conditional variances by at most about κ × n × 6e-8 relatively, in practice κ × 6e-8 (2e-7 on the book
-# cohort's pooled covariance, κ = 2,000): far below what the calibration's finite sample can see (a gene's coverage
-# has sd 0.02). The means stay in double precision.
+# a row's conditional variances by at most about κ × n × 6e-8 relatively, in practice far less (2.6e-7 in that
+# benchmark; within 2e-5 at κ = 3,300 in tests/test_lapack.py): far below what the calibration's finite sample can
+# see (a gene's coverage has sd 0.02). The means stay in double precision.
 SINGLE_SPREAD_CONDITION = 1e4
 
 
