@@ -71,6 +71,7 @@ def main(argv=None) -> int:
         peak = peak_rss_mb() / 1024
         reset_peak()
         now = peak_rss_mb() / 1024
+        peak = max(peak, now)  # memory that grew between the two readings belongs to this row's peak too
         rows.append({**{k: row.get(k) for k in ("method", "scenario", "genes", "seed", "status", "r2")},
                      "seconds": time.perf_counter() - last[0], "peak_gib": peak, "after_gib": now})
         last[0] = time.perf_counter()

@@ -48,9 +48,9 @@ def _timed_class():
     class Timed(FactorAnalysisImputer):
         """Factor analysis that records how long each factor count's models took to fit."""
 
-        def _fit_models(self, x, mask, keys, k, moments=None):
+        def _fit_models(self, x, mask, keys, k, moments=None, clock=None):
             t0 = time.perf_counter()
-            models = super()._fit_models(x, mask, keys, k, moments)
+            models = super()._fit_models(x, mask, keys, k, moments, clock)
             self.seconds_ = {**getattr(self, "seconds_", {}), k: time.perf_counter() - t0}
             return models
 
