@@ -3,11 +3,11 @@ dense Gaussian posteriors that use it, equal to SciPy's wrappers row by row."""
 
 import numpy as np
 import pytest
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.linalg.blas import dsyrk
-from scipy.linalg.lapack import dpotrf, dpotri, dtrtri, spotrf, strtri
+from scipy.linalg.lapack import dpotrf, dtrtri, spotrf, strtri
 
-from gaingtex.imputers._lapack import gram, potrf, potri, potrs, trtri
+from gaingtex.imputers._lapack import gram, potrf, potrs, trsm, trtri
 from gaingtex.imputers.posterior import (SINGLE_SPREAD_CONDITION, dense_mean, dense_spread, precision_of,
                                          single_spread)
 
@@ -33,15 +33,23 @@ def test_factor_solve_and_inverse_are_scipys_to_the_bit(lower):
     np.testing.assert_array_equal(tri(inverse), tri(dtrtri(tri(theirs), lower=int(lower))[0]))
 
 
-def test_gram_and_inverse_from_a_factor_are_scipys_to_the_bit():
+@pytest.mark.parametrize("lower", [False, True])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_gram_and_a_triangular_solve_are_scipys(lower, transpose):
     a = np.random.default_rng(4).standard_normal((300, 40))
     product = gram(a)
     np.testing.assert_array_equal(product, dsyrk(1.0, a, trans=1, lower=0))
-    product[np.diag_indices(40)] += 1.0
-    root, _ = potrf(product, overwrite=True)
-    ours, info = potri(root)
-    assert info == 0
-    np.testing.assert_array_equal(np.triu(ours), np.triu(dpotri(np.triu(root), lower=0)[0]))
+    product = np.triu(product) + np.triu(product, 1).T + np.eye(40)
+    root, _ = potrf(product, lower=lower)
+    rhs = np.random.default_rng(5).standard_normal((17, 40)).T  # Fortran order, as the spread passes it
+    before = rhs.copy()
+    tri = np.tril if lower else np.triu
+    expected = solve_triangular(tri(root), before, lower=lower, trans=1 if transpose else 0)
+    np.testing.assert_allclose(trsm(root, rhs, lower, transpose), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(rhs, before)  # a copy unless overwriting is allowed
+    solved = trsm(root, rhs, lower, transpose, overwrite=True)
+    assert solved is rhs
+    np.testing.assert_allclose(rhs, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_inputs_are_left_alone_unless_overwriting_is_allowed():

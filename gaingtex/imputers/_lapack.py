@@ -42,8 +42,10 @@ _potrs = _routine("dpotrs", _CHAR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT)  # 
 # uplo, diag, n, a, lda, info
 _trtri = {np.dtype(t): _routine(f"{p}trtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT) for t, p in ((np.float64, "d"),
                                                                                                (np.float32, "s"))}
-_potri = _routine("dpotri", _CHAR, _INT, _PTR, _INT, _INT)  # uplo, n, a, lda, info
 _DOUBLE = ctypes.POINTER(ctypes.c_double)
+# side, uplo, transa, diag, m, n, alpha, a, lda, b, ldb
+_trsm = _routine("dtrsm", _CHAR, _CHAR, _CHAR, _CHAR, _INT, _INT, _DOUBLE, _PTR, _INT, _PTR, _INT,
+                 library=cython_blas)
 # uplo, trans, n, k, alpha, a, lda, beta, c, ldc
 _syrk = _routine("dsyrk", _CHAR, _CHAR, _INT, _INT, _DOUBLE, _PTR, _INT, _DOUBLE, _PTR, _INT, library=cython_blas)
 
@@ -94,13 +96,19 @@ def trtri(c: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[
     return t, info.value
 
 
-def potri(c: np.ndarray, lower: bool = False) -> tuple[np.ndarray, int]:
-    """The inverse of ``A`` from its Cholesky factor ``c`` (:func:`potrf`), in the same triangle, as
-    ``scipy.linalg.lapack.dpotri``; the other triangle is left as it is."""
-    t = _fortran(c, False)
-    n, info = ctypes.c_int(t.shape[0]), ctypes.c_int(0)
-    _potri(_uplo(lower), ctypes.byref(n), t.ctypes.data, ctypes.byref(n), ctypes.byref(info))
-    return t, info.value
+def trsm(c: np.ndarray, b: np.ndarray, lower: bool = False, transpose: bool = False,
+         overwrite: bool = False) -> np.ndarray:
+    """``T⁻¹ b`` (``T⁻ᵀ b`` with ``transpose``) for the triangular ``c``'s ``lower`` (else upper) triangle, as
+    ``scipy.linalg.solve_triangular`` with several right-hand sides; ``b`` (rows × columns) is solved in place when
+    it is float64 in Fortran order and may be overwritten."""
+    if not c.flags.f_contiguous or c.dtype != np.float64:
+        raise ValueError("trsm needs a float64 triangle in Fortran order, as potrf returns it")
+    x = _fortran(b, overwrite)
+    m, n = ctypes.c_int(x.shape[0]), ctypes.c_int(x.shape[1])
+    one = ctypes.c_double(1.0)
+    _trsm(b"L", _uplo(lower), b"T" if transpose else b"N", b"N", ctypes.byref(m), ctypes.byref(n),
+          ctypes.byref(one), c.ctypes.data, ctypes.byref(m), x.ctypes.data, ctypes.byref(m))
+    return x
 
 
 def gram(a: np.ndarray) -> np.ndarray:

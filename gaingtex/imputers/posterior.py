@@ -15,7 +15,7 @@ from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from threadpoolctl import threadpool_limits
 
 from ._blocks import shared_rows
-from ._lapack import gram, potrf, potri, potrs, trtri
+from ._lapack import gram, potrf, potrs, trsm, trtri
 from .lowrank import packed_outer, unpack
 
 # Above this rank a row's precision is built and factorised on its own, on one BLAS thread: the packed products of
@@ -200,12 +200,11 @@ def low_rank_spread(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarra
     out = np.zeros(x.shape, dtype=np.float64)
     if k > PER_ROW_RANK:
         def spread(i, _, m, root):
-            inverse, info = potri(root)  # A⁻¹ from its Cholesky factor; upper triangle only
-            if info != 0:
-                raise np.linalg.LinAlgError(f"the factors' posterior precision of sample {i} is singular")
-            inverse = np.triu(inverse) + np.triu(inverse, 1).T
-            Lm = L[m]
-            out[i, m] = np.sqrt(np.maximum(psi[m] + np.einsum("gk,gk->g", Lm @ inverse, Lm), 0.0))
+            # with A = Rᵀ R, diag(L_m A⁻¹ L_mᵀ) is the column sums of squares of R⁻ᵀ L_mᵀ: one triangular solve,
+            # half the products of forming A⁻¹ and multiplying L_m by it. L[m] is C-ordered, so its transpose is
+            # the Fortran-ordered right-hand side, solved in place.
+            solved = trsm(root, L[m].T, transpose=True, overwrite=True)
+            out[i, m] = np.sqrt(np.maximum(psi[m] + np.einsum("kg,kg->g", solved, solved), 0.0))
 
         _each_row(L, psi, mask, spread)
         return out
