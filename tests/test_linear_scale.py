@@ -234,3 +234,20 @@ def test_a_high_rank_posterior_checks_its_budget_between_blocks_of_rows():
     with pytest.raises(Stop):
         low_rank_mean(mu, L, psi, x, mask, clock)
     assert clock.seen == [0, 64 * len(os.sched_getaffinity(0))]
+
+
+def test_fewer_rows_than_the_rank_are_solved_row_by_row_with_the_same_posterior():
+    """A block of fewer rows than the rank skips the packed products (posterior._row_by_row); its rows' means and
+    spreads are those the packed products give the same rows among many."""
+    k = 12
+    mu, L, psi, cov = _known(genes=40, k=k, seed=11)
+    x = np.random.default_rng(12).multivariate_normal(mu, cov, size=3 * k)
+    mask = missing_mask(*x.shape, 0.5, 13)
+    few = slice(0, k // 2)
+    assert posterior._row_by_row(k // 2, k) and not posterior._row_by_row(len(x), k)
+    missing = mask[few] == 0
+    for what in (low_rank_mean, low_rank_spread):
+        alone, among = what(mu, L, psi, x[few], mask[few]), what(mu, L, psi, x, mask)[few]
+        np.testing.assert_allclose(alone[missing], among[missing], rtol=1e-10)
+    np.testing.assert_allclose(low_rank_mean(mu, L, psi, x[few], mask[few]), dense_mean(mu, cov, x[few], mask[few]),
+                               rtol=1e-8)

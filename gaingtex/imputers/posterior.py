@@ -20,8 +20,16 @@ from .lowrank import packed_outer, unpack
 
 # Above this rank a row's precision is built and factorised on its own, on one BLAS thread: the packed products of
 # whole blocks of rows need k²/2 numbers per gene, recomputed for blocks of a few dozen rows (a shrinkage
-# covariance of 420 samples at 2,000 genes: 17.5 s for 176 rows' spreads, 2.3 s row by row).
+# covariance of 420 samples at 2,000 genes: 17.5 s for 176 rows' spreads, 2.3 s row by row). So are fewer rows
+# than the rank, at any rank (:func:`_row_by_row`): building the packed products alone costs about as much as two
+# rows' own precisions, which a per-tissue Gaussian paid for every tissue's handful of validation rows at each
+# shrinkage it tried; from about as many rows as the rank, the packed products are as fast or faster for the means.
 PER_ROW_RANK = 128
+
+
+def _row_by_row(rows: int, k: int) -> bool:
+    """Whether a low-rank posterior of ``rows`` rows at rank ``k`` is solved row by row (:data:`PER_ROW_RANK`)."""
+    return k > PER_ROW_RANK or rows < k
 
 
 def factor_posterior(L: np.ndarray, psi: np.ndarray, x: np.ndarray, mask: np.ndarray,
@@ -67,16 +75,16 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
                   clock=None, entries: float = 4e6) -> np.ndarray:
     """``E[x | x_o]`` for ``x ~ N(μ, L Lᵀ + diag ψ)``, row by row given each row's observed entries (Woodbury).
 
-    Up to rank :data:`PER_ROW_RANK`, rows and genes are taken in blocks of about ``entries`` numbers of the ``(rows,
-    k, k)`` precisions, whose symmetric sums are products of whole blocks (packed: :func:`factor_posterior`), so
-    that a shrinkage covariance of a hundred components runs as large matrix products, not a small one per row (on
-    two busy cores those were far slower: benchmarks/linear_scale.py). A higher rank (a shrinkage covariance of a
-    few hundred samples) factorises each row's precision on its own (:func:`_each_row`), which keeps memory at k².
-    ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is checked between blocks.
+    Up to rank :data:`PER_ROW_RANK`, and with at least ``k`` rows, rows and genes are taken in blocks of about
+    ``entries`` numbers of the ``(rows, k, k)`` precisions, whose symmetric sums are products of whole blocks
+    (packed: :func:`factor_posterior`), so that a shrinkage covariance of a hundred components runs as large matrix
+    products, not a small one per row (on two busy cores those were far slower: benchmarks/linear_scale.py). A
+    higher rank (a shrinkage covariance of a few hundred samples), or fewer rows, factorises each row's precision on
+    its own (:func:`_each_row`), which keeps memory at k². ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is checked between blocks.
     """
     k = max(L.shape[1], 1)
     out = np.empty(x.shape, dtype=np.float64)
-    if k > PER_ROW_RANK:
+    if _row_by_row(len(x), k):
         out[:] = np.where(mask > 0, x, mu)
 
         def mean(i, o, m, root):
@@ -198,7 +206,7 @@ def low_rank_spread(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarra
     entries: ``√(ψ + diag(L A⁻¹ Lᵀ))`` where missing, 0 where observed. ``μ``: ``(genes,)`` or one per row."""
     k = L.shape[1]
     out = np.zeros(x.shape, dtype=np.float64)
-    if k > PER_ROW_RANK:
+    if _row_by_row(len(x), k):
         def spread(i, _, m, root):
             # with A = Rᵀ R, diag(L_m A⁻¹ L_mᵀ) is the column sums of squares of R⁻ᵀ L_mᵀ: one triangular solve,
             # half the products of forming A⁻¹ and multiplying L_m by it. L[m] is C-ordered, so its transpose is
