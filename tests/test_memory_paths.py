@@ -161,3 +161,20 @@ def test_blocks_on_several_threads_give_the_same_values_and_check_in_order():
     bad[57, 2] = np.nan
     with pytest.raises(ValueError, match="first at sample 57, gene 2"):
         in_row_blocks(bad, np.ones_like(x), obs, 6, 10, predict, threads=3)
+
+
+def test_shared_rows_run_blas_on_one_thread_and_give_its_threads_back():
+    """shared_rows limits BLAS to one thread per worker through one cached controller (_blocks.one_blas_thread),
+    every time it is called, and leaves the process's BLAS threads as they were."""
+    from threadpoolctl import threadpool_info
+
+    from gaingtex.imputers._blocks import shared_rows
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before, inside = blas_threads(), []
+    for _ in range(2):
+        shared_rows(8, lambda rows: inside.append(blas_threads()))
+    assert inside and all(threads == [1] * len(before) for threads in inside)
+    assert blas_threads() == before

@@ -9,9 +9,23 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .base import check_inputs, keep_observed
+
+
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def one_blas_thread():
+    """A context in which BLAS runs on one thread, as ``threadpoolctl.threadpool_limits(1, user_api="blas")``, through
+    one controller made at the first call: ``threadpool_limits`` searches the process for its libraries anew at
+    every call, and a book build makes thousands (one per tissue of each Gaussian's call, per block, per draw). The
+    BLAS libraries are numpy's and SciPy's, loaded before this module."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def in_row_blocks(x, mask, obs, n_genes: int | None, step: int,
@@ -48,7 +62,7 @@ def in_row_blocks(x, mask, obs, n_genes: int | None, step: int,
                 check(start)
             one(start)
         return out
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(threads) as pool:
         for g in range(0, len(starts), threads):
             if check is not None:
                 check(starts[g])
@@ -65,7 +79,7 @@ def shared_rows(n: int, walk: Callable[[np.ndarray], None], clock=None, per_thre
     are those of one thread."""
     cores = max(1, min(len(os.sched_getaffinity(0)), n))
     block = per_thread * cores
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(cores) as pool:
         for start in range(0, n, block):
             if clock is not None:
                 clock.check(start, n, "samples", uniform=True)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from threadpoolctl import threadpool_limits
 
-from ._blocks import shared_rows
+from ._blocks import one_blas_thread, shared_rows
 from ._lapack import gram, potrf, potrs, trsm, trtri
 from .lowrank import packed_outer, unpack
 
@@ -138,7 +137,7 @@ def dense_mean(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
                 total[np.ix_(m, m)] += cov[np.ix_(m, m)] - cross.T @ potrs(factor, cross)
 
     if with_covariance:  # one running sum, in row order
-        with threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
             for start in range(0, n, 64):
                 if clock is not None:
                     clock.check(start, n, "samples", uniform=True)
@@ -332,7 +331,7 @@ def dense_draw(mu: np.ndarray, cov: np.ndarray, x: np.ndarray, mask: np.ndarray,
     ``(Σ⁻¹)_mm⁻¹``."""
     out = np.repeat(np.asarray(x, dtype=np.float32)[None], draws, axis=0)
     precision = precision_of(cov)
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         for i, o, m, root in _dense_rows(precision, mask):
             z = rng.standard_normal((int(m.sum()), draws))
             if root is None:
