@@ -50,6 +50,8 @@ def test_gram_and_a_triangular_solve_are_scipys(lower, transpose):
     solved = trsm(root, rhs, lower, transpose, overwrite=True)
     assert solved is rhs
     np.testing.assert_allclose(rhs, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="40-row triangle"):
+        trsm(root, rhs[:-1])
 
 
 def test_inputs_are_left_alone_unless_overwriting_is_allowed():

@@ -9,7 +9,8 @@ function pointers SciPy publishes for Cython (``scipy.linalg.cython_lapack``, ``
 identical to its wrappers' to the bit (``tests/test_lapack.py``).
 
 Every matrix is float64 in Fortran (column-major) order (the factor and the triangular inverse also take float32,
-in single precision); each function works on a copy unless told it may overwrite, and returns LAPACK's ``info`` (0: success; > 0: not positive definite, or singular).
+in single precision); each function works on a copy unless told it may overwrite, and the factor and the inverse
+return LAPACK's ``info`` (0: success; > 0: not positive definite, or singular).
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def _routine(name: str, *argtypes, library=cython_lapack):
     return ctypes.CFUNCTYPE(None, *argtypes)(_capsule_pointer(capsule, _capsule_name(capsule)))
 
 
+def _by_dtype(name: str, *argtypes) -> dict:
+    """LAPACK's double- and single-precision ``name`` (``d…``, ``s…``), by the dtype each takes."""
+    return {np.dtype(t): _routine(p + name, *argtypes) for t, p in ((np.float64, "d"), (np.float32, "s"))}
+
+
 # uplo, n, a, lda, info; in double and single precision (the spread of a Gaussian's rows: posterior.dense_spread)
-_potrf = {np.dtype(t): _routine(f"{p}potrf", _CHAR, _INT, _PTR, _INT, _INT) for t, p in ((np.float64, "d"),
-                                                                                        (np.float32, "s"))}
+_potrf = _by_dtype("potrf", _CHAR, _INT, _PTR, _INT, _INT)
 _potrs = _routine("dpotrs", _CHAR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT)  # uplo, n, nrhs, a, lda, b, ldb, info
-# uplo, diag, n, a, lda, info
-_trtri = {np.dtype(t): _routine(f"{p}trtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT) for t, p in ((np.float64, "d"),
-                                                                                               (np.float32, "s"))}
+_trtri = _by_dtype("trtri", _CHAR, _CHAR, _INT, _PTR, _INT, _INT)  # uplo, diag, n, a, lda, info
 _DOUBLE = ctypes.POINTER(ctypes.c_double)
 # side, uplo, transa, diag, m, n, alpha, a, lda, b, ldb
 _trsm = _routine("dtrsm", _CHAR, _CHAR, _CHAR, _CHAR, _INT, _INT, _DOUBLE, _PTR, _INT, _PTR, _INT,
@@ -104,6 +107,8 @@ def trsm(c: np.ndarray, b: np.ndarray, lower: bool = False, transpose: bool = Fa
     if not c.flags.f_contiguous or c.dtype != np.float64:
         raise ValueError("trsm needs a float64 triangle in Fortran order, as potrf returns it")
     x = _fortran(b, overwrite)
+    if x.ndim != 2 or x.shape[0] != c.shape[0]:
+        raise ValueError(f"trsm solves a {c.shape[0]}-row triangle against rows × columns, got {x.shape}")
     m, n = ctypes.c_int(x.shape[0]), ctypes.c_int(x.shape[1])
     one = ctypes.c_double(1.0)
     _trsm(b"L", _uplo(lower), b"T" if transpose else b"N", b"N", ctypes.byref(m), ctypes.byref(n),

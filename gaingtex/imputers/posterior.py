@@ -79,7 +79,8 @@ def low_rank_mean(mu: np.ndarray, L: np.ndarray, psi: np.ndarray, x: np.ndarray,
     (packed: :func:`factor_posterior`), so that a shrinkage covariance of a hundred components runs as large matrix
     products, not a small one per row (on two busy cores those were far slower: benchmarks/linear_scale.py). A
     higher rank (a shrinkage covariance of a few hundred samples), or fewer rows, factorises each row's precision on
-    its own (:func:`_each_row`), which keeps memory at k². ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is checked between blocks.
+    its own (:func:`_each_row`), which keeps memory at k². ``clock`` (:class:`~gaingtex.imputers.base.Clock`) is
+    checked between blocks.
     """
     k = max(L.shape[1], 1)
     out = np.empty(x.shape, dtype=np.float64)
