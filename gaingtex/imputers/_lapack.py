@@ -62,6 +62,12 @@ def _fortran(a: np.ndarray, overwrite: bool, single: bool = False) -> np.ndarray
     return np.array(a, dtype=dtype, order="F")
 
 
+def _check_factor(c: np.ndarray, routine: str) -> None:
+    """Refuse a factor that ``routine`` would misread: it takes ``c``'s memory as it is, float64 in Fortran order."""
+    if not c.flags.f_contiguous or c.dtype != np.float64:
+        raise ValueError(f"{routine} needs a float64 factor in Fortran order, as potrf returns it")
+
+
 def _uplo(lower: bool) -> bytes:
     return b"L" if lower else b"U"
 
@@ -78,8 +84,7 @@ def potrf(a: np.ndarray, lower: bool = False, overwrite: bool = False) -> tuple[
 
 def potrs(c: np.ndarray, b: np.ndarray, lower: bool = False) -> np.ndarray:
     """``A⁻¹ b`` from the Cholesky factor ``c`` of ``A`` (:func:`potrf`), as ``scipy.linalg.cho_solve``."""
-    if not c.flags.f_contiguous or c.dtype != np.float64:
-        raise ValueError("potrs needs a float64 factor in Fortran order, as potrf returns it")
+    _check_factor(c, "potrs")
     x = np.array(b, dtype=np.float64, order="F")
     n, nrhs = ctypes.c_int(c.shape[0]), ctypes.c_int(1 if x.ndim == 1 else x.shape[1])
     info = ctypes.c_int(0)
@@ -104,8 +109,7 @@ def trsm(c: np.ndarray, b: np.ndarray, lower: bool = False, transpose: bool = Fa
     """``T⁻¹ b`` (``T⁻ᵀ b`` with ``transpose``) for the triangular ``c``'s ``lower`` (else upper) triangle, as
     ``scipy.linalg.solve_triangular`` with several right-hand sides; ``b`` (rows × columns) is solved in place when
     it is float64 in Fortran order and may be overwritten."""
-    if not c.flags.f_contiguous or c.dtype != np.float64:
-        raise ValueError("trsm needs a float64 triangle in Fortran order, as potrf returns it")
+    _check_factor(c, "trsm")
     x = _fortran(b, overwrite)
     if x.ndim != 2 or x.shape[0] != c.shape[0]:
         raise ValueError(f"trsm solves a {c.shape[0]}-row triangle against rows × columns, got {x.shape}")
