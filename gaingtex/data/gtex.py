@@ -23,8 +23,9 @@ from . import reference
 from .gct import numbers, open_text, read_gct, read_header
 from .gene_ids import GeneMap, isin_strings, map_genes, strip_version
 from .gtex_tables import read_phenotypes, read_samples
-from .normalise import METHODS, inverse_normal, inverse_normal_rows, row_chunks, run_parallel, tissue_scaling
+from .normalise import METHODS, inverse_normal, inverse_normal_rows, row_chunks, tissue_scaling
 from .._outputs import check_input
+from .._parallel import run_parallel
 from .schema import GTEX, suggest, validate
 
 BED_NAME = re.compile(r"^(?P<tissue>.+)\.v8\.normalized_expression\.bed(\.gz)?$")

@@ -18,13 +18,10 @@ loop is what made loading a full GTEx matrix slow; the tests hold this implement
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
-
 import numpy as np
 from scipy import special  # not scipy.stats: its import alone costs more than normalising a small file
+
+from .._parallel import run_parallel
 
 METHODS = ("tmm-int", "int", "none")
 COUNT_THRESHOLD = 6
@@ -285,20 +282,3 @@ def row_chunks(n_rows: int, row_cells: int) -> list[slice]:
     """Slices of ``n_rows`` rows of ``row_cells`` cells each, about :data:`CHUNK_CELLS` cells a slice."""
     step = max(1, CHUNK_CELLS // max(1, row_cells))
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
-
-
-def run_parallel(tasks: Sequence[Callable[[], np.ndarray]]) -> list:
-    """Run the tasks on every core this process may use (numpy lets go of the interpreter in its loops and
-    sorts), results in order. Called from one of those tasks, it runs inline: a pool thread must not wait on
-    its own pool."""
-    global _POOL
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(tasks) <= 1 or cores <= 1 or threading.current_thread().name.startswith(_POOL_NAME):
-        return [task() for task in tasks]
-    if _POOL is None:  # one pool for the process: starting threads for each tissue costs more than the work
-        _POOL = ThreadPoolExecutor(cores, thread_name_prefix=_POOL_NAME)
-    return list(_POOL.map(lambda task: task(), tasks))
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_NAME = "gaingtex-normalise"
