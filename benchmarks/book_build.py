@@ -10,6 +10,11 @@ and the comparison's rows (`runs/<run>/tables/comparison_rows.csv`): their fit a
 group, every row's R² and calibration measures (issue 27) and its own fit, imputation and calibration seconds. It also keeps Fig. 3's figure, the brain tissues'
 3-NN purity that notebook 07 glued (issue 31). Prints the record without the R² and calibration, and writes it as
 JSON.
+
+A build run in parts (``gaingtex book … --only 01 02 …``, then the rest), as a paper-sized cohort needs on a 2-core
+machine, is recorded part by part: ``--part`` takes the part's ``--only`` list, and the record holds that part's
+notebooks' seconds beside every notebook's so far (``timings.json`` keeps them all), without notebook 08's
+comparison when it has not run yet; ``--command`` names the command that made the part.
 """
 
 from __future__ import annotations
@@ -130,32 +135,44 @@ def main(argv=None) -> int:
     parser.add_argument("--time-log", type=Path, required=True, help="what /usr/bin/time -v printed for the build")
     parser.add_argument("--commit", required=True)
     parser.add_argument("--caveat", default="run alone, nothing else on the machine")
+    parser.add_argument("--command", help="the command that made the build (default: the book preset's fresh build)")
+    parser.add_argument("--part", nargs="+", metavar="NN", help="a part of a build: the notebooks its --only named "
+                        "(notebook 08 may not have run yet)")
     parser.add_argument("--root", type=Path, default=Path("."), help="the folder the build ran in, holding _build/ "
                         "and runs/ (default: the current folder)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     check_out(args.out)
     executed, tables = args.root / "_build/executed" / args.run, args.root / "runs" / args.run / "tables"
-    for path in (executed / "timings.json", executed / "08_comparison.ipynb", tables / "comparison_rows.csv",
-                 args.time_log):
+    comparison_made = (executed / "08_comparison.ipynb").is_file() and (tables / "comparison_rows.csv").is_file()
+    needed = [executed / "timings.json", args.time_log]
+    if not args.part:
+        needed += [executed / "08_comparison.ipynb", tables / "comparison_rows.csv"]
+    for path in needed:
         if not path.is_file():
             raise SystemExit(f"error: {path} does not exist: run the build first (see this script's docstring)")
     timings = json.loads((executed / "timings.json").read_text())
     elapsed, wall, peak_kb = wall_seconds(args.time_log.read_text())
-    groups, r2 = comparison(tables / "comparison_rows.csv")
-    record = {"command": f"gaingtex book --preset {args.preset} --seed 0 --fresh (under /usr/bin/time -v)",
+    command = args.command or f"gaingtex book --preset {args.preset} --seed 0 --fresh"
+    record = {"command": f"{command} (under /usr/bin/time -v)",
               "commit": args.commit, "machine": machine(), "wall_seconds": round(wall), "elapsed_time_v": elapsed,
               "peak_memory_gb": round(peak_kb / 1024 ** 2, 1), "max_rss_kb_time_v": peak_kb,
               "caveat": args.caveat, "notebook_seconds": timings,
               # 01–07 as in the records before notebook 09 existed; 09's seconds are in notebook_seconds
               "notebooks_01_07_seconds": round(sum(v for k, v in timings.items() if k[:2] < "08")),
               "training_seconds": round(sum(v for k, v in timings.items() if k.startswith("02"))),
-              "comparison_cells_seconds": cell_seconds(executed / "08_comparison.ipynb"),
-              "comparison_row_seconds": groups,
               "fig3": glued(executed / "07_embeddings.ipynb", {"emb_purity": "brain_knn_purity",
-                                                              "emb_null_purity": "random_mean", "emb_p_purity": "p"}),
-              "r2": r2, "calibration": calibration(tables / "comparison_rows.csv"),
-              "row_seconds": row_seconds(tables / "comparison_rows.csv")}
+                                                              "emb_null_purity": "random_mean", "emb_p_purity": "p"})}
+    if args.part:
+        record["part"] = {k: v for k, v in timings.items() if any(k.startswith(p) for p in args.part)}
+        record["part_seconds"] = round(sum(record["part"].values()))
+        record["comparison_made"] = comparison_made
+    if comparison_made:
+        groups, r2 = comparison(tables / "comparison_rows.csv")
+        record.update({"comparison_cells_seconds": cell_seconds(executed / "08_comparison.ipynb"),
+                       "comparison_row_seconds": groups, "r2": r2,
+                       "calibration": calibration(tables / "comparison_rows.csv"),
+                       "row_seconds": row_seconds(tables / "comparison_rows.csv")})
     print(json.dumps({k: v for k, v in record.items() if k not in ("r2", "calibration", "row_seconds")}, indent=1))
     write(record, args.out)
     return 0

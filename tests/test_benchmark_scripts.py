@@ -135,6 +135,28 @@ def test_book_build(tmp_path):
     assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
 
 
+def test_book_build_records_a_build_made_in_parts(tmp_path):
+    from benchmarks import book_build
+
+    executed = tmp_path / "_build/executed/gtex-smoke-seed0"
+    executed.mkdir(parents=True)
+    (executed / "timings.json").write_text(json.dumps({"01_data": 30.2, "02_training_pmi_inductive": 82.0,
+                                                      "03_inplace": 377.6}))
+    log = tmp_path / "time.log"
+    log.write_text("\tElapsed (wall clock) time (h:mm:ss or m:ss): 8:10.00\n\tMaximum resident set size (kbytes): 4096\n")
+    args = ["--run", "gtex-smoke-seed0", "--preset", "smoke", "--time-log", str(log), "--commit", "HEAD",
+            "--root", str(tmp_path)]
+    with pytest.raises(SystemExit, match="08_comparison.ipynb does not exist"):  # a whole build needs notebook 08
+        book_build.main([*args, "--out", str(tmp_path / "whole.json")])
+    command = "gaingtex book --preset smoke --cohort gtex.h5ad --only 02 03"
+    assert book_build.main([*args, "--part", "02", "03", "--command", command,
+                            "--out", str(tmp_path / "part.json")]) == 0
+    result = written(tmp_path / "part.json")
+    assert result["command"] == f"{command} (under /usr/bin/time -v)" and result["wall_seconds"] == 490
+    assert result["part"] == {"02_training_pmi_inductive": 82.0, "03_inplace": 377.6} and result["part_seconds"] == 460
+    assert result["comparison_made"] is False and "r2" not in result and result["notebooks_01_07_seconds"] == 490
+
+
 def test_book_build_counts_what_auto_spent_itself():
     import pandas as pd
 
