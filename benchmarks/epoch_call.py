@@ -25,17 +25,43 @@ from ._report import check_out, finish
 MODELS = ("pmi", "gain", "gain-mse")
 
 
-def train(name: str, scenario: str, data, epochs: int, whole: bool, preset: str = "book"):
-    """One training of ``epochs`` epochs; returns its history."""
+def train(name: str, scenario: str, data, epochs: int, whole: bool, preset: str = "book",
+          graph_updates: bool = False):
+    """One training of ``epochs`` epochs; returns its history. ``graph_updates``: the optimisers update the weights
+    in the step's graph, as on a GPU, instead of in their own XLA-compiled update (a CPU's default)."""
     from gaingtex.config import model_config
     from gaingtex.imputers import get
     from gaingtex.imputers.deep import training
 
     build = training.build_model
+
+    def built(*a, **k):
+        model = build(*a, **{**k, "whole_epochs": whole})
+        if graph_updates:
+            model.fused_updates.clear()
+        return model
+
     config = model_config(preset, name, scenario, data.train.x.shape[1]).replace(max_epochs=epochs, patience=epochs)
-    with patch.object(training, "build_model", lambda *a, **k: build(*a, **{**k, "whole_epochs": whole})):
+    with patch.object(training, "build_model", built):
         imputer = get(name, scenario=scenario, preset=preset, seed=0, config=config).fit(**data.fit_args())
     return imputer.history_
+
+
+def embedded(preset: str):
+    """Every core for TensorFlow (set before its first work), then the embedded cohort of ``preset``."""
+    from gaingtex.data.embedded.cohort import make_cohort
+    from gaingtex.imputers.deep.backend import use_threads
+
+    use_threads()
+    return make_cohort(preset, seed=0)
+
+
+def training_data(adata, scenario: str, genes: str):
+    """``scenario``'s data with half the entries missing (mask seed 0), on all genes or on the 59-gene panel."""
+    from gaingtex.data.preprocessing import panel_genes
+    from gaingtex.evaluation.scenarios import scenario_data
+
+    return scenario_data(adata, scenario, 0.5, 0, panel_genes(adata.var_names) if genes == "panel" else None)
 
 
 def main(argv=None) -> int:
@@ -50,17 +76,11 @@ def main(argv=None) -> int:
     check_out(args.out)
     started = time.perf_counter()
 
-    from gaingtex.data.embedded.cohort import make_cohort
-    from gaingtex.data.preprocessing import panel_genes
-    from gaingtex.evaluation.scenarios import scenario_data
-    from gaingtex.imputers.deep.backend import use_threads
-
-    use_threads()
-    adata = make_cohort(args.preset, seed=0)
+    adata = embedded(args.preset)
     rows = []
     for genes in args.genes:
         for scenario in args.scenarios:
-            data = scenario_data(adata, scenario, 0.5, 0, panel_genes(adata.var_names) if genes == "panel" else None)
+            data = training_data(adata, scenario, genes)
             for name in MODELS:
                 seconds, losses = {True: [], False: []}, {}
                 for _ in range(args.repeats):

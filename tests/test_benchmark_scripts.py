@@ -193,8 +193,23 @@ def test_epoch_call(tmp_path):
     assert {"epoch_seconds_per_step_call", "epoch_seconds_per_epoch_call", "ratio"} <= set(result["results"][0])
 
 
+def test_determinism(tmp_path):
+    from benchmarks import determinism
+
+    out = tmp_path / "determinism.json"
+    assert determinism.main(["--models", "gain", "--settings", "package", "--runs", "2", "--epochs", "1",
+                             "--no-load", "--out", str(out)]) == 0
+    result = written(out)
+    assert result["load_processes"] == 0 and result["runs"] == 2
+    (row,) = result["results"]
+    assert (row["setting"], row["updates"], row["model"], row["trainings"]) == ("package", "compiled", "gain", 4)
+    assert row["distinct_histories"] == 1 and row["largest_relative_difference"] == 0.0
+    assert len(row["losses"]) == 1 and len(row["losses"][0]) == 1  # one history of one epoch
+
+
 @pytest.mark.parametrize("script", ["schedule", "panel_models", "fa_iterations", "gct_loading", "train_step",
-                                    "book_build", "precision", "epoch_call", "comparison_memory"])
+                                    "book_build", "precision", "epoch_call", "comparison_memory",
+                                    "determinism"])
 def test_out_is_checked_before_any_work(script, tmp_path):
     import importlib
 

@@ -209,6 +209,18 @@ def test_the_compiled_optimiser_update_is_the_graphs(inductive):
         np.testing.assert_allclose(a, weights[1][path], rtol=1e-4, atol=1e-4 if inert else 1e-6, err_msg=path)
 
 
+def test_graphs_are_built_without_grappler_s_dependency_optimiser():
+    """With it on, GAIN-GTEx's losses differed in their last bits between runs of one process on a busy machine
+    (benchmarks/determinism.py); importing the deep models turns it off, for TensorFlow's graphs."""
+    from gaingtex.imputers.deep.backend import backend_name
+
+    if backend_name() != "tensorflow":
+        pytest.skip("Grappler is TensorFlow's")
+    import tensorflow as tf
+
+    assert tf.config.optimizer.get_experimental_options()["dependency_optimization"] is False
+
+
 def test_one_device_trains_an_epoch_in_one_call(pmi):
     """On one device the compiled step loop runs a whole epoch's steps per call (the losses are those of one step
     a call: benchmarks/epoch_call.py checks it); built alone, or for several replicas, one step a call."""

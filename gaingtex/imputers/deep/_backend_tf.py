@@ -8,6 +8,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+# Grappler's dependency optimiser is off for every graph this process builds. With it on, GAIN-GTEx's training
+# differed in the last bits of its losses between runs of the same process on a busy machine, the differing runs
+# at random; without it, every run gives the same losses, and PMI's and GAIN-MSE's are those they were
+# (benchmarks/README.md, "The same training every run").
+tf.config.optimizer.set_experimental_options({"dependency_optimization": False})
+
 
 def default_strategy():
     """``MirroredStrategy`` over every visible GPU when there are two or more, else TensorFlow's default strategy
