@@ -3,13 +3,13 @@ busy, with TensorFlow's graph optimiser (Grappler) as the package sets it and wi
 
     .venv/bin/python -m benchmarks.determinism --out benchmarks/results/determinism.json
 
-Each run trains PMI, GAIN-GTEx and GAIN-MSE from the same seed on the embedded ``--preset`` cohort's 59-gene panel,
-in place (``--scenario``), for ``--epochs`` epochs without the validation search, an epoch's steps in one call
-and one call per step in turn (both paths of :mod:`benchmarks.epoch_call`), with the optimisers' updates
-XLA-compiled alone (``--updates compiled``, a CPU's default) or in the step's graph (``graph``, as on a GPU). Every core but one runs a
-matrix-multiply loop in another process meanwhile (``--no-load`` to leave them idle): on an idle machine the
-differences this looks for came too rarely to see. A setting passes when every run gives the same losses, epoch
-by epoch, to the bit (``distinct_histories`` 1).
+Each run trains ``--models`` (PMI, GAIN-GTEx, GAIN-MSE) from the same seed on the embedded ``--preset`` cohort's
+59-gene panel, in place (``--scenario``), for ``--epochs`` epochs without the validation search, an epoch's steps
+in one call and one call per step in turn (both paths of :mod:`benchmarks.epoch_call`), with the optimisers'
+updates XLA-compiled alone (``--updates compiled``, a CPU's default) or in the step's graph (``graph``, as on a
+GPU). Every core but one runs a matrix-multiply loop in another process meanwhile (``--no-load`` to leave them
+idle): on an idle machine the differences this looks for came too rarely to see. A setting passes when every run
+gives the same losses, epoch by epoch, to the bit (``distinct_histories`` 1).
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def main(argv=None) -> int:
         for process in load:
             process.kill()
             process.wait()
-    printed = "\n".join(f"| {r['setting']} | {r['updates']} | {r['model']} | {r['trainings']} | {r['distinct_histories']} | "
-                        f"{r['largest_relative_difference']:.1e} |" for r in rows)
+    printed = "\n".join(f"| {r['setting']} | {r['updates']} | {r['model']} | {r['trainings']} | "
+                        f"{r['distinct_histories']} | {r['largest_relative_difference']:.1e} |" for r in rows)
     command = "python -m benchmarks.determinism " + " ".join(argv if argv is not None else sys.argv[1:])
     return finish({"command": command, "preset": args.preset, "scenario": args.scenario, "epochs": args.epochs,
                    "runs": args.runs, "load_processes": len(load)}, rows, started, printed, args.out)
