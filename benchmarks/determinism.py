@@ -37,14 +37,13 @@ def busy(cores: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", _LOAD], env=env) for _ in range(cores)]
 
 
-def apply(setting: str) -> None:
-    """Grappler's options for the graphs traced from now on: the package's own (its import sets them), or those
-    with the dependency optimiser back on."""
+def apply(setting: str, package: dict) -> None:
+    """Grappler's options for the graphs traced from now on: the package's own (``package``, as its import left
+    them), or those with the dependency optimiser back on."""
     import tensorflow as tf
 
-    import gaingtex.imputers.deep.backend  # noqa: F401  (sets the package's options)
-
-    tf.config.optimizer.set_experimental_options({"dependency_optimization": setting != "package"})
+    tf.config.optimizer.set_experimental_options(package if setting == "package"
+                                                 else {**package, "dependency_optimization": True})
 
 
 def main(argv=None) -> int:
@@ -62,14 +61,17 @@ def main(argv=None) -> int:
     check_out(args.out)
     started = time.perf_counter()
 
+    import tensorflow as tf
+
     from .epoch_call import embedded, train, training_data
 
-    data = training_data(embedded(args.preset), args.scenario, "panel")
+    data = training_data(embedded(args.preset), args.scenario, "panel")  # imports the deep models: their options
+    package = tf.config.optimizer.get_experimental_options()
     load = [] if args.no_load else busy(max(1, (os.cpu_count() or 2) - 1))
     rows = []
     try:
         for setting in args.settings:
-            apply(setting)
+            apply(setting, package)
             for updates, name in ((u, m) for u in args.updates for m in args.models):
                 tick = time.perf_counter()
                 histories = [tuple(train(name, args.scenario, data, args.epochs, whole, args.preset,
