@@ -159,6 +159,26 @@ def test_tmm_matches_rnanorm_on_ties_and_zeros():
         np.testing.assert_allclose(tmm_cpm(counts), TMM().fit_transform(counts), rtol=1e-12)
 
 
+def test_tmm_trimming_by_mean_rank_with_ties():
+    """TMM's trimming, found from two cut points and their tie groups, as ranking every finite number does."""
+    from gaingtex.data.normalise import _within_trim
+
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        values = rng.integers(0, rng.integers(1, 6), size=(rng.integers(1, 6), rng.integers(1, 30))).astype(float)
+        values[rng.random(values.shape) < rng.random() * 0.5] = -np.inf  # a zero count: no M or A value
+        n = np.isfinite(values).sum(axis=1)
+        for trim in (0.3, 0.05):
+            expected = np.zeros(values.shape, dtype=bool)
+            for i, row in enumerate(values):
+                seen = np.isfinite(row)
+                if seen.any():
+                    low = np.floor(n[i] * trim) + 1
+                    rank = stats.rankdata(row[seen])
+                    expected[i, seen] = (rank >= low) & (rank <= n[i] - low + 1)
+            np.testing.assert_array_equal(_within_trim(values, n, trim), expected)
+
+
 def test_ranks_and_inverse_normal_match_scipy():
     rng = np.random.default_rng(4)
     x = rng.poisson(3.0, size=(97, 60)).astype(float)  # ties everywhere

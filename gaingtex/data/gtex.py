@@ -273,6 +273,8 @@ def _per_tissue(values, obs, gene_map, normalise, min_samples, wanted, explicit,
         report.append(f"left out {len(small)} tissues with fewer than {min_samples} samples: "
                    + ", ".join(f"{t} ({counts[t]})" for t in small))
     present = [t for t in wanted if t in counts.index and t not in small]
+    # Largest tissue first: the pool's threads then finish together instead of one waiting on a last large one.
+    present.sort(key=lambda t: -counts[t])
     if not present:
         raise ValueError(f"no tissue has {min_samples} or more samples after filtering (--min-samples)")
     rows = isin_strings(tissue, present)
