@@ -179,6 +179,21 @@ def test_tmm_trimming_by_mean_rank_with_ties():
             np.testing.assert_array_equal(_within_trim(values, n, trim), expected)
 
 
+@pytest.mark.parametrize("cells", [1, 7, 64, 1 << 18])
+def test_compacting_the_matrix_in_its_own_memory(monkeypatch, cells):
+    """The loader's matrix, cut to the kept samples and genes within its own memory, a block of rows at a time."""
+    from gaingtex.data import gtex
+
+    monkeypatch.setattr(gtex, "COMPACT_CELLS", cells)
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        values = rng.random((rng.integers(1, 40), rng.integers(1, 12))).astype(np.float32)
+        rows = np.flatnonzero(rng.random(len(values)) < 0.7)
+        genes = np.flatnonzero(rng.random(values.shape[1]) < 0.6)
+        expected = values[np.ix_(rows, genes)]
+        np.testing.assert_array_equal(gtex._compact(values.copy(), rows, genes), expected)
+
+
 def test_ranks_and_inverse_normal_match_scipy():
     rng = np.random.default_rng(4)
     x = rng.poisson(3.0, size=(97, 60)).astype(float)  # ties everywhere

@@ -38,6 +38,7 @@ def run(args) -> None:
     from ..data.gtex import read_gtex
 
     check_output(args.out, ".h5ad", [*args.expression, args.samples, args.phenotypes])
+    _small_pages()
     genes = args.genes if args.genes in ("protein-coding", "all") else read_gene_list(args.genes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -49,3 +50,15 @@ def run(args) -> None:
     print(f"wrote {args.out}: {adata.n_obs} samples of {adata.obs['tissue'].nunique()} tissues from "
           f"{adata.obs['donor_id'].nunique()} donors × {adata.n_vars} genes (normalisation: "
           f"{adata.uns['gaingtex']['normalize']})")
+
+
+def _small_pages() -> None:
+    """Ordinary pages for this command's arrays. numpy asks the kernel for huge pages for large arrays; where the
+    kernel then compacts memory as they are first touched (``transparent_hugepage/defrag`` = ``madvise``, a common
+    default), the loader's matrix and temporaries stall on it: more system time, and a slower load
+    (``benchmarks/README.md``, *Loading a GTEx GCT*). The process does nothing else afterwards."""
+    import numpy as np
+
+    setting = getattr(getattr(np, "_core", None), "multiarray", None)
+    if hasattr(setting, "_set_madvise_hugepage"):  # numpy's own switch (NUMPY_MADVISE_HUGEPAGE at start-up)
+        setting._set_madvise_hugepage(False)

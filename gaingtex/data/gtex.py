@@ -344,12 +344,17 @@ def _compact(values: np.ndarray, rows: np.ndarray, genes: np.ndarray) -> np.ndar
     if n == len(values) and k == values.shape[1] and np.array_equal(genes, np.arange(k)):
         return values
     flat = values.reshape(-1)
-    for i, row in enumerate(rows):
-        flat[i * k:(i + 1) * k] = values[row, genes]  # the right side is a copy, taken before the write
+    step = max(1, COMPACT_CELLS // max(1, k))
+    for i in range(0, n, step):
+        # The right side is a copy, taken before the write, of rows at or after row i; the write ends before the
+        # first row still to be read (rows[j] ≥ j, and a row of values is at least as wide as one of the result).
+        block = values[np.ix_(rows[i:i + step], genes)]
+        flat[i * k:i * k + block.size] = block.reshape(-1)
     out = flat[:n * k].reshape(n, k)
     return out.copy() if 2 * out.nbytes < values.nbytes else out
 
 
+COMPACT_CELLS = 1 << 18  # float32 cells :func:`_compact` moves at a time (a megabyte)
 LINEAR_ABOVE = 50.0  # a non-negative value above this is a count or a TPM, never a normalised value
 
 
