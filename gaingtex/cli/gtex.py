@@ -56,7 +56,7 @@ def _small_pages() -> None:
     """Ordinary pages for this command's arrays. numpy asks the kernel for huge pages for large arrays; where the
     kernel then compacts memory as they are first touched (``transparent_hugepage/defrag`` = ``madvise``, a common
     default), the loader's matrix and temporaries stall on it: more system time, and a slower load
-    (``benchmarks/README.md``, *Loading a GTEx GCT*). The process does nothing else afterwards."""
+    (``benchmarks/README.md``, *The GTEx loader*). The process does nothing else afterwards."""
     import numpy as np
 
     setting = getattr(getattr(np, "_core", None), "multiarray", None)
