@@ -84,10 +84,16 @@ def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
               "other methods, panel": seconds[(rows["genes"] == "panel") & ~deep].sum(),
               "deep models, panel (trained in notebook 08)": seconds[(rows["genes"] == "panel") & deep].sum()}
     r2 = {}
-    for row in rows.itertuples():
-        r2.setdefault(f"{row.genes}/{row.scenario}", {})[row.method] = (
-            row.status if pd.isna(row.r2) else round(float(row.r2), 4))
+    for row in rows.to_dict(orient="records"):
+        r2.setdefault(_block(row, rows), {})[row["method"]] = (
+            row["status"] if pd.isna(row["r2"]) else round(float(row["r2"]), 4))
     return {k: int(round(v)) for k, v in groups.items()}, r2
+
+
+def _block(row: dict, rows) -> str:
+    """A row's ``genes/scenario``, and ``/seed N`` when the comparison ran several seeds (each its own rows)."""
+    several = "seed" in rows and rows["seed"].nunique() > 1
+    return f"{row['genes']}/{row['scenario']}" + (f"/seed {int(row['seed'])}" if several else "")
 
 
 def _reused_seconds(row) -> float:
@@ -100,30 +106,31 @@ def _reused_seconds(row) -> float:
 
 
 def calibration(rows_csv: Path) -> dict[str, dict]:
-    """Every row's calibration measures (issue 27), by ``genes/scenario`` and method: the conformal 90 % interval's
-    coverage, in the worst gene decile and the worst tissue, and its width and CRPS as ratios to the oracle's."""
+    """Every row's calibration measures (issue 27), by ``genes/scenario`` (:func:`_block`) and method: the
+    conformal 90 % interval's coverage, in the worst gene decile and the worst tissue, and its width and CRPS as
+    ratios to the oracle's."""
     import pandas as pd
 
     rows = pd.read_csv(rows_csv)
     present = [c for c in CALIBRATION if c in rows]
     out = {}
     for row in rows[rows["coverage_90"].notna()].to_dict(orient="records") if "coverage_90" in rows else []:
-        out.setdefault(f"{row['genes']}/{row['scenario']}", {})[row["method"]] = {
+        out.setdefault(_block(row, rows), {})[row["method"]] = {
             c: round(float(row[c]), 4) for c in present if pd.notna(row[c])}
     return out
 
 
 def row_seconds(rows_csv: Path) -> dict[str, dict]:
-    """Every row's own seconds, by ``genes/scenario`` and method: fit, imputation and calibration as the row
-    recorded them (a deep model loaded from notebook 02 records its training's seconds as its fit; ``auto``'s fit
-    includes the members it reused)."""
+    """Every row's own seconds, by ``genes/scenario`` (:func:`_block`) and method: fit, imputation and calibration
+    as the row recorded them (a deep model loaded from notebook 02 records its training's seconds as its fit;
+    ``auto``'s fit includes the members it reused)."""
     import pandas as pd
 
     rows = pd.read_csv(rows_csv)
     columns = {"fit": "fit_seconds", "impute": "impute_seconds", "calibration": "calibration_seconds"}
     out = {}
     for row in rows.to_dict(orient="records"):
-        out.setdefault(f"{row['genes']}/{row['scenario']}", {})[row["method"]] = {
+        out.setdefault(_block(row, rows), {})[row["method"]] = {
             k: round(float(row[c]), 1) for k, c in columns.items() if c in row and pd.notna(row[c])}
     return out
 

@@ -135,6 +135,21 @@ def test_book_build(tmp_path):
     assert {"notebook_seconds", "training_seconds", "comparison_row_seconds", "peak_memory_gb"} <= set(result)
 
 
+def test_book_build_keeps_each_seed_of_a_comparison(tmp_path):
+    import pandas as pd
+
+    from benchmarks import book_build
+
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame({"method": ["pmi", "pmi"], "genes": ["all"] * 2, "scenario": ["inductive"] * 2, "seed": [0, 1],
+                  "r2": [0.5, None], "status": ["ok", "not trained"], "fit_seconds": [4.0, None],
+                  "impute_seconds": [1.0, None], "coverage_90": [0.9, None]}).to_csv(rows, index=False)
+    _, r2 = book_build.comparison(rows)
+    assert r2 == {"all/inductive/seed 0": {"pmi": 0.5}, "all/inductive/seed 1": {"pmi": "not trained"}}
+    assert book_build.calibration(rows) == {"all/inductive/seed 0": {"pmi": {"coverage_90": 0.9}}}
+    assert book_build.row_seconds(rows)["all/inductive/seed 0"] == {"pmi": {"fit": 4.0, "impute": 1.0}}
+
+
 def test_book_build_records_a_build_made_in_parts(tmp_path):
     from benchmarks import book_build
 
