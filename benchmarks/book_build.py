@@ -84,16 +84,18 @@ def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
               "other methods, panel": seconds[(rows["genes"] == "panel") & ~deep].sum(),
               "deep models, panel (trained in notebook 08)": seconds[(rows["genes"] == "panel") & deep].sum()}
     r2 = {}
-    for row in rows.to_dict(orient="records"):
-        r2.setdefault(_block(row, rows), {})[row["method"]] = (
+    for row in rows.assign(block=_blocks(rows)).to_dict(orient="records"):
+        r2.setdefault(row["block"], {})[row["method"]] = (
             row["status"] if pd.isna(row["r2"]) else round(float(row["r2"]), 4))
     return {k: int(round(v)) for k, v in groups.items()}, r2
 
 
-def _block(row: dict, rows) -> str:
-    """A row's ``genes/scenario``, and ``/seed N`` when the comparison ran several seeds (each its own rows)."""
-    several = "seed" in rows and rows["seed"].nunique() > 1
-    return f"{row['genes']}/{row['scenario']}" + (f"/seed {int(row['seed'])}" if several else "")
+def _blocks(rows):
+    """Each row's ``genes/scenario``, and ``/seed N`` when the comparison ran several seeds (each its own rows)."""
+    keys = rows["genes"].astype(str) + "/" + rows["scenario"].astype(str)
+    if "seed" in rows and rows["seed"].nunique() > 1:
+        keys = keys + "/seed " + rows["seed"].astype(int).astype(str)
+    return keys
 
 
 def _reused_seconds(row) -> float:
@@ -106,22 +108,23 @@ def _reused_seconds(row) -> float:
 
 
 def calibration(rows_csv: Path) -> dict[str, dict]:
-    """Every row's calibration measures (issue 27), by ``genes/scenario`` (:func:`_block`) and method: the
+    """Every row's calibration measures (issue 27), by ``genes/scenario`` (:func:`_blocks`) and method: the
     conformal 90 % interval's coverage, in the worst gene decile and the worst tissue, and its width and CRPS as
     ratios to the oracle's."""
     import pandas as pd
 
     rows = pd.read_csv(rows_csv)
+    rows = rows.assign(block=_blocks(rows))
     present = [c for c in CALIBRATION if c in rows]
     out = {}
     for row in rows[rows["coverage_90"].notna()].to_dict(orient="records") if "coverage_90" in rows else []:
-        out.setdefault(_block(row, rows), {})[row["method"]] = {
+        out.setdefault(row["block"], {})[row["method"]] = {
             c: round(float(row[c]), 4) for c in present if pd.notna(row[c])}
     return out
 
 
 def row_seconds(rows_csv: Path) -> dict[str, dict]:
-    """Every row's own seconds, by ``genes/scenario`` (:func:`_block`) and method: fit, imputation and calibration
+    """Every row's own seconds, by ``genes/scenario`` (:func:`_blocks`) and method: fit, imputation and calibration
     as the row recorded them (a deep model loaded from notebook 02 records its training's seconds as its fit;
     ``auto``'s fit includes the members it reused)."""
     import pandas as pd
@@ -129,8 +132,8 @@ def row_seconds(rows_csv: Path) -> dict[str, dict]:
     rows = pd.read_csv(rows_csv)
     columns = {"fit": "fit_seconds", "impute": "impute_seconds", "calibration": "calibration_seconds"}
     out = {}
-    for row in rows.to_dict(orient="records"):
-        out.setdefault(_block(row, rows), {})[row["method"]] = {
+    for row in rows.assign(block=_blocks(rows)).to_dict(orient="records"):
+        out.setdefault(row["block"], {})[row["method"]] = {
             k: round(float(row[c]), 1) for k, c in columns.items() if c in row and pd.notna(row[c])}
     return out
 
