@@ -294,3 +294,16 @@ def test_missforest_grown_on_several_threads_imputes_the_same_values():
     values = [get("missforest", n_estimators=8, max_iter=2, n_jobs=jobs).fit(split).transform(x, None, split.obs)
               for jobs in (1, 2)]
     np.testing.assert_array_equal(values[0], values[1])
+
+
+def test_softimpute_given_its_chosen_shrinkage_reproduces_the_search():
+    # a choice reused at a later seed (the comparison's reuse_choices) or by `auto` must give the fit that made it;
+    # started from zero, the same λ stopped far from the warm-started path's completion
+    rng = np.random.default_rng(3)
+    truth = rng.standard_normal((150, 8)) @ rng.standard_normal((8, 60)) + 0.3 * rng.standard_normal((150, 60))
+    mask = missing_mask(*truth.shape, 0.5, 2)
+    train = Split(np.where(mask > 0, truth, np.nan).astype(np.float32), _obs(["A"] * 150))
+    searched = get("softimpute", seed=4, max_iter=30, tol=1e-3).fit(train)
+    given = get("softimpute", seed=4, max_iter=30, tol=1e-3, shrinkage=searched.chosen_["shrinkage"]).fit(train)
+    assert given.validation_ is None and given.chosen_ == searched.chosen_
+    np.testing.assert_array_equal(given.fitted_, searched.fitted_)
