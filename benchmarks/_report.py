@@ -3,12 +3,11 @@ atomic write of its JSON."""
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
 from gaingtex._io import write_json
+from gaingtex.provenance import machine
 
 
 def check_out(out: Path) -> None:
@@ -17,10 +16,6 @@ def check_out(out: Path) -> None:
         raise SystemExit(f"error: --out must end in .json, got {out}")
     if not out.parent.is_dir():
         raise SystemExit(f"error: the folder of --out, {out.parent}, does not exist")
-
-
-def machine() -> dict:
-    return {"cpus": os.cpu_count(), "platform": platform.platform()}
 
 
 def write(result: dict, out: Path) -> None:

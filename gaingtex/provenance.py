@@ -116,6 +116,29 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's name, with its family and model numbers where the kernel gives them in ``cpuinfo`` (a cloud
+    machine may call itself just "AMD EPYC", and its generation sets the speed of every timing), or
+    ``platform.processor()`` without that file."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            fields = dict(line.split(":", 1) for line in handle.read().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    numbers = ", ".join(f"{k} {fields[k]}" for k in ("cpu family", "model") if k in fields)
+    return f"{name} ({numbers})" if numbers else name
+
+
+def machine() -> dict:
+    """The machine a timing was measured on, for the records that hold timings: compare them only where it is the
+    same."""
+    import os
+
+    return {"cpus": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform()}
+
+
 def source_commit() -> str | None:
     """The git commit this package's source was checked out at, with ``+changes`` when its working tree differs
     from it; ``None`` outside a git checkout (an installed wheel) or without git."""

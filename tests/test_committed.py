@@ -2,6 +2,7 @@
 and the book's reading of a committed record (:mod:`gaingtex.book.committed`)."""
 
 import json
+import platform
 
 import pandas as pd
 import pytest
@@ -10,6 +11,7 @@ from gaingtex.book import committed
 from gaingtex.book.tables import display_summary, display_table
 from gaingtex.cli import main
 from gaingtex.config import DEEP_SCHEDULES, model_config, scheduled
+from gaingtex.provenance import cpu_model
 
 
 def test_a_schedule_changes_only_what_it_names():
@@ -64,6 +66,7 @@ def test_the_page_repeats_only_the_record(record):
     shown = committed.shown_command(resumed, "p.json")
     assert shown == "gaingtex benchmark --preset paper --out benchmarks/results/p.json"
     assert "/tmp/" not in committed.paper_scale_text(resumed)
+    assert record["machine"]["cpu"] and f"CPU cores ({record['machine']['cpu']}) in" in text
     assert "1,000 steps of 256" in text and "bfloat16" in text and "100,000 steps" in text
     beside = committed.beside_paper(record)
     assert beside.loc[beside["method"] == "per-tissue mean", "paper (real GTEx v8)"].item() == -0.023
@@ -91,9 +94,20 @@ def test_without_a_record_the_page_says_so(monkeypatch, tmp_path):
 def test_the_committed_record_reads():
     record = committed.read_record(committed.PAPER_COMPARISON)  # a source checkout holds it
     assert record["cohort"]["genes"] == 12557 and record["deep_schedule"] == "cpu"
-    assert "Of the methods that learn from the data" in committed.paper_scale_text(record)
+    text = committed.paper_scale_text(record)
+    assert "Of the methods that learn from the data" in text
+    assert f"on {record['machine']['cpus']} CPU cores" in text  # its processor where the record names it
     assert set(committed.deep_training(record)["method"]) == {"PMI", "GAIN-GTEx", "GAIN-MSE"}
     for table in (committed.beside_paper(record), committed.deep_training(record)):  # as notebook 08 shows them
         shown = display_table(table).to_html()
         assert "<table" in shown and ">nan<" not in shown  # the oracle has no paper value: a dash
     assert "<table" in display_summary(pd.DataFrame(record["summary"]), "all").to_html()
+
+
+def test_a_record_names_the_processor(tmp_path):
+    # timings from two sessions compare only on the same processor; a cloud machine names only its make
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+                    "model name\t: AMD EPYC\nflags\t\t: fpu: avx512f\n\nprocessor\t: 1\nmodel name\t: another\n")
+    assert cpu_model(str(info)) == "AMD EPYC (cpu family 26, model 2)"
+    assert cpu_model(str(tmp_path / "absent")) == (platform.processor() or platform.machine())

@@ -231,13 +231,13 @@ def execute(step: Step, root: Path, executed: Path, cohort=lambda: None) -> Path
 
 def timings_table(timings: dict, steps: list[Step], preset: str, seed: int) -> str:
     """A Markdown table of each notebook's execution time in this build."""
-    import platform
+    from ..provenance import cpu_model
 
     lines = ["| notebook | seconds |", "|---|---|"]
     for step in steps:
         lines.append(f"| {step.title or step.output} | {timings.get(step.output, float('nan')):.0f} |")
     lines.append(f"| **all notebooks** | **{sum(timings.get(s.output, 0.0) for s in steps):.0f}** |")
-    machine = f"{os.cpu_count()} CPU cores, {platform.machine()} (notebook 02 says where each model trained)"
+    machine = f"{os.cpu_count()} CPU cores, {cpu_model()} (notebook 02 says where each model trained)"
     memory = (f"\n\nPeak memory of a notebook's kernel: {peak_memory_gb():.1f} GB. A training notebook that found its "
               "model in the run folder loaded it instead of training it; `gaingtex book --fresh` times a full run.\n")
     return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + memory)

@@ -132,6 +132,11 @@ def shown_command(record: dict, name: str) -> str:
     return shlex.join(shown)
 
 
+def _cores(machine: dict) -> str:
+    """"2 CPU cores", with the processor where the record names it (records before it did not)."""
+    return f"{machine['cpus']} CPU cores" + (f" ({machine['cpu']})" if machine.get("cpu") else "")
+
+
 def paper_scale_text(record: dict | None) -> str:
     """The paragraph that introduces the committed paper-scale comparison (Markdown), or says that this copy has
     none; every number comes from the record."""
@@ -149,7 +154,7 @@ def paper_scale_text(record: dict | None) -> str:
     best = ok.index[0]
     text = (f"The comparison at the paper's size comes from a committed record, `benchmarks/results/"
             f"{PAPER_COMPARISON}`, made by `{shown_command(record, PAPER_COMPARISON)}` at commit "
-            f"`{(record.get('commit') or 'unrecorded')[:12]}` on {record['machine']['cpus']} CPU cores in "
+            f"`{(record.get('commit') or 'unrecorded')[:12]}` on {_cores(record['machine'])} in "
             f"{wall / 3600:.1f} h{parts}: {cohort['samples']:,} samples × {cohort['genes']:,} genes{where}, "
             f"inductive, half of the test donors' entries hidden, one mask seed. It is not rerun when the book "
             f"builds. Of the methods that learn from the data, {label(best)} scores best there (R² "

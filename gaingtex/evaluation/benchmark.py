@@ -7,8 +7,6 @@ from GTEx-sized data, which is the yardstick for the deep models' distance from 
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 import warnings
 from typing import Sequence
@@ -18,6 +16,7 @@ import pandas as pd
 
 from .. import __version__
 from .._io import write_json
+from ..provenance import machine
 from ..config import SCENARIOS
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
@@ -116,7 +115,7 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
               "cohort_source": source, "scenarios": list(scenarios),
               "deep_schedule": deep_schedule, "intervals": intervals,
               "gaingtex": __version__, "device": accelerator(),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "machine": machine(),
               "cohort": {"samples": int(gtex.sum()), "genes": int(adata.n_vars),
                          "donors": int(adata.obs.loc[gtex, "donor_id"].nunique()),
                          "train": len(prepared.train), "valid": len(prepared.valid), "test": len(prepared.test)}}
