@@ -16,12 +16,12 @@ import pandas as pd
 
 from .. import __version__
 from .._io import write_json
-from ..provenance import machine
 from ..config import SCENARIOS
 from ..data import reference
 from ..data.embedded import factor_model, make_cohort
 from ..data.masks import missing_mask, stream
 from ..imputers import get
+from ..provenance import machine
 from . import metrics
 from .comparison import compare, summarise, train_deep
 from .metrics import masked_scores

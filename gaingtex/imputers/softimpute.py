@@ -87,9 +87,10 @@ class SoftImputer(Imputer):
         self.means_ = np.where(mask > 0, train.x, 0.0).sum(0) / np.maximum(mask.sum(0), 1.0)
         resid = self._centred(train.x, mask)
         top = float(randomized_svd(resid, 1, n_iter=4, random_state=self.seed)[1][0]) or 1.0
-        # A given λ walks the same warm-started path as the search, down to it: soft_impute's stopping rule ends
-        # a fit started from zero far from the path's end (paper-sized cohort's panel, in place: R² 0.009 against
-        # 0.140 at the same λ), so a choice reused at a later seed or by ``auto`` reproduces the fit that made it.
+        # A given λ walks the same warm-started path as the search, down to it, so that a choice reused at a later
+        # seed or by ``auto`` reproduces the fit that made it: soft_impute's stopping rule ended a fit started from
+        # zero far from the path's end (the book cohort's panel in place: R² −0.005 where the search had 0.170;
+        # benchmarks/README.md, "auto").
         searching = self.shrinkage is None
         path = self.candidates if searching else (*(c for c in self.candidates if c > self.shrinkage),
                                                   float(self.shrinkage))
