@@ -184,14 +184,22 @@ _SCHEDULES: dict[str, dict] = {
 # everywhere, so that the tests and a classroom get the same numbers on any machine.
 
 
+def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields in Linux's ``cpuinfo`` (``model name``, ``flags``, …); empty where it cannot be
+    read."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            first = handle.read().split("\n\n")[0]
+    except OSError:
+        return {}
+    pairs = (line.split(":", 1) for line in first.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 def native_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 natively (the ``avx512_bf16`` or ``amx_bf16`` flag of Linux's
     ``/proc/cpuinfo``; ``False`` where that cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
+    flags = cpu_info().get("flags", "").split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 # GAIN-GTEx's generator learns its tissue embedding (paper Fig. 3) more slowly than it learns to impute. On the book

@@ -5,11 +5,14 @@ hashes, ``evaluate``'s safety checks and the book; nobody fills it in after the 
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 
 import numpy as np
+
+from .config import cpu_info
 
 LIBRARIES = ("gaingtex", "keras", "tensorflow-cpu", "tensorflow", "jax", "numpy", "scikit-learn")
 
@@ -120,12 +123,7 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     """The processor's name, with its family and model numbers where the kernel gives them in ``cpuinfo`` (a cloud
     machine may call itself just "AMD EPYC", and its generation sets the speed of every timing), or
     ``platform.processor()`` without that file."""
-    try:
-        with open(cpuinfo, encoding="utf-8") as handle:
-            fields = dict(line.split(":", 1) for line in handle.read().split("\n\n")[0].splitlines() if ":" in line)
-    except OSError:
-        return platform.processor() or platform.machine()
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    fields = cpu_info(cpuinfo)
     name = fields.get("model name") or platform.processor() or platform.machine()
     numbers = ", ".join(f"{k} {fields[k]}" for k in ("cpu family", "model") if k in fields)
     return f"{name} ({numbers})" if numbers else name
@@ -134,8 +132,6 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
 def machine() -> dict:
     """The machine a timing was measured on, for the records that hold timings: compare them only where it is the
     same."""
-    import os
-
     return {"cpus": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform()}
 
 
