@@ -75,7 +75,7 @@ def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
     (already counted in their own rows, or in notebook 02's training for the deep ones)."""
     import pandas as pd
 
-    rows = pd.read_csv(rows_csv)
+    rows = _rows(rows_csv)
     seconds = rows["fit_seconds"].fillna(0) + rows["impute_seconds"].fillna(0)
     if "auto_reused" in rows:
         seconds = seconds - rows.apply(_reused_seconds, axis=1)
@@ -84,18 +84,22 @@ def comparison(rows_csv: Path) -> tuple[dict[str, int], dict[str, dict]]:
               "other methods, panel": seconds[(rows["genes"] == "panel") & ~deep].sum(),
               "deep models, panel (trained in notebook 08)": seconds[(rows["genes"] == "panel") & deep].sum()}
     r2 = {}
-    for row in rows.assign(block=_blocks(rows)).to_dict(orient="records"):
+    for row in rows.to_dict(orient="records"):
         r2.setdefault(row["block"], {})[row["method"]] = (
             row["status"] if pd.isna(row["r2"]) else round(float(row["r2"]), 4))
     return {k: int(round(v)) for k, v in groups.items()}, r2
 
 
-def _blocks(rows):
-    """Each row's ``genes/scenario``, and ``/seed N`` when the comparison ran several seeds (each its own rows)."""
+def _rows(rows_csv: Path):
+    """The comparison's rows, each with its ``block``: ``genes/scenario``, and ``/seed N`` when the comparison ran
+    several seeds (each its own rows)."""
+    import pandas as pd
+
+    rows = pd.read_csv(rows_csv)
     keys = rows["genes"].astype(str) + "/" + rows["scenario"].astype(str)
     if "seed" in rows and rows["seed"].nunique() > 1:
         keys = keys + "/seed " + rows["seed"].astype(int).astype(str)
-    return keys
+    return rows.assign(block=keys)
 
 
 def _reused_seconds(row) -> float:
@@ -108,13 +112,12 @@ def _reused_seconds(row) -> float:
 
 
 def calibration(rows_csv: Path) -> dict[str, dict]:
-    """Every row's calibration measures (issue 27), by ``genes/scenario`` (:func:`_blocks`) and method: the
+    """Every row's calibration measures (issue 27), by ``genes/scenario`` (:func:`_rows`) and method: the
     conformal 90 % interval's coverage, in the worst gene decile and the worst tissue, and its width and CRPS as
     ratios to the oracle's."""
     import pandas as pd
 
-    rows = pd.read_csv(rows_csv)
-    rows = rows.assign(block=_blocks(rows))
+    rows = _rows(rows_csv)
     present = [c for c in CALIBRATION if c in rows]
     out = {}
     for row in rows[rows["coverage_90"].notna()].to_dict(orient="records") if "coverage_90" in rows else []:
@@ -124,15 +127,15 @@ def calibration(rows_csv: Path) -> dict[str, dict]:
 
 
 def row_seconds(rows_csv: Path) -> dict[str, dict]:
-    """Every row's own seconds, by ``genes/scenario`` (:func:`_blocks`) and method: fit, imputation and calibration
+    """Every row's own seconds, by ``genes/scenario`` (:func:`_rows`) and method: fit, imputation and calibration
     as the row recorded them (a deep model loaded from notebook 02 records its training's seconds as its fit;
     ``auto``'s fit includes the members it reused)."""
     import pandas as pd
 
-    rows = pd.read_csv(rows_csv)
+    rows = _rows(rows_csv)
     columns = {"fit": "fit_seconds", "impute": "impute_seconds", "calibration": "calibration_seconds"}
     out = {}
-    for row in rows.assign(block=_blocks(rows)).to_dict(orient="records"):
+    for row in rows.to_dict(orient="records"):
         out.setdefault(row["block"], {})[row["method"]] = {
             k: round(float(row[c]), 1) for k, c in columns.items() if c in row and pd.notna(row[c])}
     return out
