@@ -170,16 +170,19 @@ def test_a_member_past_its_budget_while_imputing_is_dropped_not_fatal(fitted, in
                                                      inductive.eval.obs), atol=1e-6)
 
 
-def test_the_default_members_leave_out_knn_in_place_mice_and_missforest_and_the_pairwise_gaussian():
+def test_the_default_members_leave_out_knn_in_place_missforest_and_on_many_genes_mice_and_the_pairwise_gaussian():
     from gaingtex.imputers.auto import default_members
 
     inductive, inplace = default_members("inductive"), default_members("inplace")
     assert "mice" in inductive and "factor-analysis" in inductive and "knn" not in inductive
-    assert "mice" not in inplace and "knn" not in inplace and "missforest" not in inplace and "softimpute" in inplace
+    assert "knn" not in inplace and "missforest" not in inplace and "softimpute" in inplace
     assert "missforest" in inductive
-    # in place beyond the per-tissue Gaussian's EM, its pairwise low-rank form is left out; within it, kept
+    # in place beyond the per-tissue Gaussian's EM, its pairwise low-rank form and MICE's costly refit are left
+    # out; within it (a panel), kept
     assert "gaussian" in inplace and "gaussian" in default_members("inplace", 59)
+    assert "mice" in inplace and "mice" in default_members("inplace", 59)
     assert "gaussian" not in default_members("inplace", 2000) and "gaussian" in default_members("inductive", 2000)
+    assert "mice" not in default_members("inplace", 2000) and "mice" in default_members("inductive", 2000)
     assert "gaussian" in default_members("inplace", 2000, em_max_genes=2000)
     # a comparison's fitted methods (in place: which members finished) do not bring it back
     blend = get("auto", scenario="inplace", fitted={m: (None, 1.0) for m in ("mean", "gaussian", "softimpute")})

@@ -17,7 +17,7 @@ looks at the entries a comparison scores.
 
 Members: every registered method of the scenario that needs neither the embedded cohort's generating model (the
 oracle) nor the imputed donors' blood (the blood surrogate), and does not train by gradient descent, except
-kNN, and MICE and MissForest in place (:data:`NOT_BY_DEFAULT`), and in place on many genes the per-tissue Gaussian
+kNN, and MissForest in place (:data:`NOT_BY_DEFAULT`), and in place on many genes the per-tissue Gaussian and MICE
 (:data:`NOT_IN_PLACE_BEYOND_EM`). The deep models are members only when named (``members=``) or
 already fitted in the same inductive comparison (``fitted=``; in place they would be trained again): on CPU they
 cost minutes to hours to train (PMI 443 s, GAIN-GTEx 630 s on the 2,000-gene cohort) and were behind the best
@@ -55,22 +55,25 @@ SHOWN = 0.5  # the share of entries an inductive imputation is shown (the scenar
 # 0.05 in the 12 cells of benchmarks/results/auto-book.json, and its imputation took 14 to 20 s a call, the most
 # of any member: in place, where auto imputes the training matrix to choose its blend, it was most of the blend's
 # time (15 of 16 s on the panel), which brought auto's fit to 1.6 times its members'.
-# In place, not MICE either: there auto refits every member without its held-out entries, and MICE's refit on the
-# `book` cohort's 2,000 genes took 103 to 106 s, 44 % of auto's fit, for a weight of 0 at all three seeds
-# (auto-book.json). On the panel it drew 0.05 to 0.10, and auto without it scored 0.2792, 0.2774 and 0.2787 against
-# 0.2795, 0.2747 and 0.2787 with it (auto-book-panel-inplace.json). Its weights are chosen on held-out training
-# entries, never on the scored ones.
 # In place, not MissForest: grown on both cores it finishes within the budget on the panel, and auto's refit of it
 # took 83 to 87 s of auto's 98 to 100 s, for a weight of 0.01 to 0.03; auto without it scored 0.2792, 0.2774 and
 # 0.2787 at seeds 0–2 against 0.2796, 0.2776 and 0.2785 with it, in 15 s against 98 to 100 s
 # (auto-book-panel-inplace-without-missforest.json, -with-missforest.json). On all genes it runs past the budget.
-NOT_BY_DEFAULT = {"inductive": ("knn",), "inplace": ("knn", "mice", "missforest")}
+NOT_BY_DEFAULT = {"inductive": ("knn",), "inplace": ("knn", "missforest")}
 # In place on more genes than the per-tissue Gaussian refines by EM (EM_MAX_GENES; the book cohort's 2,000), not
 # the per-tissue Gaussian either: there it is the pairwise-observed covariance kept to rank 100, which scored R²
 # 0.26 against the pooled Gaussian's 0.62 and drew a weight of 0.01, 0.00 and 0.01 at three seeds for 31 to 34 s
 # of refitting, a third of auto's (auto-book.json); without it auto scored as well
 # (auto-book-inplace-all.json). On the panel, where EM fits its full covariance, it draws 0.12 to 0.19 and stays.
-NOT_IN_PLACE_BEYOND_EM = ("gaussian",)
+# Nor MICE: auto refits every member in place without its held-out entries, and MICE's refit on the book cohort's
+# 2,000 genes took 103 to 106 s, 44 % of auto's fit, for a weight of 0 at all three seeds (auto-book.json). On a
+# panel its refit takes seconds and it stays: on the `teach` cohort's panel auto scored 0.1937, 0.2040 and 0.2039
+# without it (auto-teach-panel-inplace-shrinkage-path.json) and 0.2064, 0.2177 and 0.2152 with it
+# (auto-teach-panel-inplace-mice.json), a fit of 9 to 14 s against 6 to 8; on the `book` panel 0.2794, 0.2774 and
+# 0.2788 without it (auto-book-panel-inplace-shrinkage-path.json) and 0.2796, 0.2747 and 0.2791 with it, in 20 to
+# 29 s against 15 to 18 (auto-book-panel-inplace-mice.json). Its weight is chosen on held-out training entries,
+# never on the scored ones.
+NOT_IN_PLACE_BEYOND_EM = ("gaussian", "mice")
 
 
 def default_members(scenario: str, n_genes: int | None = None, em_max_genes: int = EM_MAX_GENES) -> list[str]:
