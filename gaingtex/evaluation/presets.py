@@ -45,12 +45,10 @@ class ComparisonConfig:
 # scaling size, so that its whole book builds in a class's time (benchmarks/results/book-build-teach.json; before,
 # its comparison alone took longer: teach-comparison.json). The numbers: benchmarks/README.md, "The comparison's
 # budgets".
-# `book`'s budget is 200 s, not 120: the budget stops a method once its rate projects it past 1.25 times the budget,
-# and at 120 s which methods the book showed depended on how fast the machine ran that day. On one 2-core machine
-# MICE in place on all genes finished in 118 s and MissForest in place on the panel in 112 s
-# (book-build-123ab8a.json); on the same machine running slower they were projected at 174 and 155 s and stopped
-# (book-build-ba76878.json). At 200 s they finish at half the speed; the methods stopped at both (SampleLASSO on all
-# genes, projected 342 s on a faster machine; MissForest on all genes, 989 s and more) stay stopped.
+# `book`'s budget is 200 s: a method is stopped once its rate projects it past 1.25 times the budget, and at 120 s
+# two methods that finish near that limit were shown or stopped according to how fast a shared machine ran that
+# hour. At 200 s they finish at half the speed, and the methods far beyond it stay stopped (benchmarks/README.md,
+# "The comparison's budgets").
 COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
     "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0, gene_sets=("all", "panel")),
     "teach": ComparisonConfig(seeds=1, deep_seeds=1, budget=60.0, scaling_budget=10.0, gene_sets=("all", "panel")),

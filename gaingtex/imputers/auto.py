@@ -66,13 +66,10 @@ NOT_BY_DEFAULT = {"inductive": ("knn",), "inplace": ("knn", "missforest")}
 # of refitting, a third of auto's (auto-book.json); without it auto scored as well
 # (auto-book-inplace-all.json). On the panel, where EM fits its full covariance, it draws 0.12 to 0.19 and stays.
 # Nor MICE: auto refits every member in place without its held-out entries, and MICE's refit on the book cohort's
-# 2,000 genes took 103 to 106 s, 44 % of auto's fit, for a weight of 0 at all three seeds (auto-book.json). On a
-# panel its refit takes seconds and it stays: on the `teach` cohort's panel auto scored 0.1937, 0.2040 and 0.2039
-# without it (auto-teach-panel-inplace-shrinkage-path.json) and 0.2064, 0.2177 and 0.2152 with it
-# (auto-teach-panel-inplace-mice.json), a fit of 9 to 14 s against 6 to 8; on the `book` panel 0.2794, 0.2774 and
-# 0.2788 without it (auto-book-panel-inplace-shrinkage-path.json) and 0.2796, 0.2747 and 0.2791 with it, in 20 to
-# 29 s against 15 to 18 (auto-book-panel-inplace-mice.json). Its weight is chosen on held-out training entries,
-# never on the scored ones.
+# 2,000 genes took nearly half of auto's fit for a weight of 0 (auto-book.json). On a panel its refit takes seconds and it
+# stays: it drew a tenth of the weight and raised auto on the `teach` and `paper` panels, within 0.003 either way on
+# `book`'s (benchmarks/README.md, "auto"). Its weight is chosen on held-out training entries, never on the scored
+# ones.
 NOT_IN_PLACE_BEYOND_EM = ("gaussian", "mice")
 
 
