@@ -66,10 +66,10 @@ NOT_BY_DEFAULT = {"inductive": ("knn",), "inplace": ("knn", "missforest")}
 # of refitting, a third of auto's (auto-book.json); without it auto scored as well
 # (auto-book-inplace-all.json). On the panel, where EM fits its full covariance, it draws 0.12 to 0.19 and stays.
 # Nor MICE: auto refits every member in place without its held-out entries, and MICE's refit on the book cohort's
-# 2,000 genes took nearly half of auto's fit for a weight of 0 (auto-book.json). On a panel its refit takes seconds and it
-# stays: it drew a tenth of the weight and raised auto on the `teach` and `paper` panels, within 0.003 either way on
-# `book`'s (benchmarks/README.md, "auto"). Its weight is chosen on held-out training entries, never on the scored
-# ones.
+# 2,000 genes took nearly half of auto's fit for a weight of 0 (auto-book.json). On a panel its refit takes seconds
+# and it stays: it drew about a tenth of the weight and raised auto on the `teach` and `paper` panels, within 0.003
+# either way on `book`'s (benchmarks/README.md, "auto"). Its weight is chosen on held-out training entries, never on
+# the scored ones.
 NOT_IN_PLACE_BEYOND_EM = ("gaussian", "mice")
 
 
