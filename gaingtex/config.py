@@ -156,11 +156,10 @@ _PAPER_MODELS = _model_table(
 # narrower one underfits; dropout 0.2 lies between over- and underfitting). GAIN, whose paper objective scores the
 # generator on the entries it is given, needs a bottleneck narrow relative to the gene count, or it learns to copy
 # its inputs. Batches of 256 at a learning rate of 3e-3 are a speed choice for CPUs: half batches take longer for
-# the same steps and impute worse (benchmarks/results/schedule-batch.json); a cosine decay of the rate needs fewer
-# epochs than a constant rate. 2,000 steps in all (20 epochs of 100) are a time choice for the book: twice as many
-# buy little R² at twice the time, and GAIN-MSE in place peaks within them (benchmarks/results/schedule.json).
-# Epochs stay 100 steps long because the search ranks its candidates after one, and after 50 steps the ranking can
-# pick a setting that then stops training early (benchmarks/results/book-training.json). `teach` and `smoke` halve
+# the same steps and impute worse; a cosine decay of the rate needs fewer epochs than a constant rate. 2,000 steps
+# in all (20 epochs of 100) are a time choice for the book: twice as many buy little R² at twice the time, and
+# GAIN-MSE in place peaks within them. Epochs stay 100 steps long because the search ranks its candidates after
+# one, and after 50 steps the ranking can pick a setting that then stops training early. `teach` and `smoke` halve
 # and quarter the widths. The search (SearchConfig) adjusts all of it to the data. The numbers:
 # benchmarks/README.md, "The training schedule".
 BOOK_GENES = 2000
@@ -175,13 +174,12 @@ _SCHEDULES: dict[str, dict] = {
                  bfloat16=True),
 }
 # `book` trains in bfloat16 where the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): trained as the preset
-# trains them, search included, PMI scored R² 0.5887 against 0.5885 in float32 and GAIN-GTEx 0.4787 against 0.4782,
-# with the same choices and epochs, in 0.82 and 0.63 of the time (benchmarks/results/precision-r2-book.json). Only on
-# its cohort's gene count: on fewer genes (the 59-gene panel, where it trains for more epochs) PMI in place stopped
-# earlier in bfloat16 and scored 0.180 against float32's 0.190 over three seeds
-# (benchmarks/results/precision-r2-panel-inplace.json), and a step there costs little either way. A CPU without those
-# units would emulate it, slower than float32, so there it stays float32. `smoke` and `teach` stay float32
-# everywhere, so that the tests and a classroom get the same numbers on any machine.
+# trains them, search included, PMI and GAIN-GTEx scored the R² they score in float32, with the same choices and
+# epochs, in less time. Only on its cohort's gene count: on fewer genes (the 59-gene panel, where it trains for more
+# epochs) PMI in place stopped earlier in bfloat16 and scored lower over three seeds, and a step there costs little
+# either way. A CPU without those units would emulate it, slower than float32, so there it stays float32. `smoke`
+# and `teach` stay float32 everywhere, so that the tests and a classroom get the same numbers on any machine. The
+# numbers: benchmarks/README.md, "Precision and XLA".
 
 
 def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
@@ -203,12 +201,13 @@ def native_bfloat16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 # GAIN-GTEx's generator learns its tissue embedding (paper Fig. 3) more slowly than it learns to impute. On the book
-# cohort, inductive, with the setting its search chose ("preset"), the brain tissues' 3-NN purity was 0.56 after the
-# 12 epochs of 100 steps that the search left it (R² 0.428), 0.85 after 20 (R² 0.443), and 1.00 from the 16th of 40
-# on (R² 0.478), as in the 2026-12-01 book, which trained 40 (benchmarks/results/purity-book*.json,
-# purity-bisect.json). So inductive at `book`, on its cohort's genes, it has `gain_epochs`: its search spends 8 and
-# its training 40. At `teach` more epochs do not help: it stops early with purity 0.21 and R² 0.301 against 0.31 and
-# 0.314 (purity-teach-gain-2x.json). In place and on fewer genes (the panel) the schedule is unchanged (unmeasured).
+# cohort, inductive, with the setting its search chose ("preset"), the brain tissues' 3-NN purity was far from
+# perfect after the 12 epochs of 100 steps that the search left it, higher after 20, and perfect well before the
+# 40th, its R² rising too, as in the earlier book that trained 40. So inductive at `book`, on its cohort's genes,
+# it has `gain_epochs`: its search spends 8 and its training 40. At `teach` more epochs do not help: it stops early,
+# its purity and R² no better. In place and on fewer genes (the panel) the schedule is unchanged (unmeasured). The
+# numbers: benchmarks/README.md, "The tissue embeddings (Fig. 3)"; for `teach`,
+# benchmarks/results/purity-teach-gain-2x.json.
 MIN_UNITS = 16
 
 
@@ -230,12 +229,11 @@ def scaled_units(config: ModelConfig, model: str, n_genes: int, reference_genes:
     return max(config.hidden_units, int(round(config.hidden_units * ratio ** 0.5)))
 
 
-# A CPU preset's schedule is a compute budget for its own cohort's gene count, and a step on fewer genes costs less
-# (benchmarks/results/train-step.json). So data with fewer genes than the preset's cohort train for
-# √(cohort genes / genes) times its epochs, at most EPOCH_GROWTH times: on the 59-gene panel that still costs less
-# than the preset on its own cohort, and with only the preset's epochs the deep models there stop while still
-# improving (benchmarks/results/panel-models.json, "after" against "after, 1× epochs"). The paper preset keeps the
-# authors' schedule. The numbers: benchmarks/README.md, "The deep models on the 59-gene panel".
+# A CPU preset's schedule is a compute budget for its own cohort's gene count, and a step on fewer genes costs less.
+# So data with fewer genes than the preset's cohort train for √(cohort genes / genes) times its epochs, at most
+# EPOCH_GROWTH times: on the 59-gene panel that still costs less than the preset on its own cohort, and with only
+# the preset's epochs the deep models there stop while still improving. The paper preset keeps the authors'
+# schedule. The numbers: benchmarks/README.md, "The deep models on the 59-gene panel".
 EPOCH_GROWTH = 3.0
 
 
@@ -282,12 +280,12 @@ def model_config(preset: str, model: str, scenario: str, n_genes: int | None = N
 
 # Named changes to a preset's deep schedule (``gaingtex benchmark --deep-schedule``). "authors": the preset's own.
 # "cpu": the paper preset's sizes trained as the book preset trains on 2 CPU cores. The authors' schedule (batch 32,
-# up to 1,000 epochs of 100 steps, patience 30) would take days there at 12,557 genes: one step of PMI's 1 × 3,072
-# network at batch 256 takes about 0.6 s (benchmarks/results/precision.json), and GAIN-GTEx's about 1.8 s. So it
-# keeps the authors' widths and dropout and cuts the rest to the book's CPU recipe: batches of 256 at a learning rate
-# of 3e-3 with cosine decay (benchmarks/results/schedule-batch.json), in bfloat16 (the same R² to 0.0005 at book,
-# benchmarks/results/precision-r2-book.json), for 1,000 steps (10 epochs of 100; at book 1,000 steps score 0.009
-# below 2,000, benchmarks/results/schedule.json). What it cuts is said beside every table that quotes it.
+# up to 1,000 epochs of 100 steps, patience 30) would take days there at 12,557 genes, where even one step of the
+# authors' widths is slow. So it keeps the authors' widths and dropout and cuts the rest to the book's CPU recipe:
+# batches of 256 at a learning rate of 3e-3 with cosine decay, in bfloat16 (the R² of float32 at book), for 1,000
+# steps (10 epochs of 100; at book half of its 2,000 steps costs a little R²). What it cuts is said beside every
+# table that quotes it. The numbers: benchmarks/README.md, "The comparison at the paper's size"; for the recipe,
+# "The training schedule" and "Precision and XLA".
 DEEP_SCHEDULES: dict[str, dict] = {
     "authors": {},
     "cpu": dict(batch_size=256, learning_rate=3e-3, lr_decay="cosine", steps_per_epoch=100, max_epochs=10,
@@ -354,10 +352,9 @@ class SearchConfig:
 # GAIN's two objectives. "observed", the paper's: the generator's error on the entries it is given (λ = 1). "hidden":
 # on known entries hidden from it, as PMI's, with λ = 10. Under the paper's objective a generator wide relative to the
 # gene count learns to copy its inputs, and on the 59-gene panel GAIN stops at its first epoch; scored on hidden
-# entries it trains (benchmarks/results/panel-models.json, "before" against "after"). There λ = 10, because with
-# λ = 1 the adversarial term outweighs the reconstruction and the validation loss climbs. On the 2,000-gene cohort
-# in place the paper's objective imputes better, so neither is fixed: the search chooses on validation. The
-# numbers: benchmarks/README.md, "GAIN's objectives".
+# entries it trains. There λ = 10, because with λ = 1 the adversarial term outweighs the reconstruction and the
+# validation loss climbs. On the 2,000-gene cohort in place the paper's objective imputes better, so neither is
+# fixed: the search chooses on validation. The numbers: benchmarks/README.md, "GAIN's objectives".
 GAIN_OBJECTIVES: dict[str, dict] = {"observed": dict(reconstruct="observed", lambda_mse=1.0),
                                     "hidden": dict(reconstruct="hidden", lambda_mse=10.0)}
 

@@ -19,8 +19,8 @@ COMMANDS = (cohort, gtex, xena, train, evaluate, impute, benchmark, book)  # in 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; or, when ``argv`` names a command, only that command's. The others list the registry's
-    methods as choices, which imports every imputer (scikit-learn, SciPy): a second of start-up and 70 MB that a
-    loader such as ``gaingtex gtex`` does not need."""
+    methods as choices, which imports every imputer (scikit-learn, SciPy): start-up time and memory that a loader
+    such as ``gaingtex gtex`` does not need (benchmarks/README.md, "The GTEx loader (issue 26)")."""
     parser = argparse.ArgumentParser(prog="gaingtex", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -94,10 +94,11 @@ def run_benchmark(preset: str = "book", seed: int = 0, missing_rate: float = 0.5
     and the deep models' training throughput. The deep models are trained at the first ``deep_seeds`` seeds
     (default: all of them); at the others their rows say "not trained"; ``deep_schedule`` names their schedule
     (:data:`~gaingtex.config.DEEP_SCHEDULES`; default: the preset's own). Only ``scenarios`` are compared.
-    ``intervals=False`` leaves out the calibration of each method's intervals (at the paper's size it costs from
-    100 s to 11 minutes a method). With ``partial`` (a path), every row and memory measurement is also written
-    there as the run goes, so that an interrupted run keeps what it finished; ``resume`` is such a partial result
-    (of the same settings, :func:`check_resume`), whose rows are kept and not run again."""
+    ``intervals=False`` leaves out the calibration of each method's intervals (at the paper's size it costs minutes
+    a method: benchmarks/README.md, "The comparison at the paper's size"). With ``partial`` (a path), every row and
+    memory measurement is also written there as the run goes, so that an interrupted run keeps what it finished;
+    ``resume`` is such a partial result (of the same settings, :func:`check_resume`), whose rows are kept and not
+    run again."""
     from ..imputers.deep.backend import accelerator, use_threads
     from ..imputers.deep.throughput import matmul_throughput
 

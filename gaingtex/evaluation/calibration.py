@@ -36,7 +36,8 @@ MIN_GENE_ENTRIES = 10  # fewer scored entries: a gene's coverage is too coarse t
 
 
 # Entries measured at once: a block of rows whose float64 temporaries stay near 100 MB, where the whole matrix's
-# took 13 GiB at 8,624 samples × 12,557 genes. The measures are the same as in one piece, bit for bit.
+# took most of a machine's memory at the paper's size (benchmarks/README.md, "The book on a GTEx download of the
+# paper's size"). The measures are the same as in one piece, bit for bit.
 BLOCK_ENTRIES = 1 << 22
 
 

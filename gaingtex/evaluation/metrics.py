@@ -15,8 +15,8 @@ SMALL_TISSUE = 20  # fewer distinct samples: scored, and flagged as small in tab
 # Fewer masked entries of a gene in a tissue: its R² there is not computed. Even for a fair imputation,
 # SS_res / SS_tot over n entries behaves like a ratio over a chi-square with n − 1 degrees of freedom, whose
 # reciprocal has a finite mean only above 2 degrees of freedom and a finite variance only above 4: below 6 entries
-# one cell's R² can be any large negative number (−1,507 over 2 entries on the `teach` panel in place, seed 2,
-# which alone moved every method's mean R² by about −0.5).
+# one cell's R² can be any large negative number (one such cell on the `teach` panel alone dragged down every
+# method's mean R²: benchmarks/README.md, "`auto`").
 MIN_ENTRIES = 6
 
 

@@ -33,22 +33,19 @@ class ComparisonConfig:
     gene_sets: tuple[str, ...] = ("all", "alzheimer", "panel")
 
 
-# `book` compares at the run's seed only, with the run's own deep models: each further seed of the other methods
-# costs more than ten minutes, and their spread over seeds is far smaller than the gaps between methods
-# (benchmarks/results/book-comparison.json; `make bench` measures it, and `gaingtex benchmark` trains the deep
-# models for every seed). It leaves out the Alzheimer set, a third of the comparison's time: notebook 06 scores PMI
-# against the references on those genes, and `gaingtex benchmark --gene-sets alzheimer` compares every method on
-# them. `smoke` (the tests' book) keeps every stage, with two seeds, budgets of seconds (so that its slow methods
-# meet them) and no Alzheimer set (273 of its 300 genes: all genes again). `book`'s scaling study stops a method at
-# 15 s per size, which keeps the study a small part of the build (benchmarks/results/book-build.json,
-# `comparison_cells_seconds`). `teach` (classroom laptops) is `book`'s design with a 60 s budget and 10 s per
-# scaling size, so that its whole book builds in a class's time (benchmarks/results/book-build-teach.json; before,
-# its comparison alone took longer: teach-comparison.json). The numbers: benchmarks/README.md, "The comparison's
-# budgets".
+# `book` compares at the run's seed only, with the run's own deep models: each further seed repeats the other
+# methods' whole cost, and their spread over seeds is far smaller than the gaps between methods (`make bench`
+# measures it, and `gaingtex benchmark` trains the deep models for every seed). It leaves out the Alzheimer set, a
+# large share of the comparison's time: notebook 06 scores PMI against the references on those genes, and
+# `gaingtex benchmark --gene-sets alzheimer` compares every method on them. `smoke` (the tests' book) keeps every
+# stage, with two seeds, budgets of seconds (so that its slow methods meet them) and no Alzheimer set (273 of its
+# 300 genes: all genes again). `book`'s scaling study stops a method at 15 s per size, which keeps the study a small
+# part of the build. `teach` (classroom laptops) is `book`'s design with a 60 s budget and 10 s per scaling size, so
+# that its whole book builds in a class's time (before, its comparison alone took longer).
 # `book`'s budget is 200 s: a method is stopped once its rate projects it past 1.25 times the budget, and at 120 s
 # two methods that finish near that limit were shown or stopped according to how fast a shared machine ran that
-# hour. At 200 s they finish at half the speed, and the methods far beyond it stay stopped (benchmarks/README.md,
-# "The comparison's budgets").
+# hour. At 200 s they finish at half the speed, and the methods far beyond it stay stopped. The numbers:
+# benchmarks/README.md, "The comparison's budgets".
 COMPARISON_PRESETS: dict[str, ComparisonConfig] = {
     "smoke": ComparisonConfig(seeds=2, deep_seeds=1, budget=5.0, scaling_budget=2.0, gene_sets=("all", "panel")),
     "teach": ComparisonConfig(seeds=1, deep_seeds=1, budget=60.0, scaling_budget=10.0, gene_sets=("all", "panel")),

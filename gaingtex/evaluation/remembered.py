@@ -3,8 +3,8 @@ comparison's blend of methods (``auto``), which reuses the methods fitted there.
 
 ``auto`` imputes the test matrix, and the rows its intervals are calibrated on, by asking each member for its
 imputation of the very matrices the comparison has just given that member for its own row (the same masks, the same
-calibration folds). Kept, those are not made twice: at the `book` preset the members' imputations took 47 s of
-``auto``'s row on all genes and 49 s on the panel (benchmarks/results/book-build-f39787a.json). A method's
+calibration folds). Kept, those are not made twice: at the `book` preset the members' imputations had been a large
+part of ``auto``'s row, on all genes and on the panel (benchmarks/README.md, "The whole book"). A method's
 imputation depends on its inputs alone (GAIN's noise is drawn from the imputer's own seed), so a kept one is the one
 a new call would make.
 """
@@ -20,7 +20,8 @@ import pandas as pd
 
 # An imputation larger than this is kept in a temporary file rather than in memory: at the paper's 8,624 test
 # samples × 12,557 genes each member's is 433 MB, and a dozen of them kept in memory, beside the methods still
-# to run, took the comparison past the 23 GiB of a 24 GB machine. Read back, one costs a fraction of a second.
+# to run, took the comparison past a 24 GB machine's memory (benchmarks/README.md, "The book on a GTEx download of
+# the paper's size"). Read back, one costs a fraction of a second.
 IN_MEMORY_BYTES = 64 << 20
 
 

@@ -20,8 +20,8 @@ oracle) nor the imputed donors' blood (the blood surrogate), and does not train 
 kNN, and MissForest in place (:data:`NOT_BY_DEFAULT`), and in place on many genes the per-tissue Gaussian and MICE
 (:data:`NOT_IN_PLACE_BEYOND_EM`). The deep models are members only when named (``members=``) or
 already fitted in the same inductive comparison (``fitted=``; in place they would be trained again): on CPU they
-cost minutes to hours to train (PMI 443 s, GAIN-GTEx 630 s on the 2,000-gene cohort) and were behind the best
-linear-Gaussian member in every measured cell (book-comparison.json, teach-comparison.json).
+cost minutes to hours to train, even on the 2,000-gene cohort, and were behind the best linear-Gaussian member
+in every measured cell (book-comparison.json, teach-comparison.json).
 
 It is not saveable: its members (the baselines) are not.
 """
@@ -51,25 +51,22 @@ HOLDOUT = 0.1  # in place: the share of observed training entries hidden from th
 SHOWN = 0.5  # the share of entries an inductive imputation is shown (the scenarios' missing rate of 0.5)
 
 
-# Not a member unless named: kNN. On the `book` cohort it scored R² 0.007 to 0.066 and drew a weight of at most
-# 0.05 in the 12 cells of benchmarks/results/auto-book.json, and its imputation took 14 to 20 s a call, the most
-# of any member: in place, where auto imputes the training matrix to choose its blend, it was most of the blend's
-# time (15 of 16 s on the panel), which brought auto's fit to 1.6 times its members'.
-# In place, not MissForest: grown on both cores it finishes within the budget on the panel, and auto's refit of it
-# took 83 to 87 s of auto's 98 to 100 s, for a weight of 0.01 to 0.03; auto without it scored 0.2792, 0.2774 and
-# 0.2787 at seeds 0–2 against 0.2796, 0.2776 and 0.2785 with it, in 15 s against 98 to 100 s
-# (auto-book-panel-inplace-without-missforest.json, -with-missforest.json). On all genes it runs past the budget.
+# Not a member unless named: kNN. On the `book` cohort it scored far below the leading members and drew almost no
+# weight in any cell, while its imputation was the slowest of any member's: in place, where auto imputes the
+# training matrix to choose its blend, it was most of the blend's time and made auto's fit much slower than its
+# members'. In place, not MissForest: grown on both cores it finishes within the budget on the panel, but auto's
+# refit of it was most of auto's fit for almost no weight, and auto scored as well without it in a fraction of the
+# time. On all genes it runs past the budget. The numbers: benchmarks/README.md, "`auto`".
 NOT_BY_DEFAULT = {"inductive": ("knn",), "inplace": ("knn", "missforest")}
 # In place on more genes than the per-tissue Gaussian refines by EM (EM_MAX_GENES; the book cohort's 2,000), not
-# the per-tissue Gaussian either: there it is the pairwise-observed covariance kept to rank 100, which scored R²
-# 0.26 against the pooled Gaussian's 0.62 and drew a weight of 0.01, 0.00 and 0.01 at three seeds for 31 to 34 s
-# of refitting, a third of auto's (auto-book.json); without it auto scored as well
-# (auto-book-inplace-all.json). On the panel, where EM fits its full covariance, it draws 0.12 to 0.19 and stays.
+# the per-tissue Gaussian either: there it is the pairwise-observed covariance kept to rank 100, which scored far
+# below the pooled Gaussian and drew almost no weight, for a large share of auto's refitting; without it auto
+# scored as well. On the panel, where EM fits its full covariance, it draws a real share of the weight and stays.
 # Nor MICE: auto refits every member in place without its held-out entries, and MICE's refit on the book cohort's
-# 2,000 genes took nearly half of auto's fit for a weight of 0 (auto-book.json). On a panel its refit takes seconds
-# and it stays: it drew about a tenth of the weight and raised auto on the `teach` and `paper` panels, within 0.003
-# either way on `book`'s (benchmarks/README.md, "auto"). Its weight is chosen on held-out training entries, never on
-# the scored ones.
+# 2,000 genes took nearly half of auto's fit for no weight. On a panel its refit takes seconds and it stays: it
+# drew a real share of the weight and raised auto on the `teach` and `paper` panels, and moved it little either way
+# on `book`'s. Its weight is chosen on held-out training entries, never on the scored ones. The numbers:
+# benchmarks/README.md, "`auto`".
 NOT_IN_PLACE_BEYOND_EM = ("gaussian", "mice")
 
 

@@ -53,8 +53,8 @@ from .mondrian import MIN_COUNT, NEED_EPS, Calibration, tissue_groups
 CAL_ROWS = 2000
 # In place, the share of a calibration row's observed entries held out of the fit, and the scores per gene the
 # rows are chosen to give (:func:`holdout`). A gene's coverage then has sd sqrt(0.09 / 200) ≈ 0.02 from its
-# calibration, so that the worst decile of genes sits about 0.04 below nominal (1.75 sd): 0.855 to 0.873 in place
-# at the book preset (benchmarks/results/calibration-book.json); 100 scores would put it at the 0.85 floor.
+# calibration, so that the worst decile of genes sits about 0.04 below nominal (1.75 sd), as it does in place at
+# the book preset (benchmarks/results/calibration-book.json); 100 scores would put it at the 0.85 floor.
 HOLDOUT = 0.1
 HOLDOUT_SCORES = 200
 SIGMA_FLOOR = 1e-6  # a spread of 0 (an entry the model thinks it knows exactly) must not divide by zero
@@ -137,9 +137,9 @@ def holdout(mask: np.ndarray, seed: int = 0, per_gene: int = HOLDOUT_SCORES, sha
     and is calibrated on them (:func:`calibrate_holdout`).
 
     Why not held-out donors, as inductive: a method fitted on the very rows it completes errs differently on them
-    than on new rows. At the ``book`` preset in place, intervals calibrated on validation donors covered 0.870 of
-    the per-tissue Gaussian's hidden entries and 0.920 of SoftImpute's; calibrated on held-out entries, 0.900 and
-    0.903 (benchmarks/results/calibration-book.json, ``coverage_90_validation_donors``)."""
+    than on new rows. At the ``book`` preset in place, intervals calibrated on validation donors under-covered the
+    per-tissue Gaussian's hidden entries and over-covered SoftImpute's; calibrated on held-out entries, both came
+    out at their nominal coverage (benchmarks/results/calibration-book.json, ``coverage_90_validation_donors``)."""
     mask = np.asarray(mask) > 0
     rows = np.arange(len(mask))
     seen = float(mask.mean()) if mask.size else 0.0

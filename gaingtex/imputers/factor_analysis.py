@@ -48,9 +48,9 @@ class FactorAnalysisImputer(Imputer):
         A group with fewer samples' worth of observed entries than this gets the model fitted on all samples.
     max_iter, tol
         EM stops after ``max_iter`` iterations or once no noise variance moves by more than ``tol``. EM starts
-        from the leading eigenvectors and settles fast. In place at ``book`` (``benchmarks/fa_iterations.py``), 20
-        iterations score as 50 do on all 2,000 genes (R² 0.5814, 48 factors either way) in 82 s against 125 s, and
-        better on the 59-gene panel (0.2315 against 0.2253, 16 factors either way: there more EM overfits).
+        from the leading eigenvectors and settles fast. In place at ``book``, 20 iterations score as 50 do on all
+        2,000 genes, with the same factor count, in less time, and better on the 59-gene panel, where more EM
+        overfits (benchmarks/README.md, "The training schedule").
     budget
         Seconds allowed for ``fit`` (the search included); past it, checked before each model and between the
         blocks of samples of each EM iteration, it raises :class:`~gaingtex.imputers.base.BudgetExceeded`, which

@@ -34,8 +34,8 @@ class KNNImputerMethod(Imputer):
     Where the training matrix (samples × features) has more than ``exact_below`` entries, the same neighbours are
     found by :class:`~._knn_pool.DonorPool` (matrix products, then each gene's nearest donors among the nearest
     samples overall): ``KNNImputer``'s gene-by-gene search costs receivers × donors × genes comparisons in Python
-    loops, past any budget from the book's 2,000 genes on (its comparison ran 768 of 8,624 samples in 335 s), while
-    the products take minutes at 15,201 × 12,557. Below it nothing changes: the 59-gene panel and the tests keep
+    loops, past any budget from the book's 2,000 genes on (benchmarks/README.md, "Time budgets"), while the
+    products take minutes at 15,201 × 12,557. Below it nothing changes: the 59-gene panel and the tests keep
     scikit-learn's own numbers. The two agree but for float32 rounding of the distances (near-ties).
 
     Parameters
@@ -129,8 +129,8 @@ class KNNImputerMethod(Imputer):
             return out
 
         # scikit-learn's blocks on every core: its per-gene loops hold Python's lock, but its distances do not (the
-        # book's panel rows 21 -> 13 s and 14 -> 10 s, the same values: benchmarks/README.md, "The whole book");
-        # the donor pool's products already use every core
+        # book's panel rows ran faster to the same values: benchmarks/README.md, "The whole book"); the donor
+        # pool's products already use every core
         threads = len(os.sched_getaffinity(0)) if self.pool_ is None else 1
         try:
             return in_row_blocks(x, mask, obs, self.n_genes, step, predict, threads,

@@ -72,8 +72,8 @@ class Calibration:
     def __init__(self, scores, gene, group, groups, n_genes: int, scaled: bool, min_count: int = MIN_COUNT,
                  tissue=None, tissues=()):
         # Indices as int32 and no per-score array that a per-cell one can replace: at the paper's 12,557 genes a
-        # calibration holds 12.5 million scores, which took 1.85 GB with their search keys (148 bytes a score)
-        # before, 1.25 GB (100) now.
+        # calibration holds 12.5 million scores, so each byte a score costs 12.5 MB (benchmarks/README.md, "The
+        # book on a GTEx download of the paper's size").
         self.scores = np.asarray(scores, dtype=np.float32)
         self.gene, self.group = np.asarray(gene, dtype=np.int32), np.asarray(group, dtype=np.int32)
         self.groups, self.n_genes = tuple(str(g) for g in groups), int(n_genes)
@@ -88,7 +88,7 @@ class Calibration:
         G = len(self.groups)
         # One store of sorted segments: every gene × group cell, then every gene, then all scores. The scores are
         # sorted once; each level then orders them by cell with a stable sort (a radix sort where the cells fit 16
-        # bits): 1.0 s for 2.4 million scores, where one lexsort of the three levels together took 2.3 s.
+        # bits), far faster than one lexsort of the three levels together (benchmarks/README.md, "The whole book").
         by_value = np.argsort(normalised, kind="stable")
         stores, keys = [], []
         gene = self.gene.astype(np.int64)
@@ -220,7 +220,7 @@ class Calibration:
             self._top, self._width = top, 2.0 * top + 1.0  # a segment's keys stay below the next segment's
             self._keyed = self._segment * self._width + self._store
         needles = key * self._width + np.minimum(t, self._top + 0.5)
-        order = np.argsort(needles)  # searched in order, each search starts where the last ended: 5 × faster
+        order = np.argsort(needles)  # searched in order, each search starts where the last ended: much faster
         k = np.empty(len(needles), dtype=np.int64)
         k[order] = np.searchsorted(self._keyed, needles[order], side="right")
         return np.clip(k - self._start[key], 0, self._count[key])

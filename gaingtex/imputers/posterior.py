@@ -18,11 +18,12 @@ from ._lapack import gram, potrf, potrs, trsm, trtri
 from .lowrank import packed_outer, unpack
 
 # Above this rank a row's precision is built and factorised on its own, on one BLAS thread: the packed products of
-# whole blocks of rows need k²/2 numbers per gene, recomputed for blocks of a few dozen rows (a shrinkage
-# covariance of 420 samples at 2,000 genes: 17.5 s for 176 rows' spreads, 2.3 s row by row). So are fewer rows
+# whole blocks of rows need k²/2 numbers per gene, recomputed for blocks of a few dozen rows, which for a tissue's
+# shrinkage covariance of a few hundred samples was several times slower than going row by row. So are fewer rows
 # than the rank, at any rank (:func:`_row_by_row`): building the packed products alone costs about as much as two
 # rows' own precisions, which a per-tissue Gaussian paid for every tissue's handful of validation rows at each
 # shrinkage it tried; from about as many rows as the rank, the packed products are as fast or faster for the means.
+# The numbers: benchmarks/README.md, "The whole book".
 PER_ROW_RANK = 128
 
 
@@ -281,11 +282,11 @@ def _factor(a: np.ndarray, genes: np.ndarray, lower: bool, what: str) -> np.ndar
     return factor
 
 
-# The spread's per-row factorisations run in single precision (twice as fast: benchmarks/results/lapack-threads.json)
-# when the covariance's condition number is at most this. Rounding Λ to float32 and factorising it there perturbs
-# a row's conditional variances by at most about κ × n × 6e-8 relatively, in practice far less (2.6e-7 in that
-# benchmark; within 2e-5 at κ = 3,300 in tests/test_lapack.py): far below what the calibration's finite sample can
-# see (a gene's coverage has sd 0.02). The means stay in double precision.
+# The spread's per-row factorisations run in single precision, much faster, when the covariance's condition number
+# is at most this. Rounding Λ to float32 and factorising it there perturbs a row's conditional variances by at most
+# about κ × n × 6e-8 relatively, in practice far less (within 2e-5 at κ = 3,300 in tests/test_lapack.py): far below
+# what the calibration's finite sample can see (a gene's coverage has sd 0.02). The means stay in double precision.
+# The numbers: benchmarks/README.md, "A Gaussian's rows on two cores".
 SINGLE_SPREAD_CONDITION = 1e4
 
 

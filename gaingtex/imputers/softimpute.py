@@ -89,8 +89,8 @@ class SoftImputer(Imputer):
         top = float(randomized_svd(resid, 1, n_iter=4, random_state=self.seed)[1][0]) or 1.0
         # A given λ walks the same warm-started path as the search, down to it, so that a choice reused at a later
         # seed or by ``auto`` reproduces the fit that made it: soft_impute's stopping rule ended a fit started from
-        # zero far from the path's end (the book cohort's panel in place: R² −0.005 where the search had 0.170;
-        # benchmarks/README.md, "auto").
+        # zero far from the path's end (on the book cohort's panel in place it imputed no better than the gene means
+        # it centres by, where the search's own fit did well: benchmarks/README.md, "`auto`").
         searching = self.shrinkage is None
         path = self.candidates if searching else (*(c for c in self.candidates if c > self.shrinkage),
                                                   float(self.shrinkage))

@@ -46,10 +46,10 @@ def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float
             pca: int | None = 50) -> np.ndarray:
     """A seeded 2-D UMAP of the rows of ``x`` (after PCA to ``pca`` components when ``x`` is wider).
 
-    The neighbour graph is exact, from scikit-learn, and handed to UMAP: on the PCA's 50 dimensions that takes half
-    a second for the book cohort's 15,201 samples, where UMAP's own approximate search (pynndescent) first compiles
-    itself. A first call in a fresh process took 12.5 s this way and 36.3 s with that search
-    (benchmarks/results/umap-map.json)."""
+    The neighbour graph is exact, from scikit-learn, and handed to UMAP: on the PCA's 50 dimensions that is quick
+    for the book cohort's 15,201 samples, where UMAP's own approximate search (pynndescent) first compiles itself.
+    A first call in a fresh process is much faster this way than with that search (benchmarks/README.md, "Notebook
+    01's map")."""
     import umap
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors

@@ -95,7 +95,7 @@ class Steps:
         themselves and update them in place.
 
         On a CPU and one replica, when the step itself is not XLA-compiled, each optimiser's update is, alone: XLA
-        fuses Adam's elementwise passes over every weight, which made a step 1.13 to 1.38 times faster
+        fuses Adam's elementwise passes over every weight, which made every step measured faster
         (benchmarks/README.md, "Precision and XLA"). The whole step compiled is slower there: XLA draws the models'
         random masks with another algorithm, far slower on this CPU. The optimisers are built first, on the weights
         each updates, so that no variable is created inside the compiled update.

@@ -40,9 +40,9 @@ def mlp(n_in: int, n_side: int, n_out: int, layers: int, units: int, dropout: fl
     The first Dense layer is one Dense on the concatenation of the two, computed as two (``<name>_dense_0`` on the
     data, ``<name>_dense_0_covariates`` without bias on the embedding) and summed. Training then never forms the
     gradient with respect to the data, which nothing learns from; on one concatenated input it did, for the sake of
-    the embedding's few columns, and PMI's training step on 2,000 genes took 35 % longer
-    (``benchmarks/train_step.py``). With ``precision="bfloat16"`` every layer computes in bfloat16 on float32
-    weights (its output is bfloat16: the models cast it back)."""
+    the embedding's few columns, and PMI's training step on 2,000 genes took markedly longer (benchmarks/README.md,
+    "One training step"). With ``precision="bfloat16"`` every layer computes in bfloat16 on float32 weights (its
+    output is bfloat16: the models cast it back)."""
     policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
     data = keras.Input((n_in,), name=f"{name}_data")
     side = keras.Input((n_side,), name=f"{name}_covariates")
