@@ -191,3 +191,25 @@ def test_the_default_members_leave_out_knn_in_place_missforest_and_on_many_genes
     blend.n_genes = 59
     assert blend._candidates() == ["mean", "softimpute", "gaussian"]
     assert get("auto", scenario="inplace", members="mice,mean").members == ["mice", "mean"]  # named: a member
+
+
+@pytest.mark.slow
+def test_at_a_seed_without_deep_models_the_comparison_auto_does_not_train_them(smoke):
+    """A comparison that trains its deep models at the first seed only (``gaingtex benchmark --deep-seeds 1``, the
+    smoke book): inductive, auto blends what each seed's run fitted. Reusing the first seed's members made it
+    train PMI itself at the second, inside its own row."""
+    from gaingtex.config import model_config
+    from gaingtex.evaluation.comparison import compare
+
+    def deep(name, scenario, genes, seed, data):
+        if seed > 0:
+            return None
+        config = model_config("smoke", name, scenario).replace(max_epochs=1, steps_per_epoch=3)
+        return get(name, scenario=scenario, preset="smoke", seed=seed, config=config).fit(**data.fit_args())
+
+    rows = compare(smoke, ["auto", "mean", "gaussian-pooled", "pmi"], seeds=[0, 1], scenarios=["inductive"],
+                   genes=["panel"], preset="smoke", budget=None, deep=deep, progress=False, calibrated=False)
+    auto = rows[rows["method"] == "auto"].set_index("seed")
+    assert auto.loc[0, "members"] == "mean,gaussian-pooled,pmi" and "pmi" in auto.loc[0, "auto_reused"]
+    assert auto.loc[1, "members"] == "mean,gaussian-pooled" and "pmi" not in auto.loc[1, "auto_member_seconds"]
+    assert rows.set_index(["method", "seed"]).loc[("pmi", 1), "status"] == "not trained"

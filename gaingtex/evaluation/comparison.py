@@ -154,7 +154,8 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
     To share work across seeds, what a method chose on validation at the first seed (its ``chosen_``: factors,
     k, penalty) is reused at the others when ``reuse_choices``, and a method that ran past its budget at the
     first seed is not run again (its later rows say so). ``auto``, which refits its members in place without its
-    held-out entries, gives them what they chose at the first seed, too.
+    held-out entries, gives them what they chose at the first seed, too; inductive it blends the methods fitted at
+    its own seed (a deep model trained at the first seed only is not one of them at the others).
 
     ``done`` holds rows of an interrupted run with the same settings (``gaingtex benchmark --resume``): they are
     kept as they are, with what they chose and whether they ran past the budget, and not run again.
@@ -200,6 +201,11 @@ def compare(adata, methods: Sequence[str] | None = None, seeds: Sequence[int] = 
             params = dict(chosen.get(key) or {}) if reuse_choices else {}
             if _reuses(name):
                 params["fitted"] = dict(fitted)
+                if scenario == "inductive":
+                    # inductive, a blend takes what this seed's run fitted, as it did at the first seed: reusing
+                    # that seed's members would train a deep model left untrained here inside the blend's row
+                    for choice in spec(name).chooses:
+                        params.pop(choice, None)
                 if reuse_choices:  # members auto refits itself (in place) keep what they chose at the first seed
                     params["member_params"] = {m: dict(chosen[(m, scenario, g)]) for m in fitted
                                                if chosen.get((m, scenario, g))}
