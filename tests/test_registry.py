@@ -26,11 +26,13 @@ def build(name, scenario, seed, generator):
 
 
 # Settings that keep each fit within a second or two on the smoke cohort (fixed, where a method would otherwise
-# choose them on validation).
+# choose them on validation). MissForest on one thread: its values are the same on any number
+# (tests/test_baselines.py), and starting threads for each ensemble of three small trees costs far more than the
+# trees.
 SMALL = {"factor-analysis": dict(n_factors=4, max_iter=5), "gaussian": dict(max_iter=2),
          "gaussian-pooled": dict(max_iter=2), "knn": dict(n_neighbors=5),
          "mice": dict(n_nearest_features=10, max_iter=3),
-         "missforest": dict(n_estimators=3, n_nearest_features=5, max_iter=2),
+         "missforest": dict(n_estimators=3, n_nearest_features=5, max_iter=2, n_jobs=1),
          "sample-lasso": dict(alpha=0.03, max_reference=100), "softimpute": dict(shrinkage=0.1, max_rank=20)}
 SMALL["auto"] = dict(members=("mean", "gaussian-pooled", "factor-analysis"),
                      member_params={k: SMALL[k] for k in ("gaussian-pooled", "factor-analysis")})
