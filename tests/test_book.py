@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from gaingtex.book.build import BookError, NOTEBOOKS, build_book, finish_notebook, plan, select
+from gaingtex.book.schedule import cores
+from gaingtex.book.steps import TRAIN
 from gaingtex.imputers import names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,11 +59,27 @@ def test_time_to_run_is_the_builds_own(name):
 
 
 def test_plan_matches_the_table_of_contents():
-    outputs = [f"notebooks/{s.output}" for s in plan("smoke", 0, Path("run"))]
+    outputs = [f"notebooks/{s.output}" for s in plan("smoke", 0, Path("run")) if s.notebook != TRAIN]
     assert sorted(outputs) == sorted(f for f in toc_files() if f.startswith("notebooks/"))
     assert outputs[0] == "notebooks/01_data" and outputs[-1] == "notebooks/09_uncertainty"
     assert sum(o.startswith("notebooks/02_training") for o in outputs) == 6
     assert [s.parameters["model"] for s in plan("smoke", 0, Path("run"))[1:4]] == names(trains=True)
+
+
+def test_plan_trains_the_panel_and_alzheimer_models_beside_notebook_02():
+    steps = {s.output: s for s in plan("smoke", 0, Path("run"))}
+    own = [o for o, s in steps.items() if s.notebook == TRAIN]
+    assert own == ["train_alzheimer_pmi_inductive"] + [f"train_panel_{m.replace('-', '_')}_{sc}"
+                                                        for sc in ("inductive", "inplace") for m in names(trains=True)]
+    assert all(steps[o].shares and steps[o].after[0] == "01_data" for o in own)
+    # GAIN-MSE waits for GAIN-GTEx's validation search, which it reads
+    assert steps["train_panel_gain_mse_inplace"].after == ("01_data", "train_panel_gain_inplace")
+    assert steps["02_training_gain_mse_inductive"].after == ("01_data", "02_training_gain_inductive")
+    # notebooks 03-07 wait for the models they read; notebook 08 for every model; 01, 08 and 09 run alone
+    assert "train_alzheimer_pmi_inductive" in steps["06_alzheimer"].after
+    assert not any(a.startswith("train_panel") for a in steps["04_inductive"].after)
+    assert set(own) <= set(steps["08_comparison"].after)
+    assert [o for o, s in steps.items() if not s.shares] == ["01_data", "08_comparison", "09_uncertainty"]
 
 
 def test_select_and_its_errors(tmp_path):
@@ -169,7 +187,8 @@ def test_every_glued_number_resolved(smoke_book):
 def test_build_times_page(smoke_book):
     html, build, _ = smoke_book
     text = (html / "book" / "rerun.html").read_text()
-    assert "Preset <code" in text and "all notebooks" in text and "Peak memory" in text
+    assert "Preset <code" in text and "all steps, one after another" in text and "Peak memory" in text
+    assert ("ran 2 at a time" in text) == (len(cores()) >= 2)
     timings = json.loads((build / "executed" / "run" / "timings.json").read_text())
     assert set(timings) == {s.output for s in plan("smoke", 0, Path("run"))}
 
@@ -177,7 +196,7 @@ def test_build_times_page(smoke_book):
 def test_rerunning_one_notebook_reuses_the_models(smoke_book):
     html, build, run = smoke_book
     models = sorted((run / "models").glob("*.keras"))
-    assert len(models) == 13  # six from notebook 02, one from notebook 06, six on the gene panel from notebook 08
+    assert len(models) == 13  # six for notebook 02, one for notebook 06, six on the gene panel for notebook 08
     stamps = {m: m.stat().st_mtime_ns for m in models}
     build_book("smoke", 0, run_dir=run, root=ROOT, build_dir=build, only=["07"], log=lambda *a, **k: None)
     assert {m: m.stat().st_mtime_ns for m in models} == stamps

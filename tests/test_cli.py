@@ -253,3 +253,18 @@ def test_book_budget_reaches_the_comparison(monkeypatch, capsys):
     assert main(["book", "--preset", "smoke", "--budget", "0"]) == 2
     assert "--budget must be a positive, finite number of seconds, got 0" in capsys.readouterr().err
     assert len(calls) == 2
+
+
+def test_book_interrupted_says_what_the_run_folder_keeps(monkeypatch, capsys, tmp_path):
+    """Ctrl-C during `gaingtex book` names the run folder that keeps the models; `--jobs 0` is refused."""
+    from gaingtex.book import build
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build_book", interrupted)
+    assert main(["book", "--preset", "smoke", "--run-dir", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted (Ctrl-C): the run folder {tmp_path / 'run'} keeps the cohort and every model" in err
+    assert main(["book", "--preset", "smoke", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1, not 0" in capsys.readouterr().err

@@ -1,9 +1,11 @@
 """``gaingtex book``: execute the notebooks with papermill into one run folder, then build the Jupyter Book.
 
-Order: 01 data → 02 training (once per trained method of the registry and scenario) → 03 … 08. Every notebook
-reads what earlier ones left in the run folder (cohort, models) and never retrains a model that is there. The book
-is built from the executed copies with execution off and warnings as errors; a failed notebook or build removes the
-previously built HTML, so no stale page is left looking current.
+Order: 01 data → 02 training (once per trained method of the registry and scenario), beside it the models that
+notebooks 06 and 08 would otherwise train themselves → 03 … 09. The trainings and notebooks 03–07 run two at a time
+where there are two cores or more, each held to its share (:mod:`.schedule`). Every notebook reads what earlier
+ones left in the run folder (cohort, models) and never retrains a model that is there. The book is built from the
+executed copies with execution off and warnings as errors; a failed notebook or build removes the previously built
+HTML, so no stale page is left looking current.
 """
 
 from __future__ import annotations
@@ -14,90 +16,22 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from .._io import atomic_path
-from ..config import SCENARIOS
-from ..imputers.registry import label, names
 from . import BookError
 from .runs import Run, check_sources, default_run_dir
+from .schedule import default_jobs, run_steps
+from .steps import NOTEBOOKS, TRAIN, UNAVAILABLE, Step, missing_inputs, plan, select, with_parameters
 
-NOTEBOOKS = ("01_data", "02_training", "03_inplace", "04_inductive", "05_tcga", "06_alzheimer", "07_embeddings",
-             "08_comparison", "09_uncertainty")
-SCENARIO_TITLES = {"inductive": "inductive", "inplace": "in-place"}
+__all__ = ["NOTEBOOKS", "Step", "build_book", "plan", "select"]
+
 HIDDEN_TAGS = ("parameters", "injected-parameters")
 # Prose cells written for one kind of cohort: shown only when the cohort has a generating model (an oracle), or
 # only when it has none (a real cohort, measured against the learnt references).
 ORACLE_TAGS = {"if-oracle": True, "if-no-oracle": False}
-UNAVAILABLE = "unavailable"  # the notebook that stands in for one whose inputs the cohort lacks
-
-
-@dataclass(frozen=True)
-class Step:
-    """One papermill execution: a source notebook, the executed copy's name, its parameters and page title."""
-
-    notebook: str
-    output: str
-    parameters: dict = field(default_factory=dict)
-    title: str | None = None
-
-
-def missing_inputs(notebook: str, facts: dict) -> str | None:
-    """Why a notebook cannot run on a cohort (from :func:`~gaingtex.book.runs.cohort_facts`), or ``None``."""
-    from .runs import ALZHEIMER_SHARE, MIN_EMBEDDING_TISSUES, alzheimer_needed
-
-    if notebook == "05_tcga" and not facts["shifted"]:
-        return ("the cohort has no external cohort beside one of its GTEx tissues. Make one from a UCSC Xena TCGA "
-                "file with `gaingtex xena` and pass it with `gaingtex book --external FILE.h5ad` (or "
-                "`make book EXTERNAL=FILE.h5ad`).")
-    if notebook == "06_alzheimer" and facts["alzheimer_genes"] < alzheimer_needed():
-        return (f"the cohort has {facts['alzheimer_genes']} of the paper's 273 Alzheimer-pathway genes (KEGG "
-                f"hsa05010); the analysis needs at least {ALZHEIMER_SHARE:.0%} of them. A cohort of all "
-                "protein-coding genes (`gaingtex gtex --genes protein-coding`) has them.")
-    brain, tissues = facts["brain_tissues"], facts["tissues"]
-    if notebook == "07_embeddings" and (tissues < MIN_EMBEDDING_TISSUES or brain < 2 or tissues - brain < 2):
-        return (f"the cohort has {tissues} tissues, {brain} of them brain; mapping the tissue embeddings needs at "
-                f"least {MIN_EMBEDDING_TISSUES} tissues, two or more of them brain and two or more not.")
-    return None
-
-
-def plan(preset: str, seed: int, run_dir: Path, cohort: Path | None = None, external=()) -> list[Step]:
-    """Every execution of a full build, in dependency order; notebook 01 reads the user's ``cohort`` and
-    ``external`` files when given (else it builds the embedded cohort)."""
-    common = {"preset": preset, "seed": seed, "run_dir": str(run_dir)}
-    data = {**common, **({"cohort": str(cohort), "external": [str(e) for e in external]} if cohort else {})}
-    steps = [Step("01_data", "01_data", data)]
-    for scenario in SCENARIOS:
-        for model in names(trains=True):
-            steps.append(Step("02_training", f"02_training_{model.replace('-', '_')}_{scenario}",
-                              {**common, "model": model, "scenario": scenario},
-                              title=f"Training {label(model)}, {SCENARIO_TITLES[scenario]}"))
-    steps += [Step(name, name, common) for name in NOTEBOOKS[2:]]
-    return steps
-
-
-def with_parameters(steps: list[Step], parameters: dict[str, dict]) -> list[Step]:
-    """``steps`` with more papermill parameters for the notebooks whose name starts with a key of
-    ``parameters``."""
-    out = []
-    for step in steps:
-        extra = {k: v for prefix, values in parameters.items() if step.output.startswith(prefix)
-                 for k, v in values.items()}
-        out.append(Step(step.notebook, step.output, {**step.parameters, **extra}, step.title) if extra else step)
-    return out
-
-
-def select(steps: list[Step], only: list[str] | None) -> list[Step]:
-    """The steps whose notebook starts with one of ``only`` (e.g. ``["04"]`` or ``["02_training", "07"]``)."""
-    if not only:
-        return steps
-    chosen = [s for s in steps if any(s.notebook.startswith(o) or s.output.startswith(o) for o in only)]
-    if not chosen:
-        raise ValueError(f"--only {' '.join(only)} matches no notebook; notebooks are {', '.join(NOTEBOOKS)}")
-    return chosen
 
 
 def mathjax_dir() -> Path:
@@ -229,18 +163,38 @@ def execute(step: Step, root: Path, executed: Path, cohort=lambda: None) -> Path
     return target
 
 
-def timings_table(timings: dict, steps: list[Step], preset: str, seed: int) -> str:
-    """A Markdown table of each notebook's execution time in this build."""
+def run_step(step: Step, root: Path, executed: Path, run: Path, preset: str, seed: int) -> None:
+    """Run one step of a build in this process: execute its notebook, or train its model into the run folder
+    (its progress in ``<output>.log``); a model whose genes the cohort lacks is not trained (its notebook says
+    why, or has no such part)."""
+    if step.notebook != TRAIN:
+        execute(step, root, executed, cohort=lambda: run_cohort(run, preset, seed))
+        return
+    from ..evaluation.comparison import gene_sets
+
+    folder, genes = Run(run, preset, seed), step.parameters["genes"]
+    user = "06_alzheimer" if genes == "alzheimer" else "08_comparison"
+    if missing_inputs(user, folder.facts) or (genes == "panel" and not gene_sets(folder.cohort, ["panel"])):
+        return
+    with kernel_log(executed / f"{step.output}.log"):
+        folder.train_or_load(step.parameters["model"], step.parameters["scenario"], genes)
+
+
+def timings_table(timings: dict, steps: list[Step], preset: str, seed: int, jobs: int = 1,
+                  wall: float | None = None) -> str:
+    """A Markdown table of each step's execution time in this build (with ``wall``, the steps' time in all)."""
     from ..provenance import cpu_model
 
-    lines = ["| notebook | seconds |", "|---|---|"]
+    lines = ["| step | seconds |", "|---|---|"]
     for step in steps:
         lines.append(f"| {step.title or step.output} | {timings.get(step.output, float('nan')):.0f} |")
-    lines.append(f"| **all notebooks** | **{sum(timings.get(s.output, 0.0) for s in steps):.0f}** |")
+    lines.append(f"| **all steps, one after another** | **{sum(timings.get(s.output, 0.0) for s in steps):.0f}** |")
     machine = f"{os.cpu_count()} CPU cores, {cpu_model()} (notebook 02 says where each model trained)"
+    side = (f"\n\nThe trainings and notebooks 03–07 ran {jobs} at a time, each on its share of the cores"
+            + (f": the steps took {wall:.0f} s in all" if wall is not None else "") + "." if jobs > 1 else "")
     memory = (f"\n\nPeak memory of a notebook's kernel: {peak_memory_gb():.1f} GB. A training notebook that found its "
               "model in the run folder loaded it instead of training it; `gaingtex book --fresh` times a full run.\n")
-    return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + memory)
+    return (f"Preset `{preset}`, seed {seed}, on {machine}:\n\n" + "\n".join(lines) + side + memory)
 
 
 def peak_memory_gb() -> float:
@@ -261,7 +215,7 @@ def stage(root: Path, executed: Path, src: Path, steps: list[Step], times: str, 
     shutil.copytree(root / "book", src / "book")
     (src / "book" / "build_times.md").write_text(times)
     (src / "notebooks").mkdir()
-    for step in steps:
+    for step in (s for s in steps if s.notebook != TRAIN):
         notebook = executed / f"{step.output}.ipynb"
         if not notebook.is_file():
             raise BookError(f"{notebook} has not been executed; run without --only first")
@@ -294,7 +248,7 @@ def build_html(src: Path, out: Path) -> None:
 def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike | None = None,
                root: str | os.PathLike = ".", build_dir: str | os.PathLike = "_build", only: list[str] | None = None,
                fresh: bool = False, cohort: str | os.PathLike | None = None, external=(), parameters=None,
-               log=print) -> Path:
+               jobs: int | None = None, log=print) -> Path:
     """Execute the notebooks and build the book; returns the HTML folder (``<build_dir>/html``).
 
     Parameters
@@ -318,6 +272,9 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
         Delete the run folder first, so that the cohort and every model are made anew.
     parameters
         More papermill parameters by notebook prefix, e.g. ``{"08": {"n_seeds": 1}}`` (a shorter comparison).
+    jobs
+        How many of the steps that may share the machine run at once, each held to its share of the cores
+        (default: two where there are two cores or more; 1: one step after another, each on every core).
     """
     root, build = Path(root).resolve(), Path(build_dir).resolve()
     for name in ("_config.yml", "_toc.yml", "book", "notebooks"):
@@ -339,24 +296,33 @@ def build_book(preset: str = "book", seed: int = 0, run_dir: str | os.PathLike |
     timings_file = executed / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
     t_start = time.perf_counter()
+    jobs = default_jobs() if jobs is None else int(jobs)
+    number = {step.output: i for i, step in enumerate(todo, start=1)}
+
+    def args(step: Step) -> tuple:
+        """What runs ``step``, asked when it starts: a notebook whose inputs the cohort lacks becomes a page that
+        says why."""
+        facts = Run(run, preset, seed).facts if step.notebook != "01_data" else None
+        reason = missing_inputs(step.notebook, facts) if facts and step.notebook != TRAIN else None
+        timings.pop(step.output, None)
+        return (stand_in(step, root, reason) if reason else step), root, executed, run, preset, seed
+
+    def started(step: Step) -> None:
+        label = step.output if not step.title else f"{step.output} ({step.title})"
+        log(f"[{number[step.output]}/{len(todo)}] {label} …", flush=True)
+
+    def finished(step: Step, seconds: float) -> None:
+        timings[step.output] = seconds
+        log(f"[{number[step.output]}/{len(todo)}] {step.output}: {seconds:.0f} s", flush=True)
+        with atomic_path(timings_file, suffix=".json") as tmp:
+            tmp.write_text(json.dumps(timings, indent=1))
+
     try:
-        for i, step in enumerate(todo, start=1):
-            facts = Run(run, preset, seed).facts if step.notebook != "01_data" else None
-            reason = missing_inputs(step.notebook, facts) if facts else None
-            if reason:
-                step = stand_in(step, root, reason)
-            label = step.output if not step.title else f"{step.output} ({step.title})"
-            log(f"[{i}/{len(todo)}] {label}{' — not available' if reason else ''} …", end="", flush=True)
-            t0 = time.perf_counter()
-            timings.pop(step.output, None)
-            execute(step, root, executed, cohort=lambda: run_cohort(run, preset, seed))
-            timings[step.output] = time.perf_counter() - t0
-            log(f" {timings[step.output]:.0f} s")
-            with atomic_path(timings_file, suffix=".json") as tmp:
-                tmp.write_text(json.dumps(timings, indent=1))
+        run_steps(todo, run_step, args, jobs, started, finished)
+        wall = time.perf_counter() - t_start
         log("building the book …", end="", flush=True)
         t0 = time.perf_counter()
-        stage(root, executed, build / "src", steps, timings_table(timings, steps, preset, seed),
+        stage(root, executed, build / "src", steps, timings_table(timings, steps, preset, seed, jobs, wall),
               run_cohort(run, preset, seed))
         build_html(build / "src", html)
         log(f" {time.perf_counter() - t0:.0f} s")

@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("--build-dir", type=Path, default=Path("_build"), help="output folder; the book goes to <it>/html")
     p.add_argument("--only", nargs="+", metavar="NN", help="re-execute only these notebooks (e.g. 04 07), reusing "
                    "the others' executed copies")
+    p.add_argument("--jobs", type=int, metavar="N", help="how many trainings (and notebooks 03-07) run at once, each "
+                   "held to its share of the cores (default: 2 where there are two cores or more; 1: one after "
+                   "another, each on every core)")
     p.add_argument("--fresh", action="store_true",
                    help="delete the run folder first: new cohort, every model retrained")
     p.set_defaults(func=run)
@@ -35,7 +38,15 @@ def add_parser(sub) -> None:
 def run(args) -> None:
     from ..book.build import build_book
 
+    from ..book.runs import default_run_dir
+
     check_budget(args.budget)
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, not {args.jobs}")
+    folder = args.run_dir or args.root / default_run_dir(args.preset, args.seed, args.cohort)
+    args.on_interrupt = lambda: (f"the run folder {folder} keeps the cohort and every model trained so far (a training "
+                                 "cut short keeps its checkpoint); the same command without --fresh goes on from "
+                                 "them, and the previous book was removed")
     build_book(args.preset, args.seed, args.run_dir, root=args.root, build_dir=args.build_dir, only=args.only,
-               fresh=args.fresh, cohort=args.cohort, external=args.external or (),
+               fresh=args.fresh, cohort=args.cohort, external=args.external or (), jobs=args.jobs,
                parameters={"08": {"budget": args.budget}} if args.budget is not None else None)

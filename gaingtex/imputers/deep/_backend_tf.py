@@ -29,7 +29,8 @@ def accelerator() -> str:
 
 
 def use_threads(n: int | None = None) -> None:
-    n = n or os.cpu_count() or 1
+    # the processors this process may use, not the machine's: a book step held to one core must not start two
+    n = n or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)
         tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))

@@ -44,7 +44,7 @@ def accelerator() -> str:
 
 
 def use_threads(n: int | None = None) -> None:
-    """Use ``n`` CPU threads (default: all cores) where the backend allows setting it after start-up
+    """Use ``n`` CPU threads (default: every core this process may run on) where the backend allows setting it after start-up
     (TensorFlow, before any TensorFlow work); JAX fixes its thread pools when it starts, so there it does nothing."""
     _impl.use_threads(n)
 
