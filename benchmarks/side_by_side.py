@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,20 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from gaingtex.book.schedule import THREAD_VARIABLES, core_shares
+from gaingtex.book.schedule import core_shares, hold
 
 from ._report import check_out, finish
 
 
 def train(cohort: Path, model: str, scenario: str, preset: str, out: Path, share=None) -> subprocess.Popen:
-    """``gaingtex train`` in a process of its own, held to ``share`` when given."""
+    """``gaingtex train`` in a process of its own, held to ``share`` as the book holds its steps when given."""
     command = [sys.executable, "-m", "gaingtex", "train", "--preset", preset, "--cohort", str(cohort), "--model",
                model, "--scenario", scenario, "--out", str(out), "--fresh"]
-    env = None
-    if share is not None:
-        env = {**os.environ, **{name: str(len(share)) for name in THREAD_VARIABLES}}
-        command = ["taskset", "-c", ",".join(map(str, share))] + command
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    held = None if share is None else (lambda: hold(share))
+    return subprocess.Popen(command, preexec_fn=held, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def timed(processes) -> float:

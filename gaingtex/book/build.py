@@ -173,8 +173,8 @@ def run_step(step: Step, root: Path, executed: Path, run: Path, preset: str, see
     from ..evaluation.comparison import gene_sets
 
     folder, genes = Run(run, preset, seed), step.parameters["genes"]
-    user = "06_alzheimer" if genes == "alzheimer" else "08_comparison"
-    if missing_inputs(user, folder.facts) or (genes == "panel" and not gene_sets(folder.cohort, ["panel"])):
+    if missing_inputs(step.parameters["for"], folder.facts) or (genes == "panel"
+                                                                and not gene_sets(folder.cohort, ["panel"])):
         return
     with kernel_log(executed / f"{step.output}.log"):
         folder.train_or_load(step.parameters["model"], step.parameters["scenario"], genes)

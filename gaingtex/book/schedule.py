@@ -55,28 +55,31 @@ def _held(share, task, args):
     return time.perf_counter() - t0
 
 
-def run_steps(steps: Sequence, task: Callable, args: Callable, jobs: int, started: Callable, finished: Callable,
-              inline: Callable | None = None) -> None:
+def run_steps(steps: Sequence, task: Callable, args: Callable, jobs: int, started: Callable,
+              finished: Callable) -> None:
     """Run every step of ``steps`` (in their order, each once the steps it comes ``after`` have finished, of those
     among ``steps``): with ``jobs`` > 1, the steps that ``share`` several at a time, each in its own process held
-    to a share of the cores; every other step alone, in this process, through ``inline`` (default ``task``).
+    to a share of the cores; every other step alone, in this process.
 
     ``task(*args(step))`` runs a step and must be a module-level function (it is sent to another process);
     ``args(step)`` is asked when the step starts, after the ones before it finished. ``started(step)`` and
     ``finished(step, seconds)`` report each step. When a step fails, the steps running beside it finish, no new
     one starts, and its error is raised."""
-    inline = inline or task
+
+    def alone(step) -> None:
+        started(step)
+        t0 = time.perf_counter()
+        task(*args(step))
+        finished(step, time.perf_counter() - t0)
+
+    shares = core_shares(jobs)
+    if len(shares) < 2:
+        for step in steps:
+            alone(step)
+        return
     pending = list(steps)
     known = {s.output for s in steps}
     done: set[str] = set()
-    shares = core_shares(jobs)
-    if len(shares) < 2:
-        for step in pending:
-            started(step)
-            t0 = time.perf_counter()
-            inline(*args(step))
-            finished(step, time.perf_counter() - t0)
-        return
     running: dict[Future, tuple] = {}
     free = list(shares)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process's state
@@ -84,20 +87,15 @@ def run_steps(steps: Sequence, task: Callable, args: Callable, jobs: int, starte
         try:
             while pending or running:
                 ready = [s for s in pending if all(a in done or a not in known for a in s.after)]
-                shared = [s for s in ready if s.shares]
-                for step in shared[:len(free)]:
+                for step in [s for s in ready if s.shares][:len(free)]:
                     share = free.pop(0)
                     started(step)
                     running[pool.submit(_held, share, task, args(step))] = (step, share)
                     pending.remove(step)
                 if not running and ready:  # a step that runs alone, once nothing runs beside it
-                    step = ready[0]
-                    started(step)
-                    t0 = time.perf_counter()
-                    inline(*args(step))
-                    finished(step, time.perf_counter() - t0)
-                    done.add(step.output)
-                    pending.remove(step)
+                    alone(ready[0])
+                    done.add(ready[0].output)
+                    pending.remove(ready[0])
                     continue
                 if not running:
                     raise RuntimeError(f"steps wait on each other: {', '.join(s.output for s in pending)}")

@@ -76,7 +76,7 @@ def plan(preset: str, seed: int, run_dir: Path, cohort: Path | None = None, exte
                               title=f"Training {label(model)}, {SCENARIO_TITLES[scenario]}", after=after))
         else:
             steps.append(Step(TRAIN, model_output(genes, model, scenario),
-                              {**common, "model": model, "scenario": scenario, "genes": genes},
+                              {**common, "model": model, "scenario": scenario, "genes": genes, "for": user},
                               title=f"{label(model)}, {SCENARIO_TITLES[scenario]}, {GENE_SET_TITLES[genes]}, for "
                                     f"notebook {user[:2]}", after=after))
     # notebooks 03–07 wait for the models they read, not for the panel's, which only notebook 08 reads
